@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest'
+import {
+  ForbiddenError,
+  InvalidInputError,
+  isTokenError,
+  MisconfigurationError,
+  MissingAbilitiesError,
+  StorageUnavailableError,
+  TokenError,
+  UnauthenticatedError,
+} from './errors.js'
+
+describe('errors', () => {
+  it.each([
+    [new UnauthenticatedError(), 'unauthenticated', 401, 'UnauthenticatedError'],
+    [new MissingAbilitiesError(['delete']), 'missing_abilities', 403, 'MissingAbilitiesError'],
+    [new ForbiddenError(), 'forbidden', 403, 'ForbiddenError'],
+    [
+      new InvalidInputError({ name: ['The name field is required.'] }),
+      'invalid_input',
+      422,
+      'InvalidInputError',
+    ],
+    [new StorageUnavailableError(), 'storage_unavailable', 503, 'StorageUnavailableError'],
+    [new MisconfigurationError('bad'), 'misconfigured', 500, 'MisconfigurationError'],
+  ])('%s has a stable code and status', (error, code, status, name) => {
+    expect(error).toBeInstanceOf(TokenError)
+    expect(error).toBeInstanceOf(Error)
+    expect(error.code).toBe(code)
+    expect(error.status).toBe(status)
+    expect(error.name).toBe(name)
+    expect(error.stack).toContain(name)
+    expect(isTokenError(error)).toBe(true)
+  })
+
+  it('recognises errors from another copy of the package by their brand', () => {
+    const foreign = Object.assign(new Error('x'), { [Symbol.for('@jetstream/tokens/error')]: true })
+    expect(isTokenError(foreign)).toBe(true)
+    expect(isTokenError(new Error('x'))).toBe(false)
+    expect(isTokenError(null)).toBe(false)
+    expect(isTokenError('unauthenticated')).toBe(false)
+  })
+
+  it('keeps the cause of a storage failure', () => {
+    const cause = new Error('connect ECONNREFUSED 127.0.0.1:5432')
+    expect(new StorageUnavailableError('down', { cause }).cause).toBe(cause)
+  })
+
+  it('names the missing abilities', () => {
+    const error = new MissingAbilitiesError(['update', 'delete'])
+    expect(error.abilities).toEqual(['update', 'delete'])
+    expect(error.message).toBe('The token is missing the "update", "delete" abilities.')
+    expect(new MissingAbilitiesError(['read']).message).toBe('The token is missing the "read" ability.')
+  })
+
+  it('takes its message from the first field error', () => {
+    const error = new InvalidInputError({ name: ['The name field is required.'], abilities: ['x'] })
+    expect(error.message).toBe('The name field is required.')
+    expect(error.errors).toEqual({ name: ['The name field is required.'], abilities: ['x'] })
+  })
+
+  it('tells whether a token was refused', () => {
+    expect(new UnauthenticatedError().tokenRejected).toBe(false)
+    expect(new UnauthenticatedError({ tokenRejected: true }).tokenRejected).toBe(true)
+  })
+})

@@ -1,0 +1,40 @@
+export type { AccessToken, Auth, SignedIn } from './auth.js'
+export { createAuth, isSignedIn } from './auth.js'
+export type { FieldErrors, TokenErrorCode } from './errors.js'
+export {
+  ForbiddenError,
+  InvalidInputError,
+  isTokenError,
+  MisconfigurationError,
+  MissingAbilitiesError,
+  StorageUnavailableError,
+  TokenError,
+  UnauthenticatedError,
+} from './errors.js'
+export type { LastUsedOptions } from './last-used-tracker.js'
+export { MemoryTokenStore } from './memory-token-store.js'
+export type { PermissionRegistryOptions } from './permission-registry.js'
+export { PermissionRegistry } from './permission-registry.js'
+export type { PersonalAccessTokenData } from './personal-access-token.js'
+export { PersonalAccessToken } from './personal-access-token.js'
+export { isTokenId } from './plain-text-token.js'
+export type { Policy } from './policies.js'
+export { allows, authorize, definePolicies } from './policies.js'
+export type { OwnerInput, TokenOwner } from './token-owner.js'
+export type {
+  AuthenticationFailure,
+  CreateTokenOptions,
+  NewAccessToken,
+  TokenServiceHooks,
+  TokenServiceOptions,
+  TokenUpdate,
+} from './token-service.js'
+export { createTokens, TokenService } from './token-service.js'
+export type {
+  ExpiredTokenCriteria,
+  NewTokenRecord,
+  TokenChanges,
+  TokenRecord,
+  TokenStore,
+} from './token-store.js'
+export { TransientToken } from './transient-token.js'

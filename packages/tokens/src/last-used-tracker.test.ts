@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest'
+import { LastUsedTracker } from './last-used-tracker.js'
+
+function recorder() {
+  const writes: string[][] = []
+  let fail = false
+  return {
+    writes,
+    failNext: () => {
+      fail = true
+    },
+    write: async (ids: readonly string[]) => {
+      if (fail) {
+        fail = false
+        throw new Error('database down')
+      }
+      writes.push([...ids])
+    },
+  }
+}
+
+const now = new Date('2026-06-01T12:00:00Z').getTime()
+const fresh = { id: '1', lastUsedAt: null }
+
+describe('LastUsedTracker', () => {
+  it('batches the touches of many tokens into one write', async () => {
+    const r = recorder()
+    const tracker = new LastUsedTracker(r.write, { flushDelay: 10_000 }, () => {})
+    for (const id of ['1', '2', '3'])
+      expect(tracker.note({ id, lastUsedAt: null }, now)).toEqual(new Date(now))
+    await tracker.flush()
+    expect(r.writes).toEqual([['1', '2', '3']])
+  })
+
+  it('touches a token at most once while a touch is pending', async () => {
+    const r = recorder()
+    const tracker = new LastUsedTracker(r.write, { flushDelay: 10_000 }, () => {})
+    expect(tracker.note(fresh, now)).toEqual(new Date(now))
+    expect(tracker.note(fresh, now + 500)).toEqual(new Date(now))
+    await tracker.close()
+    expect(r.writes).toEqual([['1']])
+  })
+
+  it('skips tokens used within the interval', () => {
+    const tracker = new LastUsedTracker(recorder().write, { interval: 60_000, flushDelay: 10_000 }, () => {})
+    const recent = new Date(now - 59_999)
+    expect(tracker.note({ id: '1', lastUsedAt: recent }, now)).toBe(recent)
+    expect(tracker.note({ id: '1', lastUsedAt: new Date(now - 60_000) }, now)).toEqual(new Date(now))
+  })
+
+  it('flushes by itself after the delay', async () => {
+    const r = recorder()
+    const tracker = new LastUsedTracker(r.write, { flushDelay: 5 }, () => {})
+    tracker.note(fresh, now)
+    await expect.poll(() => r.writes).toEqual([['1']])
+  })
+
+  it('drops a touch for a token that was revoked', async () => {
+    const r = recorder()
+    const tracker = new LastUsedTracker(r.write, { flushDelay: 10_000 }, () => {})
+    tracker.note(fresh, now)
+    tracker.note({ id: '2', lastUsedAt: null }, now)
+    tracker.forget('1')
+    await tracker.close()
+    expect(r.writes).toEqual([['2']])
+  })
+
+  it('reports a failed write and retries it with the next batch', async () => {
+    const r = recorder()
+    const errors: unknown[] = []
+    const tracker = new LastUsedTracker(r.write, { flushDelay: 10_000 }, (error) => errors.push(error))
+    tracker.note(fresh, now)
+    r.failNext()
+    await tracker.flush()
+    expect(errors).toHaveLength(1)
+    tracker.note({ id: '2', lastUsedAt: null }, now)
+    await tracker.flush()
+    expect(r.writes).toEqual([['1', '2']])
+  })
+
+  it('writes nothing when nothing is pending', async () => {
+    const r = recorder()
+    await new LastUsedTracker(r.write, {}, () => {}).close()
+    expect(r.writes).toEqual([])
+  })
+})

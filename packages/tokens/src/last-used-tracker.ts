@@ -1,0 +1,125 @@
+/** How `lastUsedAt` is kept up to date. */
+export interface LastUsedOptions {
+  /** A token whose `lastUsedAt` is younger than this many milliseconds is not touched again. Default 60 000. */
+  readonly interval?: number
+  /** Touches wait this many milliseconds to be written together in one batch. Default 1 000. */
+  readonly flushDelay?: number
+}
+
+/**
+ * Coalesces `lastUsedAt` writes: at most one per token per interval, written in one batched call after a short
+ * delay, instead of Sanctum's write on every request.
+ *
+ * @example
+ * ```ts
+ * const tracker = new LastUsedTracker((ids, at) => store.touch(ids, at), {}, reportError)
+ * tracker.note(record, Date.now())
+ * await tracker.close()
+ * ```
+ */
+export class LastUsedTracker {
+  readonly interval: number
+  readonly #flushDelay: number
+  readonly #write: (ids: readonly string[], at: Date) => Promise<void>
+  readonly #report: (error: unknown) => void
+  readonly #now: () => Date
+  readonly #pending = new Map<string, Date>()
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #flushing: Promise<void> = Promise.resolve()
+
+  constructor(
+    write: (ids: readonly string[], at: Date) => Promise<void>,
+    options: LastUsedOptions,
+    report: (error: unknown) => void,
+    now: () => Date = () => new Date(),
+  ) {
+    this.interval = options.interval ?? 60_000
+    this.#flushDelay = options.flushDelay ?? 1_000
+    this.#write = write
+    this.#report = report
+    this.#now = now
+  }
+
+  /**
+   * Records a use of the token at `now` (epoch milliseconds). Returns when the token was last used as far as this
+   * process knows: the queued time when a touch is pending, else the token's own `lastUsedAt`.
+   *
+   * @example
+   * ```ts
+   * tracker.note({ id: '7', lastUsedAt: null }, Date.now()) // a Date: the use just queued
+   * ```
+   */
+  note(token: { readonly id: string; readonly lastUsedAt: Date | null }, now: number): Date | null {
+    if (token.lastUsedAt !== null && now - token.lastUsedAt.getTime() < this.interval) return token.lastUsedAt
+    const pending = this.#pending.get(token.id)
+    if (pending !== undefined) return pending
+    const at = new Date(now)
+    this.#pending.set(token.id, at)
+    this.#schedule()
+    return at
+  }
+
+  /**
+   * Drops a pending touch, for a token that was just revoked.
+   *
+   * @example
+   * ```ts
+   * tracker.forget('7')
+   * ```
+   */
+  forget(id: string): void {
+    this.#pending.delete(id)
+  }
+
+  /**
+   * Writes every pending touch now, in one call. A failed write is reported and retried with the next batch.
+   *
+   * @example
+   * ```ts
+   * await tracker.flush()
+   * ```
+   */
+  flush(): Promise<void> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#flushing = this.#flushing.then(async () => {
+      if (this.#pending.size === 0) return
+      const batch = [...this.#pending]
+      this.#pending.clear()
+      try {
+        await this.#write(
+          batch.map(([id]) => id),
+          this.#now(),
+        )
+      } catch (error) {
+        for (const [id, at] of batch) if (!this.#pending.has(id)) this.#pending.set(id, at)
+        this.#schedule()
+        this.#report(error)
+      }
+    })
+    return this.#flushing
+  }
+
+  /**
+   * Flushes what is pending; after a failure the touches are dropped rather than kept for a next time that
+   * will not come.
+   *
+   * @example
+   * ```ts
+   * await tracker.close()
+   * ```
+   */
+  async close(): Promise<void> {
+    await this.flush()
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#pending.clear()
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined) return
+    this.#timer = setTimeout(() => void this.flush(), this.#flushDelay)
+    // A pending touch must not keep a Node process alive; `close()` is how an app flushes before it exits.
+    ;(this.#timer as { unref?: () => void }).unref?.()
+  }
+}

@@ -1,0 +1,209 @@
+import type { TokenOwner } from './token-owner.js'
+import type {
+  ExpiredTokenCriteria,
+  NewTokenRecord,
+  TokenChanges,
+  TokenRecord,
+  TokenStore,
+} from './token-store.js'
+
+/**
+ * A {@link TokenStore} in process memory: the default for tests, demos and single-process apps. Tokens are lost
+ * when the process ends. Every method completes in one synchronous step, so concurrent calls cannot interleave.
+ *
+ * @example
+ * ```ts
+ * const tokens = createTokens({ store: new MemoryTokenStore(), permissions })
+ * ```
+ */
+export class MemoryTokenStore implements TokenStore {
+  readonly #byId = new Map<string, Stored>()
+  readonly #idByHash = new Map<string, string>()
+  #lastId = 0
+
+  /**
+   * @example
+   * ```ts
+   * const { id } = await store.insert({ owner, name: 'CLI', abilities: ['read'], tokenHash, expiresAt: null, createdAt: now, updatedAt: now })
+   * ```
+   */
+  async insert(token: NewTokenRecord): Promise<TokenRecord> {
+    if (this.#idByHash.has(token.tokenHash)) throw new Error('A token with this hash is already stored.')
+    const stored: Stored = {
+      id: String(++this.#lastId),
+      ownerType: token.owner.type,
+      ownerId: token.owner.id,
+      name: token.name,
+      abilities: Object.freeze([...token.abilities]),
+      tokenHash: token.tokenHash,
+      lastUsedAt: null,
+      expiresAt: token.expiresAt === null ? null : token.expiresAt.getTime(),
+      createdAt: token.createdAt.getTime(),
+      updatedAt: token.updatedAt.getTime(),
+    }
+    this.#byId.set(stored.id, stored)
+    this.#idByHash.set(stored.tokenHash, stored.id)
+    return record(stored)
+  }
+
+  /**
+   * @example
+   * ```ts
+   * await store.findById('1')
+   * ```
+   */
+  findById(id: string): Promise<TokenRecord | null> {
+    // Not an async function: one promise fewer on the path every request takes.
+    const stored = this.#byId.get(id)
+    return Promise.resolve(stored ? record(stored) : null)
+  }
+
+  /**
+   * @example
+   * ```ts
+   * await store.findByHash(hashSecret(secret))
+   * ```
+   */
+  findByHash(tokenHash: string): Promise<TokenRecord | null> {
+    const stored = this.#byId.get(this.#idByHash.get(tokenHash) ?? '')
+    return Promise.resolve(stored ? record(stored) : null)
+  }
+
+  /**
+   * @example
+   * ```ts
+   * await store.listByOwner({ type: 'user', id: '42' })
+   * ```
+   */
+  async listByOwner(owner: TokenOwner): Promise<TokenRecord[]> {
+    const owned = [...this.#byId.values()].filter((stored) => owns(owner, stored))
+    // Ids count up, so among equal creation times the larger id is the newer token.
+    owned.sort((a, b) => b.createdAt - a.createdAt || Number(b.id) - Number(a.id))
+    return owned.map(record)
+  }
+
+  /**
+   * @example
+   * ```ts
+   * await store.update(owner, '1', { abilities: ['read'], updatedAt: new Date() })
+   * ```
+   */
+  async update(owner: TokenOwner, id: string, changes: TokenChanges): Promise<TokenRecord | null> {
+    const stored = this.#byId.get(id)
+    if (!stored || !owns(owner, stored)) return null
+    const updated: Stored = {
+      ...stored,
+      ...(changes.name !== undefined && { name: changes.name }),
+      ...(changes.abilities !== undefined && { abilities: Object.freeze([...changes.abilities]) }),
+      updatedAt: changes.updatedAt.getTime(),
+    }
+    this.#byId.set(id, updated)
+    return record(updated)
+  }
+
+  /**
+   * @example
+   * ```ts
+   * await store.delete(owner, '1') // true
+   * ```
+   */
+  async delete(owner: TokenOwner, id: string): Promise<boolean> {
+    const stored = this.#byId.get(id)
+    if (!stored || !owns(owner, stored)) return false
+    this.#remove(stored)
+    return true
+  }
+
+  /**
+   * @example
+   * ```ts
+   * await store.deleteByOwner(owner, currentTokenId)
+   * ```
+   */
+  async deleteByOwner(owner: TokenOwner, exceptId?: string): Promise<string[]> {
+    const deleted: string[] = []
+    for (const stored of this.#byId.values()) {
+      if (owns(owner, stored) && stored.id !== exceptId) {
+        this.#remove(stored)
+        deleted.push(stored.id)
+      }
+    }
+    return deleted
+  }
+
+  /**
+   * @example
+   * ```ts
+   * await store.touch(['1', '2'], new Date())
+   * ```
+   */
+  async touch(ids: readonly string[], at: Date): Promise<void> {
+    const time = at.getTime()
+    for (const id of ids) {
+      const stored = this.#byId.get(id)
+      if (stored && (stored.lastUsedAt === null || stored.lastUsedAt < time)) {
+        this.#byId.set(id, { ...stored, lastUsedAt: time })
+      }
+    }
+  }
+
+  /**
+   * @example
+   * ```ts
+   * await store.deleteExpired({ expiredBefore: new Date(Date.now() - 24 * 3600_000) })
+   * ```
+   */
+  async deleteExpired(criteria: ExpiredTokenCriteria): Promise<number> {
+    const expiredBefore = criteria.expiredBefore.getTime()
+    const createdBefore = criteria.createdBefore?.getTime() ?? Number.NEGATIVE_INFINITY
+    let count = 0
+    for (const stored of this.#byId.values()) {
+      if (
+        (stored.expiresAt !== null && stored.expiresAt < expiredBefore) ||
+        stored.createdAt < createdBefore
+      ) {
+        this.#remove(stored)
+        count++
+      }
+    }
+    return count
+  }
+
+  #remove(stored: Stored): void {
+    this.#byId.delete(stored.id)
+    this.#idByHash.delete(stored.tokenHash)
+  }
+}
+
+/** A token as this store keeps it: times as epoch milliseconds, abilities frozen so every reader may share them. */
+interface Stored {
+  readonly id: string
+  readonly ownerType: string
+  readonly ownerId: string
+  readonly name: string
+  readonly abilities: readonly string[]
+  readonly tokenHash: string
+  readonly lastUsedAt: number | null
+  readonly expiresAt: number | null
+  readonly createdAt: number
+  readonly updatedAt: number
+}
+
+function owns(owner: TokenOwner, stored: Stored): boolean {
+  return stored.ownerType === owner.type && stored.ownerId === owner.id
+}
+
+// A fresh record on every read; only the frozen abilities list is shared, since nobody can change it.
+function record(stored: Stored): TokenRecord {
+  return {
+    id: stored.id,
+    owner: { type: stored.ownerType, id: stored.ownerId },
+    name: stored.name,
+    abilities: stored.abilities,
+    tokenHash: stored.tokenHash,
+    lastUsedAt: stored.lastUsedAt === null ? null : new Date(stored.lastUsedAt),
+    expiresAt: stored.expiresAt === null ? null : new Date(stored.expiresAt),
+    createdAt: new Date(stored.createdAt),
+    updatedAt: new Date(stored.updatedAt),
+  }
+}

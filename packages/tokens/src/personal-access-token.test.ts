@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest'
+import { PersonalAccessToken } from './personal-access-token.js'
+
+function token(abilities: string[]): PersonalAccessToken {
+  return new PersonalAccessToken({
+    id: '7',
+    owner: { type: 'user', id: '42' },
+    name: 'CLI',
+    abilities,
+    lastUsedAt: null,
+    expiresAt: null,
+    createdAt: new Date('2026-01-01T00:00:00Z'),
+  })
+}
+
+describe('PersonalAccessToken', () => {
+  it('can what its abilities hold, exactly and case-sensitively', () => {
+    const t = token(['read', 'update'])
+    expect(t.can('read')).toBe(true)
+    expect(t.can('update')).toBe(true)
+    expect(t.can('delete')).toBe(false)
+    expect(t.can('Read')).toBe(false)
+    expect(t.can('rea')).toBe(false)
+    expect(t.can('')).toBe(false)
+  })
+
+  it('cant is the negation of can', () => {
+    const t = token(['read'])
+    expect(t.cant('read')).toBe(false)
+    expect(t.cant('delete')).toBe(true)
+  })
+
+  it("can everything with '*'", () => {
+    const t = token(['*'])
+    expect(t.can('delete')).toBe(true)
+    expect(t.can('anything at all')).toBe(true)
+    expect(t.cant('delete')).toBe(false)
+  })
+
+  it('can nothing without abilities', () => {
+    expect(token([]).can('read')).toBe(false)
+  })
+
+  it('serialises without a secret or hash, and cannot be changed through its arrays', () => {
+    const t = token(['read'])
+    const json = JSON.parse(JSON.stringify({ ...t, hash: undefined, ...t.toJSON() }))
+    expect(Object.keys(t.toJSON()).sort()).toEqual([
+      'abilities',
+      'createdAt',
+      'expiresAt',
+      'id',
+      'lastUsedAt',
+      'name',
+      'owner',
+    ])
+    expect(json).toEqual({
+      id: '7',
+      owner: { type: 'user', id: '42' },
+      name: 'CLI',
+      abilities: ['read'],
+      lastUsedAt: null,
+      expiresAt: null,
+      createdAt: '2026-01-01T00:00:00.000Z',
+    })
+    expect(() => (t.abilities as string[]).push('delete')).toThrow()
+    expect(t.can('delete')).toBe(false)
+  })
+})

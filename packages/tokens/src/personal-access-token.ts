@@ -1,0 +1,89 @@
+import type { TokenOwner } from './token-owner.js'
+
+/** The fields of a {@link PersonalAccessToken}: everything about a token except its secret and hash. */
+export interface PersonalAccessTokenData {
+  readonly id: string
+  readonly owner: TokenOwner
+  readonly name: string
+  readonly abilities: readonly string[]
+  readonly lastUsedAt: Date | null
+  readonly expiresAt: Date | null
+  readonly createdAt: Date
+}
+
+/**
+ * A token a user issued for an API client. It knows its abilities and never holds its secret or hash, so it can
+ * be logged or returned as JSON safely.
+ *
+ * @example
+ * ```ts
+ * const token = await tokens.authenticate(plainText)
+ * token?.can('read')   // true when its abilities hold "read" or "*"
+ * token?.cant('delete')
+ * ```
+ */
+export class PersonalAccessToken<P extends string = string> implements PersonalAccessTokenData {
+  readonly id: string
+  readonly owner: TokenOwner
+  readonly name: string
+  readonly abilities: readonly string[]
+  readonly lastUsedAt: Date | null
+  readonly expiresAt: Date | null
+  readonly createdAt: Date
+
+  constructor(data: PersonalAccessTokenData) {
+    this.id = data.id
+    this.owner = { type: data.owner.type, id: data.owner.id }
+    this.name = data.name
+    // Frozen so `can` cannot be fooled by a push (a list a store already froze is shared as is); a token holds a
+    // handful of abilities, so a list search beats a Set.
+    this.abilities = Object.isFrozen(data.abilities) ? data.abilities : Object.freeze([...data.abilities])
+    this.lastUsedAt = data.lastUsedAt
+    this.expiresAt = data.expiresAt
+    this.createdAt = data.createdAt
+  }
+
+  /**
+   * True when the token holds `ability` or the wildcard `'*'`. Exact, case-sensitive match.
+   *
+   * @example
+   * ```ts
+   * token.can('read')
+   * ```
+   */
+  can(ability: P): boolean {
+    return this.abilities.includes('*') || this.abilities.includes(ability)
+  }
+
+  /**
+   * The negation of {@link PersonalAccessToken.can}.
+   *
+   * @example
+   * ```ts
+   * if (token.cant('delete')) throw new MissingAbilitiesError(['delete'])
+   * ```
+   */
+  cant(ability: P): boolean {
+    return !this.can(ability)
+  }
+
+  /**
+   * The token as plain data for JSON responses: no secret, no hash.
+   *
+   * @example
+   * ```ts
+   * JSON.stringify(token) // {"id":"1","owner":{…},"name":"CLI","abilities":["read"],…}
+   * ```
+   */
+  toJSON(): PersonalAccessTokenData {
+    return {
+      id: this.id,
+      owner: this.owner,
+      name: this.name,
+      abilities: this.abilities,
+      lastUsedAt: this.lastUsedAt,
+      expiresAt: this.expiresAt,
+      createdAt: this.createdAt,
+    }
+  }
+}

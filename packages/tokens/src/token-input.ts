@@ -1,0 +1,130 @@
+import { InvalidInputError } from './errors.js'
+import type { PermissionRegistry } from './permission-registry.js'
+import type { OwnerInput, TokenOwner } from './token-owner.js'
+
+// The checks on what callers hand the token service, each raising InvalidInputError with Laravel-style messages.
+
+const MAX_LENGTH = 255
+// Control characters (NUL included) have no place in a name or an id, and PostgreSQL cannot store NUL in text.
+const CONTROL = /\p{Cc}/u
+
+/**
+ * A token name: a string, trimmed, 1 to 255 characters (counted as Unicode code points), no control characters.
+ *
+ * @example
+ * ```ts
+ * tokenName('  CI deploy ') // 'CI deploy'
+ * tokenName('')             // throws InvalidInputError { name: ['The name field is required.'] }
+ * ```
+ */
+export function tokenName(input: unknown): string {
+  if (typeof input !== 'string') {
+    throw invalid(
+      'name',
+      input === undefined || input === null
+        ? 'The name field is required.'
+        : 'The name field must be a string.',
+    )
+  }
+  const name = input.trim()
+  if (name === '') throw invalid('name', 'The name field is required.')
+  if (codePoints(name) > MAX_LENGTH)
+    throw invalid('name', `The name field must not be greater than ${MAX_LENGTH} characters.`)
+  if (CONTROL.test(name)) throw invalid('name', 'The name field must not contain control characters.')
+  return name
+}
+
+/**
+ * An owner in its `{ type, id }` form; a bare id gets `defaultType`.
+ *
+ * @example
+ * ```ts
+ * tokenOwner(42, 'user')                   // { type: 'user', id: '42' }
+ * tokenOwner({ type: 'team', id: '7' }, 'user') // { type: 'team', id: '7' }
+ * ```
+ */
+export function tokenOwner(input: OwnerInput, defaultType: string): TokenOwner {
+  const given = typeof input === 'object' && input !== null ? input : { id: input }
+  const type = given.type ?? defaultType
+  const id = ownerId(given.id)
+  if (typeof type !== 'string' || type === '' || codePoints(type) > MAX_LENGTH || CONTROL.test(type)) {
+    throw invalid('owner', 'The owner type must be 1 to 255 characters without control characters.')
+  }
+  if (id === null) {
+    throw invalid(
+      'owner',
+      'The owner id must be a safe integer or 1 to 255 characters without control characters.',
+    )
+  }
+  return { type, id }
+}
+
+/**
+ * Abilities for a new or updated token: each a defined permission (or `'*'` when allowed), no duplicates, order
+ * kept. Without a registry any non-empty name is accepted.
+ *
+ * @example
+ * ```ts
+ * tokenAbilities(['read', 'read'], registry, false) // ['read']
+ * tokenAbilities(['fly'], registry, false)          // throws InvalidInputError { abilities: [...] }
+ * ```
+ */
+export function tokenAbilities(
+  input: unknown,
+  registry: PermissionRegistry | null,
+  allowWildcard: boolean,
+): string[] {
+  if (!Array.isArray(input) || input.some((item) => typeof item !== 'string')) {
+    throw invalid('abilities', 'The abilities field must be a list of names.')
+  }
+  const abilities = [...new Set(input as string[])]
+  const unknown = abilities.filter((ability) =>
+    ability === '*'
+      ? !allowWildcard
+      : registry
+        ? !registry.has(ability)
+        : ability === '' || codePoints(ability) > MAX_LENGTH || CONTROL.test(ability),
+  )
+  if (unknown.length > 0) {
+    throw invalid(
+      'abilities',
+      `These abilities are not defined: ${unknown.map((a) => JSON.stringify(a)).join(', ')}.`,
+    )
+  }
+  return abilities
+}
+
+/**
+ * An expiry date for a new token: a valid date after `now`, or null.
+ *
+ * @example
+ * ```ts
+ * tokenExpiry(new Date(Date.now() + 3600_000), new Date()) // that date
+ * tokenExpiry(new Date(0), new Date())                     // throws InvalidInputError
+ * ```
+ */
+export function tokenExpiry(input: unknown, now: Date): Date | null {
+  if (input === undefined || input === null) return null
+  if (!(input instanceof Date) || Number.isNaN(input.getTime()))
+    throw invalid('expiresAt', 'The expires at field must be a valid date.')
+  if (input.getTime() <= now.getTime())
+    throw invalid('expiresAt', 'The expires at field must be a date after now.')
+  return new Date(input)
+}
+
+function ownerId(id: unknown): string | null {
+  if (typeof id === 'bigint') return id.toString()
+  if (typeof id === 'number') return Number.isSafeInteger(id) ? String(id) : null
+  if (typeof id === 'string' && id !== '' && codePoints(id) <= MAX_LENGTH && !CONTROL.test(id)) return id
+  return null
+}
+
+function codePoints(text: string): number {
+  let count = 0
+  for (const _ of text) count++
+  return count
+}
+
+function invalid(field: string, message: string): InvalidInputError {
+  return new InvalidInputError({ [field]: [message] })
+}

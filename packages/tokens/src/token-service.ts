@@ -1,0 +1,437 @@
+import type { AccessToken } from './auth.js'
+import {
+  isTokenError,
+  MisconfigurationError,
+  MissingAbilitiesError,
+  StorageUnavailableError,
+} from './errors.js'
+import { type LastUsedOptions, LastUsedTracker } from './last-used-tracker.js'
+import type { PermissionRegistry } from './permission-registry.js'
+import { PersonalAccessToken } from './personal-access-token.js'
+import {
+  assertValidPrefix,
+  generateSecret,
+  hashesEqual,
+  hashSecret,
+  isTokenId,
+  parsePlainTextToken,
+} from './plain-text-token.js'
+import { tokenAbilities, tokenExpiry, tokenName, tokenOwner } from './token-input.js'
+import type { OwnerInput } from './token-owner.js'
+import type { TokenRecord, TokenStore } from './token-store.js'
+
+/** Why `authenticate` refused a token; given to the `failed` hook. Never includes the token itself. */
+export type AuthenticationFailure =
+  | 'malformed' // not a token of this app's format, or a bad checksum: never reached the store
+  | 'unknown' // no token with that id (or hash)
+  | 'mismatch' // the id exists but the secret is wrong
+  | 'expired' // past the global lifetime or its own expiresAt
+  | 'rejected' // the app's `authenticateUsing` said no
+
+/** Hooks the service calls; they must not throw (a throwing hook is reported to `error` and ignored). */
+export interface TokenServiceHooks<P extends string> {
+  /** A token was accepted. */
+  authenticated?(token: PersonalAccessToken<P>): void
+  /** A token was refused; `tokenId` is the id part when the plain text had one and it was well formed. */
+  failed?(event: { reason: AuthenticationFailure; tokenId: string | null }): void
+  /** A background task failed (a last-used flush) or a hook threw. */
+  error?(error: unknown): void
+}
+
+/** Everything {@link createTokens} takes. Only `store` is required. */
+export interface TokenServiceOptions<P extends string = string> {
+  /** Where tokens live: `new MemoryTokenStore()`, `drizzleStore(db)`, or your own driver. */
+  readonly store: TokenStore
+  /**
+   * The permissions tokens may carry. Without one, abilities are free-form names and new tokens default to
+   * `['*']`, as in plain Sanctum.
+   */
+  readonly permissions?: PermissionRegistry<P>
+  /** Put before every new secret, e.g. `acme_` (Sanctum's `token_prefix`). Default `''`. */
+  readonly prefix?: string
+  /** Minutes a token lives from its creation (Sanctum's `expiration`); `null` for no global limit. Default null. */
+  readonly expiration?: number | null
+  /** `lastUsedAt` tracking; `false` switches it off. Default: touch at most once a minute, flushed after 1 s. */
+  readonly lastUsed?: LastUsedOptions | false
+  /** The owner type given to a bare owner id. Default `'user'`; `'App\\Models\\User'` when sharing a Laravel table. */
+  readonly ownerType?: string
+  /** Whether `'*'` (every ability) may be granted. Default: true without a registry, false with one. */
+  readonly allowWildcard?: boolean
+  /**
+   * Has the last word on a token whose secret matched (Sanctum's `authenticateAccessTokensUsing`): it gets the
+   * token and whether it is valid so far (false when expired) and returns whether to accept it.
+   */
+  readonly authenticateUsing?: (token: PersonalAccessToken<P>, isValid: boolean) => boolean | Promise<boolean>
+  readonly on?: TokenServiceHooks<P>
+  /** The clock, for tests. Default `() => new Date()`. */
+  readonly now?: () => Date
+}
+
+/** A newly created token and its plain text, which is shown once and cannot be recovered later. */
+export interface NewAccessToken<P extends string = string> {
+  readonly token: PersonalAccessToken<P>
+  /** `{id}|{secret}`: give it to the user now; only its hash is stored. */
+  readonly plainTextToken: string
+}
+
+/** Options of {@link TokenService.create}. */
+export interface CreateTokenOptions {
+  /** When the token stops working; must be in the future. */
+  readonly expiresAt?: Date | null
+  /**
+   * The token of the request that asks for this one: a new token may only carry abilities this token has, so a
+   * token can never mint a stronger one. A session request's `TransientToken` may grant anything.
+   */
+  readonly grantedBy?: AccessToken | null
+}
+
+/** What {@link TokenService.update} may change. */
+export interface TokenUpdate<P extends string = string> {
+  readonly name?: string
+  readonly abilities?: readonly (P | '*')[]
+  /** As in {@link CreateTokenOptions.grantedBy}: the new abilities must be within this token's. */
+  readonly grantedBy?: AccessToken | null
+}
+
+/**
+ * Builds the token service: create, authenticate, list, update, revoke and prune personal access tokens.
+ *
+ * @example
+ * ```ts
+ * const permissions = new PermissionRegistry({ permissions: ['create', 'read', 'update', 'delete'], defaults: ['read'] })
+ * const tokens = createTokens({ store: new MemoryTokenStore(), permissions })
+ * const { plainTextToken } = await tokens.create('42', 'CI deploy', ['read'])
+ * const token = await tokens.authenticate(plainTextToken)
+ * token?.can('read') // true
+ * ```
+ */
+export function createTokens<const P extends string = string>(
+  options: TokenServiceOptions<P>,
+): TokenService<P> {
+  return new TokenService(options)
+}
+
+/**
+ * The token service. Build it with {@link createTokens}.
+ *
+ * @example
+ * ```ts
+ * const tokens: TokenService<'read' | 'write'> = createTokens({ store, permissions })
+ * ```
+ */
+export class TokenService<P extends string = string> {
+  /** The registry the service checks abilities against, or null when abilities are free-form. */
+  readonly permissions: PermissionRegistry<P> | null
+  readonly #store: TokenStore
+  readonly #prefix: string
+  readonly #expirationMs: number | null
+  readonly #ownerType: string
+  readonly #allowWildcard: boolean
+  readonly #authenticateUsing: TokenServiceOptions<P>['authenticateUsing']
+  readonly #hooks: TokenServiceHooks<P>
+  readonly #now: () => Date
+  /** The clock as epoch milliseconds: `authenticate` needs no Date object unless it queues a touch. */
+  readonly #clock: () => number
+  readonly #tracker: LastUsedTracker | null
+
+  constructor(options: TokenServiceOptions<P>) {
+    if (!isStore(options.store)) {
+      throw new MisconfigurationError(
+        'createTokens needs a `store`: new MemoryTokenStore(), drizzleStore(db) or your own TokenStore.',
+      )
+    }
+    const prefix = options.prefix ?? ''
+    assertValidPrefix(prefix)
+    const expiration = options.expiration ?? null
+    if (expiration !== null && !(Number.isFinite(expiration) && expiration > 0)) {
+      throw new MisconfigurationError('`expiration` is a number of minutes greater than 0, or null for none.')
+    }
+    const lastUsed = options.lastUsed ?? {}
+    if (lastUsed !== false) {
+      for (const key of ['interval', 'flushDelay'] as const) {
+        const value = lastUsed[key]
+        if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+          throw new MisconfigurationError(`\`lastUsed.${key}\` is a number of milliseconds, 0 or more.`)
+        }
+      }
+    }
+    const ownerType = options.ownerType ?? 'user'
+    if (typeof ownerType !== 'string' || ownerType === '' || ownerType.length > 255) {
+      throw new MisconfigurationError('`ownerType` is the type given to bare owner ids: 1 to 255 characters.')
+    }
+
+    this.permissions = options.permissions ?? null
+    this.#store = options.store
+    this.#prefix = prefix
+    this.#expirationMs = expiration === null ? null : expiration * 60_000
+    this.#ownerType = ownerType
+    this.#allowWildcard = options.allowWildcard ?? this.permissions === null
+    this.#authenticateUsing = options.authenticateUsing
+    this.#hooks = options.on ?? {}
+    const now = options.now
+    this.#now = now ?? (() => new Date())
+    this.#clock = now ? () => now().getTime() : Date.now
+    this.#tracker =
+      lastUsed === false
+        ? null
+        : new LastUsedTracker(
+            (ids, at) => this.#call('touch', () => this.#store.touch(ids, at)),
+            lastUsed,
+            (error) => this.#report(error),
+            this.#now,
+          )
+  }
+
+  /**
+   * Issues a token. Abilities default to the registry's defaults (or `['*']` without a registry). The plain text
+   * is returned once; only its hash is stored.
+   *
+   * @throws InvalidInputError (422) for a bad name, owner, ability or expiry.
+   * @throws MissingAbilitiesError (403) when `grantedBy` lacks an ability asked for.
+   * @example
+   * ```ts
+   * const { token, plainTextToken } = await tokens.create('42', 'CI deploy', ['read'], { expiresAt })
+   * ```
+   */
+  async create(
+    owner: OwnerInput,
+    name: string,
+    abilities?: readonly (P | '*')[],
+    options: CreateTokenOptions = {},
+  ): Promise<NewAccessToken<P>> {
+    const now = this.#now()
+    const record = {
+      owner: tokenOwner(owner, this.#ownerType),
+      name: tokenName(name),
+      abilities: this.#abilities(abilities ?? this.permissions?.defaults ?? ['*'], options.grantedBy),
+      expiresAt: tokenExpiry(options.expiresAt, now),
+    }
+    const secret = generateSecret(this.#prefix)
+    const stored = await this.#call('insert', () =>
+      this.#store.insert({ ...record, tokenHash: hashSecret(secret), createdAt: now, updatedAt: now }),
+    )
+    return { token: this.#token(stored), plainTextToken: `${stored.id}|${secret}` }
+  }
+
+  /**
+   * The token a plain text stands for, or null when it is malformed, unknown, wrong, expired or vetoed. The
+   * checksum is checked before the store is asked; the secret and expiry before anything is written.
+   *
+   * @throws StorageUnavailableError (503) when the store cannot answer: never null for that.
+   * @example
+   * ```ts
+   * const token = await tokens.authenticate(bearer)
+   * if (!token) throw new UnauthenticatedError({ tokenRejected: true })
+   * ```
+   */
+  async authenticate(plainText: string): Promise<PersonalAccessToken<P> | null> {
+    const parsed = parsePlainTextToken(plainText, this.#prefix)
+    if (!parsed) return this.#fail('malformed', null)
+    const hash = hashSecret(parsed.secret)
+    let record: TokenRecord | null
+    try {
+      record = await (parsed.id === null ? this.#store.findByHash(hash) : this.#store.findById(parsed.id))
+    } catch (error) {
+      throw storageError('find', error)
+    }
+    if (!record) return this.#fail('unknown', parsed.id)
+    if (!hashesEqual(hash, record.tokenHash)) return this.#fail('mismatch', parsed.id)
+
+    const now = this.#clock()
+    let isValid = !this.#isExpired(record, now)
+    if (this.#authenticateUsing)
+      isValid = (await this.#authenticateUsing(this.#token(record), isValid)) === true
+    if (!isValid) return this.#fail(this.#authenticateUsing ? 'rejected' : 'expired', record.id)
+
+    // This request is a use: the token says so at once (to within the interval), while the write is coalesced.
+    const token = this.#token(record, this.#tracker ? this.#tracker.note(record, now) : record.lastUsedAt)
+    if (this.#hooks.authenticated) this.#emit(this.#hooks.authenticated, token)
+    return token
+  }
+
+  /**
+   * The owner's tokens, newest first. Expired tokens are included (so a page can show them) until pruned.
+   *
+   * @example
+   * ```ts
+   * const list = await tokens.list('42')
+   * ```
+   */
+  async list(owner: OwnerInput): Promise<PersonalAccessToken<P>[]> {
+    const records = await this.#call('list', () =>
+      this.#store.listByOwner(tokenOwner(owner, this.#ownerType)),
+    )
+    return records.map((record) => this.#token(record))
+  }
+
+  /**
+   * Renames a token or replaces its abilities. Only the owner's own token is changed; null when the owner has no
+   * token with this id.
+   *
+   * @example
+   * ```ts
+   * await tokens.update('42', token.id, { abilities: ['read', 'update'] })
+   * ```
+   */
+  async update(
+    owner: OwnerInput,
+    id: string,
+    changes: TokenUpdate<P>,
+  ): Promise<PersonalAccessToken<P> | null> {
+    const who = tokenOwner(owner, this.#ownerType)
+    const name = changes.name === undefined ? undefined : tokenName(changes.name)
+    const abilities =
+      changes.abilities === undefined ? undefined : this.#abilities(changes.abilities, changes.grantedBy)
+    if (!isTokenId(id)) return null
+    const record = await this.#call('update', () =>
+      this.#store.update(who, id, {
+        ...(name !== undefined && { name }),
+        ...(abilities !== undefined && { abilities }),
+        updatedAt: this.#now(),
+      }),
+    )
+    return record && this.#token(record)
+  }
+
+  /**
+   * Deletes one of the owner's tokens; false when the owner has no token with this id.
+   *
+   * @example
+   * ```ts
+   * await tokens.revoke('42', token.id) // true
+   * ```
+   */
+  async revoke(owner: OwnerInput, id: string): Promise<boolean> {
+    const who = tokenOwner(owner, this.#ownerType)
+    if (!isTokenId(id)) return false
+    const deleted = await this.#call('delete', () => this.#store.delete(who, id))
+    if (deleted) this.#tracker?.forget(id)
+    return deleted
+  }
+
+  /**
+   * Deletes all the owner's tokens, except `except` (say, the one making the request); returns how many.
+   *
+   * @example
+   * ```ts
+   * await tokens.revokeAll('42', { except: auth.token.id })
+   * ```
+   */
+  async revokeAll(owner: OwnerInput, options: { except?: string } = {}): Promise<number> {
+    const who = tokenOwner(owner, this.#ownerType)
+    const ids = await this.#call('delete', () => this.#store.deleteByOwner(who, options.except))
+    for (const id of ids) this.#tracker?.forget(id)
+    return ids.length
+  }
+
+  /**
+   * Deletes tokens that expired more than `hours` ago (Sanctum's `sanctum:prune-expired`, default 24): by their own
+   * `expiresAt`, and with a global `expiration` also those created more than expiration + hours ago.
+   *
+   * @example
+   * ```ts
+   * await tokens.prune({ hours: 24 }) // how many were deleted
+   * ```
+   */
+  async prune(options: { hours?: number } = {}): Promise<number> {
+    const hours = options.hours ?? 24
+    if (!(Number.isFinite(hours) && hours >= 0)) {
+      throw new MisconfigurationError('`prune({ hours })` takes a number of hours, 0 or more.')
+    }
+    const cutoff = this.#now().getTime() - hours * 3_600_000
+    return this.#call('prune', () =>
+      this.#store.deleteExpired({
+        expiredBefore: new Date(cutoff),
+        ...(this.#expirationMs !== null && { createdBefore: new Date(cutoff - this.#expirationMs) }),
+      }),
+    )
+  }
+
+  /**
+   * Writes pending `lastUsedAt` touches. Call it before the process exits.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => tokens.close().finally(() => process.exit(0)))
+   * ```
+   */
+  async close(): Promise<void> {
+    await this.#tracker?.close()
+  }
+
+  #abilities(requested: unknown, grantedBy: AccessToken | null | undefined): string[] {
+    const abilities = tokenAbilities(requested, this.permissions, this.#allowWildcard)
+    if (grantedBy) {
+      // A token holding '*' (or a session's TransientToken) can('*'); any other cannot grant the wildcard.
+      const missing = abilities.filter((ability) => grantedBy.cant(ability))
+      if (missing.length > 0) throw new MissingAbilitiesError(missing)
+    }
+    return abilities
+  }
+
+  #isExpired(record: TokenRecord, now: number): boolean {
+    if (record.expiresAt !== null && record.expiresAt.getTime() <= now) return true
+    return this.#expirationMs !== null && record.createdAt.getTime() + this.#expirationMs <= now
+  }
+
+  #token(record: TokenRecord, lastUsedAt = record.lastUsedAt): PersonalAccessToken<P> {
+    // The constructor copies only the public fields, so a record (hash included) can be passed as it is.
+    if (lastUsedAt === record.lastUsedAt) return new PersonalAccessToken<P>(record)
+    return new PersonalAccessToken<P>({ ...record, lastUsedAt })
+  }
+
+  #fail(reason: AuthenticationFailure, tokenId: string | null): null {
+    if (this.#hooks.failed) this.#emit(this.#hooks.failed, { reason, tokenId })
+    return null
+  }
+
+  #emit<T>(hook: (event: T) => void, event: T): void {
+    try {
+      hook.call(this.#hooks, event)
+    } catch (error) {
+      this.#report(error)
+    }
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.#hooks.error?.(error)
+    } catch {
+      // An error hook that throws has nowhere left to report to.
+    }
+  }
+
+  async #call<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call()
+    } catch (error) {
+      throw storageError(operation, error)
+    }
+  }
+}
+
+// A TokenError a driver raises on purpose passes through; anything else means the store could not answer.
+function storageError(operation: string, error: unknown): Error {
+  return isTokenError(error)
+    ? error
+    : new StorageUnavailableError(`The token store failed to ${operation}.`, { cause: error })
+}
+
+function isStore(store: unknown): store is TokenStore {
+  const methods = [
+    'insert',
+    'findById',
+    'findByHash',
+    'listByOwner',
+    'update',
+    'delete',
+    'deleteByOwner',
+    'touch',
+    'deleteExpired',
+  ]
+  return (
+    typeof store === 'object' &&
+    store !== null &&
+    methods.every((m) => typeof (store as Record<string, unknown>)[m] === 'function')
+  )
+}

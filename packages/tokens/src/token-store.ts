@@ -1,0 +1,106 @@
+import type { TokenOwner } from './token-owner.js'
+
+/**
+ * A token as a store keeps it. `tokenHash` is sha256 of the secret, lowercase hex; the secret itself is never
+ * stored.
+ *
+ * @example
+ * ```ts
+ * const record: TokenRecord = await store.findById('7') ?? fail()
+ * ```
+ */
+export interface TokenRecord {
+  readonly id: string
+  readonly owner: TokenOwner
+  readonly name: string
+  readonly abilities: readonly string[]
+  readonly tokenHash: string
+  readonly lastUsedAt: Date | null
+  readonly expiresAt: Date | null
+  readonly createdAt: Date
+  readonly updatedAt: Date
+}
+
+/** What {@link TokenStore.insert} receives: a record before the store has given it an id. */
+export type NewTokenRecord = Omit<TokenRecord, 'id' | 'lastUsedAt'>
+
+/** The changes {@link TokenStore.update} applies; absent fields stay as they are. */
+export interface TokenChanges {
+  readonly name?: string
+  readonly abilities?: readonly string[]
+  readonly updatedAt: Date
+}
+
+/** What {@link TokenStore.deleteExpired} removes. */
+export interface ExpiredTokenCriteria {
+  /** Delete tokens whose `expiresAt` is before this instant. */
+  readonly expiredBefore: Date
+  /** Also delete tokens created before this instant (set when the service has a global lifetime). */
+  readonly createdBefore?: Date
+}
+
+/**
+ * The storage-driver contract: everything the token service asks of a database, and nothing more. Write a driver
+ * by implementing it and check it with `testTokenStore` from `@jetstream/testing`.
+ *
+ * Rules every driver MUST keep (the conformance suite checks each):
+ * - Ids are non-empty strings of `[A-Za-z0-9_-]`, at most 64 characters (so never contain `|`), unique for the
+ *   store's lifetime: a deleted token's id is never given again.
+ * - `tokenHash` is unique across all tokens; an insert that would duplicate one rejects.
+ * - Lookups of unknown ids or hashes — including ids the store could never have issued, such as `abc` for a
+ *   numeric id column — resolve to `null`; they never throw for that reason.
+ * - Every method that changes a token is scoped to its owner where it takes one: another owner's token is left
+ *   alone and reported as not found.
+ * - Records come back as fresh objects: changing one never changes what the store holds. (A frozen
+ *   `abilities` list may be shared, since nobody can change it.)
+ * - When the database cannot be reached or fails, a method rejects (ideally with `StorageUnavailableError`,
+ *   keeping the driver's error as `cause`); it never resolves to `null` or `false` for that reason, which would
+ *   read as "no such token". The service turns any other rejection into `StorageUnavailableError` too.
+ * - Every call settles within a bounded time: a driver that talks to a server takes a timeout option and
+ *   rejects when it passes. (The service does not add a timer of its own: on the memory store that would cost
+ *   more than the lookup.)
+ * - Each method is atomic on its own, and safe to call concurrently.
+ *
+ * @example
+ * ```ts
+ * class MyStore implements TokenStore {
+ *   async insert(token: NewTokenRecord): Promise<TokenRecord> { … }
+ *   // …
+ * }
+ * const tokens = createTokens({ store: new MyStore(), permissions })
+ * ```
+ */
+export interface TokenStore {
+  /**
+   * Stores a new token and returns it with its new id and `lastUsedAt: null`.
+   * MUST reject when `tokenHash` is already stored.
+   */
+  insert(token: NewTokenRecord): Promise<TokenRecord>
+
+  /** The token with this id, or null. MUST be one read and no write. */
+  findById(id: string): Promise<TokenRecord | null>
+
+  /** The token with this hash, or null (for plain texts given without their `{id}|` part). One read, no write. */
+  findByHash(tokenHash: string): Promise<TokenRecord | null>
+
+  /** The owner's tokens, newest first (by `createdAt`, then id). */
+  listByOwner(owner: TokenOwner): Promise<TokenRecord[]>
+
+  /** Applies `changes` to the owner's token and returns it, or null when the owner has no token with this id. */
+  update(owner: TokenOwner, id: string, changes: TokenChanges): Promise<TokenRecord | null>
+
+  /** Deletes the owner's token; true when one was deleted. */
+  delete(owner: TokenOwner, id: string): Promise<boolean>
+
+  /** Deletes every token of the owner except `exceptId` (when given); returns the ids deleted. */
+  deleteByOwner(owner: TokenOwner, exceptId?: string): Promise<string[]>
+
+  /**
+   * Sets `lastUsedAt` to `at` on each listed token that still exists, in one batch. MUST NOT create a token: a
+   * deleted id stays deleted. MUST NOT move `lastUsedAt` backwards.
+   */
+  touch(ids: readonly string[], at: Date): Promise<void>
+
+  /** Deletes the tokens that match `criteria` (either condition); returns how many. */
+  deleteExpired(criteria: ExpiredTokenCriteria): Promise<number>
+}
