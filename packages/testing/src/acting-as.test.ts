@@ -1,0 +1,38 @@
+import { allows, definePolicies, type SignedIn } from '@jetstream/tokens'
+import { describe, expect, it } from 'vitest'
+import { actingAs } from './acting-as.js'
+
+interface User {
+  id: number
+}
+const posts = definePolicies({
+  update: (auth: SignedIn<User, 'read' | 'update'>, post: { authorId: number }) =>
+    auth.tokenCan('update') && post.authorId === auth.user.id,
+})
+
+describe('actingAs', () => {
+  it('gives a token with exactly the abilities asked for', async () => {
+    const auth = actingAs<User, 'read' | 'update'>({ id: 42 }, ['read'])
+    expect(auth.user).toEqual({ id: 42 })
+    expect(auth.tokenCan('read')).toBe(true)
+    expect(auth.tokenCan('update')).toBe(false)
+    expect(await allows(auth, posts.update, { authorId: 42 })).toBe(false)
+    expect(auth.token && 'owner' in auth.token ? auth.token.owner : null).toEqual({ type: 'user', id: '42' })
+  })
+
+  it('gives no abilities by default, as Sanctum does', () => {
+    expect(actingAs({ id: 1 }).tokenCan('read')).toBe(false)
+  })
+
+  it('can act as a session request', async () => {
+    const auth = actingAs<User, 'read' | 'update'>({ id: 42 }, 'session')
+    expect(auth.tokenCan('update')).toBe(true)
+    expect(await allows(auth, posts.update, { authorId: 42 })).toBe(true)
+    expect(await allows(auth, posts.update, { authorId: 7 })).toBe(false)
+  })
+
+  it('takes an explicit owner', () => {
+    const auth = actingAs({ id: 1 }, ['*'], { owner: { type: 'team', id: '9' } })
+    expect(auth.token && 'owner' in auth.token ? auth.token.owner : null).toEqual({ type: 'team', id: '9' })
+  })
+})

@@ -1,0 +1,377 @@
+import {
+  createTokens,
+  isTokenId,
+  type NewTokenRecord,
+  type TokenOwner,
+  type TokenStore,
+} from '@jetstream/tokens'
+import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+
+/** How {@link testTokenStore} gets a store to test. */
+export interface TokenStoreSuiteOptions<S extends TokenStore = TokenStore> {
+  /** Builds a store. Without `reset`, a new one is built for every test; with it, one is built and reused. */
+  readonly create: () => S | Promise<S>
+  /** Empties the reused store before each test (delete every token). */
+  readonly reset?: (store: S) => void | Promise<void>
+  /** Releases a store after the last test (close its connections). */
+  readonly close?: (store: S) => void | Promise<void>
+}
+
+/**
+ * Runs every rule of the storage-driver contract against your store, as a Vitest suite. Call it at the top level
+ * of a test file.
+ *
+ * @example
+ * ```ts
+ * import { testTokenStore } from '@jetstream/testing'
+ * import { RedisTokenStore } from './redis-token-store.js'
+ *
+ * testTokenStore('RedisTokenStore', {
+ *   create: () => new RedisTokenStore(new Redis()),
+ *   reset: (store) => store.clear(),
+ *   close: (store) => store.quit(),
+ * })
+ * testTokenStore('MemoryTokenStore', { create: () => new MemoryTokenStore() }) // a new store per test
+ * ```
+ */
+export function testTokenStore<S extends TokenStore>(name: string, options: TokenStoreSuiteOptions<S>): void {
+  describe(`${name} keeps the TokenStore contract`, () => {
+    let store: S
+    const built: S[] = []
+    beforeEach(async () => {
+      const { reset } = options
+      if (reset && built[0]) {
+        store = built[0]
+      } else {
+        store = await options.create()
+        built.push(store)
+      }
+      await reset?.(store)
+    })
+    afterAll(async () => {
+      for (const each of built) await options.close?.(each)
+    })
+
+    const alice: TokenOwner = { type: 'user', id: '42' }
+    const bob: TokenOwner = { type: 'user', id: '7' }
+    const aliceTeam: TokenOwner = { type: 'team', id: '42' }
+    const at = (iso: string) => new Date(iso)
+    const base = at('2026-06-01T12:00:00.000Z')
+
+    function record(overrides: Partial<NewTokenRecord> = {}): NewTokenRecord {
+      return {
+        owner: { ...alice },
+        name: 'CLI',
+        abilities: ['read'],
+        tokenHash: randomHash(),
+        expiresAt: null,
+        createdAt: new Date(base),
+        updatedAt: new Date(base),
+        ...overrides,
+      }
+    }
+
+    describe('insert and find', () => {
+      it('returns the stored token with a new id and no lastUsedAt', async () => {
+        const input = record({ abilities: ['read', 'update'], expiresAt: at('2027-01-01T00:00:00.123Z') })
+        const stored = await store.insert(input)
+        expect(isTokenId(stored.id)).toBe(true)
+        expect(stored).toEqual({ ...input, id: stored.id, lastUsedAt: null })
+        expect(await store.findById(stored.id)).toEqual(stored)
+        expect(await store.findByHash(input.tokenHash)).toEqual(stored)
+      })
+
+      it('gives ids that are plain words and never repeats one, even after a delete', async () => {
+        const first = await store.insert(record())
+        await store.delete(alice, first.id)
+        const second = await store.insert(record())
+        expect(second.id).not.toBe(first.id)
+        expect(second.id).toMatch(/^[A-Za-z0-9_-]{1,64}$/)
+      })
+
+      it('rejects a duplicate hash', async () => {
+        const input = record()
+        await store.insert(input)
+        await expect(store.insert({ ...input, name: 'copy' })).rejects.toBeTruthy()
+      })
+
+      it('keeps text exactly: quotes, backslashes, emoji, 255 characters, SQL', async () => {
+        const names = [
+          `it's "quoted" \\ back\\slashed`,
+          '🔑 clé 鍵 ключ',
+          'x'.repeat(255),
+          '🔑'.repeat(255),
+          "'); DROP TABLE personal_access_tokens; --",
+        ]
+        for (const name of names) {
+          const stored = await store.insert(
+            record({ name, owner: { type: 'App\\Models\\User', id: `o'"\\${name.length}` } }),
+          )
+          const found = await store.findById(stored.id)
+          expect(found?.name).toBe(name)
+          expect(found?.owner).toEqual({ type: 'App\\Models\\User', id: `o'"\\${name.length}` })
+        }
+      })
+
+      it('keeps abilities in order, including an empty list and the wildcard', async () => {
+        for (const abilities of [[], ['*'], ['delete', 'read', 'posts:write', 'écrire']]) {
+          const stored = await store.insert(record({ abilities }))
+          expect((await store.findById(stored.id))?.abilities).toEqual(abilities)
+        }
+      })
+
+      it('keeps dates to the millisecond', async () => {
+        const dates = { createdAt: at('2026-06-01T12:34:56.789Z'), updatedAt: at('2026-06-01T12:34:57.001Z') }
+        const stored = await store.insert(record({ ...dates, expiresAt: at('2030-12-31T23:59:59.999Z') }))
+        const found = await store.findById(stored.id)
+        expect(found?.createdAt.toISOString()).toBe('2026-06-01T12:34:56.789Z')
+        expect(found?.updatedAt.toISOString()).toBe('2026-06-01T12:34:57.001Z')
+        expect(found?.expiresAt?.toISOString()).toBe('2030-12-31T23:59:59.999Z')
+      })
+
+      it.each([
+        '999999',
+        '0',
+        'abc',
+        '-1',
+        '1_000',
+        '99999999999999999999999999',
+        'x'.repeat(64),
+        '00000000-0000-0000-0000-000000000000',
+      ])('finds nothing, and does not throw, for the unknown id %j', async (id) => {
+        await store.insert(record())
+        expect(await store.findById(id)).toBeNull()
+      })
+
+      it('finds nothing for an unknown hash', async () => {
+        await store.insert(record())
+        expect(await store.findByHash('0'.repeat(64))).toBeNull()
+        expect(await store.findByHash('')).toBeNull()
+      })
+
+      it('hands out fresh objects: changing one changes nothing stored', async () => {
+        const input = record()
+        const stored = await store.insert(input)
+        ;(input.abilities as string[]).push('update')
+        input.createdAt.setFullYear(1998)
+        // A frozen abilities list may be shared: then the push throws instead of changing anything.
+        const change = (abilities: readonly string[] | undefined) => {
+          if (!Object.isFrozen(abilities)) (abilities as string[]).push('delete')
+        }
+        change(stored.abilities)
+        stored.createdAt.setFullYear(1999)
+        ;(stored.owner as { id: string }).id = 'someone else'
+        const found = await store.findById(stored.id)
+        expect(found?.abilities).toEqual(['read'])
+        expect(found?.createdAt).toEqual(base)
+        expect(found?.owner).toEqual(alice)
+        change(found?.abilities)
+        found?.createdAt.setFullYear(2000)
+        expect(await store.findById(stored.id)).toEqual({
+          ...input,
+          abilities: ['read'],
+          createdAt: base,
+          id: stored.id,
+          lastUsedAt: null,
+        })
+      })
+    })
+
+    describe('listByOwner', () => {
+      it("lists only the owner's tokens, newest first", async () => {
+        const older = await store.insert(record({ name: 'older', createdAt: at('2026-01-01T00:00:00Z') }))
+        const newer = await store.insert(record({ name: 'newer', createdAt: at('2026-02-01T00:00:00Z') }))
+        const sameTimeLater = await store.insert(
+          record({ name: 'same time, later id', createdAt: at('2026-02-01T00:00:00Z') }),
+        )
+        await store.insert(record({ owner: bob }))
+        await store.insert(record({ owner: aliceTeam }))
+        const list = await store.listByOwner(alice)
+        expect(list.map((t) => t.id)).toEqual([sameTimeLater.id, newer.id, older.id])
+      })
+
+      it('gives an empty list for an owner without tokens', async () => {
+        expect(await store.listByOwner({ type: 'user', id: 'nobody' })).toEqual([])
+      })
+    })
+
+    describe('update', () => {
+      it('changes the fields given, and only those', async () => {
+        const stored = await store.insert(record({ name: 'before', abilities: ['read'] }))
+        const later = at('2026-06-02T00:00:00.000Z')
+        const renamed = await store.update(alice, stored.id, { name: 'after', updatedAt: later })
+        expect(renamed).toEqual({ ...stored, name: 'after', updatedAt: later })
+        const widened = await store.update(alice, stored.id, {
+          abilities: ['read', 'delete'],
+          updatedAt: later,
+        })
+        expect(widened).toEqual({ ...stored, name: 'after', abilities: ['read', 'delete'], updatedAt: later })
+        expect(await store.findById(stored.id)).toEqual(widened)
+        expect(await store.findByHash(stored.tokenHash)).toEqual(widened)
+      })
+
+      it("leaves another owner's token alone and reports it as not found", async () => {
+        const stored = await store.insert(record())
+        const changes = { abilities: ['*'], updatedAt: base }
+        expect(await store.update(bob, stored.id, changes)).toBeNull()
+        expect(await store.update(aliceTeam, stored.id, changes)).toBeNull()
+        expect(await store.update(alice, '999999', changes)).toBeNull()
+        expect(await store.update(alice, 'abc', changes)).toBeNull()
+        expect((await store.findById(stored.id))?.abilities).toEqual(['read'])
+      })
+    })
+
+    describe('delete', () => {
+      it("deletes the owner's token so neither lookup finds it", async () => {
+        const stored = await store.insert(record())
+        expect(await store.delete(alice, stored.id)).toBe(true)
+        expect(await store.findById(stored.id)).toBeNull()
+        expect(await store.findByHash(stored.tokenHash)).toBeNull()
+        expect(await store.delete(alice, stored.id)).toBe(false)
+      })
+
+      it("does not delete another owner's token", async () => {
+        const stored = await store.insert(record())
+        expect(await store.delete(bob, stored.id)).toBe(false)
+        expect(await store.delete(aliceTeam, stored.id)).toBe(false)
+        expect(await store.delete(alice, 'abc')).toBe(false)
+        expect(await store.findById(stored.id)).not.toBeNull()
+      })
+
+      it("deleteByOwner deletes all the owner's tokens but the one kept, and returns their ids", async () => {
+        const keep = await store.insert(record())
+        const a = await store.insert(record())
+        const b = await store.insert(record())
+        const theirs = await store.insert(record({ owner: bob }))
+        const team = await store.insert(record({ owner: aliceTeam }))
+        expect((await store.deleteByOwner(alice, keep.id)).sort()).toEqual([a.id, b.id].sort())
+        expect((await store.listByOwner(alice)).map((t) => t.id)).toEqual([keep.id])
+        expect(await store.findById(theirs.id)).not.toBeNull()
+        expect(await store.findById(team.id)).not.toBeNull()
+        expect(await store.deleteByOwner(alice)).toEqual([keep.id])
+        expect(await store.deleteByOwner(alice)).toEqual([])
+      })
+    })
+
+    describe('touch', () => {
+      it('sets lastUsedAt on every listed token in one call', async () => {
+        const a = await store.insert(record())
+        const b = await store.insert(record())
+        const c = await store.insert(record())
+        const when = at('2026-06-01T13:00:00.250Z')
+        await store.touch([a.id, b.id], when)
+        expect((await store.findById(a.id))?.lastUsedAt).toEqual(when)
+        expect((await store.findById(b.id))?.lastUsedAt).toEqual(when)
+        expect((await store.findById(c.id))?.lastUsedAt).toBeNull()
+      })
+
+      it('never brings a deleted token back, and ignores unknown ids', async () => {
+        const gone = await store.insert(record())
+        const kept = await store.insert(record())
+        await store.delete(alice, gone.id)
+        await store.touch([gone.id, kept.id, '999999', 'abc'], at('2026-06-01T13:00:00Z'))
+        expect(await store.findById(gone.id)).toBeNull()
+        expect(await store.findByHash(gone.tokenHash)).toBeNull()
+        expect((await store.findById(kept.id))?.lastUsedAt).toEqual(at('2026-06-01T13:00:00Z'))
+      })
+
+      it('never moves lastUsedAt backwards', async () => {
+        const stored = await store.insert(record())
+        await store.touch([stored.id], at('2026-06-01T14:00:00Z'))
+        await store.touch([stored.id], at('2026-06-01T13:00:00Z'))
+        expect((await store.findById(stored.id))?.lastUsedAt).toEqual(at('2026-06-01T14:00:00Z'))
+      })
+
+      it('accepts an empty list', async () => {
+        await expect(store.touch([], base)).resolves.toBeUndefined()
+      })
+    })
+
+    describe('deleteExpired', () => {
+      it('deletes tokens that expired before the cutoff, and nothing else', async () => {
+        const expired = await store.insert(record({ expiresAt: at('2026-05-01T00:00:00Z') }))
+        const valid = await store.insert(record({ expiresAt: at('2026-07-01T00:00:00Z') }))
+        const forever = await store.insert(record())
+        expect(await store.deleteExpired({ expiredBefore: at('2026-06-01T00:00:00Z') })).toBe(1)
+        expect(await store.findById(expired.id)).toBeNull()
+        expect(await store.findById(valid.id)).not.toBeNull()
+        expect(await store.findById(forever.id)).not.toBeNull()
+      })
+
+      it('also deletes tokens created before createdBefore, when given', async () => {
+        const old = await store.insert(record({ createdAt: at('2026-01-01T00:00:00Z') }))
+        const recent = await store.insert(record({ createdAt: at('2026-06-01T00:00:00Z') }))
+        const expired = await store.insert(
+          record({ expiresAt: at('2026-05-01T00:00:00Z'), createdAt: recent.createdAt }),
+        )
+        const criteria = {
+          expiredBefore: at('2026-05-15T00:00:00Z'),
+          createdBefore: at('2026-03-01T00:00:00Z'),
+        }
+        expect(await store.deleteExpired(criteria)).toBe(2)
+        expect(await store.findById(old.id)).toBeNull()
+        expect(await store.findById(expired.id)).toBeNull()
+        expect(await store.findById(recent.id)).not.toBeNull()
+      })
+    })
+
+    describe('concurrency', () => {
+      it('gives 200 parallel inserts 200 distinct ids', async () => {
+        const stored = await Promise.all(Array.from({ length: 200 }, () => store.insert(record())))
+        expect(new Set(stored.map((t) => t.id)).size).toBe(200)
+        expect(await store.listByOwner(alice)).toHaveLength(200)
+      })
+
+      it('lets only one of two parallel inserts of the same hash succeed', async () => {
+        const input = record()
+        const results = await Promise.allSettled([
+          store.insert(input),
+          store.insert({ ...input, name: 'twin' }),
+        ])
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+      })
+
+      it('finds nothing once a delete racing with lookups has resolved', async () => {
+        const stored = await store.insert(record())
+        const lookups = Array.from({ length: 50 }, () => store.findById(stored.id))
+        await store.delete(alice, stored.id)
+        await Promise.all(lookups)
+        const after = await Promise.all(Array.from({ length: 50 }, () => store.findById(stored.id)))
+        expect(after.every((found) => found === null)).toBe(true)
+      })
+
+      it('keeps every update of parallel updates to different tokens', async () => {
+        const tokens = await Promise.all(Array.from({ length: 20 }, () => store.insert(record())))
+        await Promise.all(
+          tokens.map((t, i) => store.update(alice, t.id, { name: `renamed ${i}`, updatedAt: base })),
+        )
+        const names = (await store.listByOwner(alice)).map((t) => t.name).sort()
+        expect(names).toEqual(tokens.map((_, i) => `renamed ${i}`).sort())
+      })
+    })
+
+    describe('behind the token service', () => {
+      it('creates, authenticates, updates and revokes tokens', async () => {
+        const tokens = createTokens({ store, lastUsed: { flushDelay: 0 } })
+        const { token, plainTextToken } = await tokens.create('42', 'service round trip', ['read'])
+        expect((await tokens.authenticate(plainTextToken))?.id).toBe(token.id)
+        expect((await tokens.authenticate(plainTextToken.slice(plainTextToken.indexOf('|') + 1)))?.id).toBe(
+          token.id,
+        )
+        await tokens.close()
+        expect((await store.findById(token.id))?.lastUsedAt).toBeInstanceOf(Date)
+        expect((await tokens.update('42', token.id, { abilities: ['write'] }))?.abilities).toEqual(['write'])
+        expect((await tokens.list('42')).map((t) => t.id)).toEqual([token.id])
+        expect(await tokens.revoke('42', token.id)).toBe(true)
+        expect(await tokens.authenticate(plainTextToken)).toBeNull()
+      })
+    })
+  })
+}
+
+// A stand-in for sha256(secret): 64 random lowercase hex digits.
+function randomHash(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(32)), (byte) =>
+    byte.toString(16).padStart(2, '0'),
+  ).join('')
+}
