@@ -1,6 +1,7 @@
 /**
  * Interleaved micro-benchmarks: each round runs every scenario for a slice of time (A B C A B C …), so a noisy
- * neighbour slows all of them alike; the figure kept is the median over rounds.
+ * neighbour slows all of them alike; the figures kept are medians over rounds. Written here rather than taken
+ * from tinybench, which runs each task to the end before the next.
  */
 export interface Scenario {
   readonly name: string
@@ -12,35 +13,71 @@ export interface Measured {
   readonly name: string
   /** Median operations per second over the rounds. */
   readonly opsPerSecond: number
+  /** Median CPU time of this process per operation, in microseconds (steadier than the rate on a busy machine). */
+  readonly cpuMicrosPerOp: number
+}
+
+export interface MeasureOptions {
+  /** Rounds of A B C …; the median is kept. Default 7. */
+  readonly rounds?: number
+  /** Milliseconds each scenario runs per round. Default 300. */
+  readonly sliceMs?: number
+  /** Operations kept in flight at once (database scenarios want several). Default 1. */
+  readonly concurrency?: number
+  /** Operations per clock read. Default 64. */
+  readonly batch?: number
 }
 
 export async function measure(
   scenarios: readonly Scenario[],
-  options: { rounds?: number; sliceMs?: number } = {},
+  options: MeasureOptions = {},
 ): Promise<Measured[]> {
   const rounds = options.rounds ?? 7
   const sliceMs = options.sliceMs ?? 300
-  const samples = new Map<string, number[]>(scenarios.map((s) => [s.name, []]))
-  for (const scenario of scenarios) await runFor(scenario, 50) // warm up the JIT for every path first
+  const rates = new Map<string, number[]>(scenarios.map((s) => [s.name, []]))
+  const cpu = new Map<string, number[]>(scenarios.map((s) => [s.name, []]))
+  for (const scenario of scenarios) await runFor(scenario, 50, options) // warm up the JIT for every path first
   for (let round = 0; round < rounds; round++) {
-    for (const scenario of scenarios) samples.get(scenario.name)?.push(await runFor(scenario, sliceMs))
+    for (const scenario of scenarios) {
+      const sample = await runFor(scenario, sliceMs, options)
+      rates.get(scenario.name)?.push(sample.opsPerSecond)
+      cpu.get(scenario.name)?.push(sample.cpuMicrosPerOp)
+    }
   }
-  return scenarios.map((s) => ({ name: s.name, opsPerSecond: median(samples.get(s.name) ?? []) }))
+  return scenarios.map((s) => ({
+    name: s.name,
+    opsPerSecond: median(rates.get(s.name) ?? []),
+    cpuMicrosPerOp: median(cpu.get(s.name) ?? []),
+  }))
 }
 
-async function runFor(scenario: Scenario, ms: number): Promise<number> {
+async function runFor(
+  scenario: Scenario,
+  ms: number,
+  options: MeasureOptions,
+): Promise<{ opsPerSecond: number; cpuMicrosPerOp: number }> {
+  const batch = options.batch ?? 64
   let operations = 0
+  const cpuStart = process.cpuUsage()
   const start = performance.now()
   const end = start + ms
-  while (performance.now() < end) {
-    // Batches of 64 keep the clock reads out of the figure.
-    for (let i = 0; i < 64; i++) {
-      const result = scenario.run()
-      if (result instanceof Promise) await result
+  const worker = async () => {
+    while (performance.now() < end) {
+      // Batches keep the clock reads out of the figure.
+      for (let i = 0; i < batch; i++) {
+        const result = scenario.run()
+        if (result instanceof Promise) await result
+      }
+      operations += batch
     }
-    operations += 64
   }
-  return (operations * 1000) / (performance.now() - start)
+  await Promise.all(Array.from({ length: options.concurrency ?? 1 }, worker))
+  const elapsed = performance.now() - start
+  const used = process.cpuUsage(cpuStart)
+  return {
+    opsPerSecond: (operations * 1000) / elapsed,
+    cpuMicrosPerOp: (used.user + used.system) / operations,
+  }
 }
 
 function median(values: number[]): number {

@@ -1,0 +1,39 @@
+import { bigint, index, pgTable, text, timestamp, varchar } from 'drizzle-orm/pg-core'
+
+/**
+ * The default token table: Laravel Sanctum 4's `personal_access_tokens`, same table, column and index names, so
+ * rows Sanctum wrote verify here and the other way round. Export it from your drizzle-kit schema to manage it with
+ * your own migrations, or call `migrate(db)`.
+ *
+ * `tokenable_id` is text so any owner id fits; timestamps keep milliseconds and their time zone. To share an
+ * existing Laravel table (bigint `tokenable_id`, `timestamp(0)` without time zone), define it with `pgTable` and
+ * pass it as `drizzleStore(db, { table })`.
+ *
+ * @example
+ * ```ts
+ * // drizzle/schema.ts
+ * export { personalAccessTokens } from '@jetstream/drizzle/schema'
+ * ```
+ */
+export const personalAccessTokens = pgTable(
+  'personal_access_tokens',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    tokenableType: varchar('tokenable_type', { length: 255 }).notNull(),
+    tokenableId: text('tokenable_id').notNull(),
+    name: text('name').notNull(),
+    token: varchar('token', { length: 64 }).notNull().unique('personal_access_tokens_token_unique'),
+    abilities: text('abilities'),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (table) => [
+    index('personal_access_tokens_tokenable_type_tokenable_id_index').on(
+      table.tokenableType,
+      table.tokenableId,
+    ),
+    index('personal_access_tokens_expires_at_index').on(table.expiresAt),
+  ],
+)

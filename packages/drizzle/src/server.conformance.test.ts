@@ -1,0 +1,29 @@
+import { testTokenStore } from '@jetstream/testing'
+import { it } from 'vitest'
+import { drizzleStore } from './drizzle-token-store.js'
+import {
+  nodePostgresDatabase,
+  postgresJsDatabase,
+  serverUrl,
+  type TestDatabase,
+} from './test-support/databases.js'
+
+if (serverUrl) {
+  const url = serverUrl
+  for (const [driver, open] of [
+    ['postgres.js', () => postgresJsDatabase(url)],
+    ['node-postgres', () => nodePostgresDatabase(url)],
+  ] as const) {
+    let database: TestDatabase
+    testTokenStore(`DrizzleTokenStore on the PostgreSQL server through ${driver}`, {
+      create: async () => {
+        database = await open()
+        return drizzleStore(database.db)
+      },
+      reset: () => database.exec('truncate personal_access_tokens'),
+      close: () => database.close(),
+    })
+  }
+} else {
+  it.skip('runs the conformance suite on the PostgreSQL server when DATABASE_URL is set', () => {})
+}

@@ -1,0 +1,150 @@
+import { createTokens, InvalidInputError, StorageUnavailableError } from '@jetstream/tokens'
+import { drizzle } from 'drizzle-orm/postgres-js'
+import postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { drizzleStore } from './drizzle-token-store.js'
+import { pgliteDatabase, postgresJsDatabase, serverUrl, type TestDatabase } from './test-support/databases.js'
+import { type DatabaseProxy, startProxy } from './test-support/proxy.js'
+
+describe('a PGlite that has been closed', () => {
+  it('raises StorageUnavailableError with the cause, never null', async () => {
+    const database = await pgliteDatabase()
+    const tokens = createTokens({ store: drizzleStore(database.db) })
+    const { plainTextToken } = await tokens.create('42', 'x')
+    await database.close()
+    const error = await tokens.authenticate(plainTextToken).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StorageUnavailableError)
+    expect((error as Error).cause).toBeInstanceOf(Error)
+    expect(String((error as Error).message)).not.toContain(plainTextToken.split('|')[1])
+  })
+})
+
+describe.skipIf(!serverUrl)('the PostgreSQL server going away', () => {
+  let database: TestDatabase & { schema: string }
+  let proxy: DatabaseProxy
+  let client: postgres.Sql
+  beforeAll(async () => {
+    database = await postgresJsDatabase(serverUrl as string)
+    const target = new URL(serverUrl as string)
+    proxy = await startProxy({ host: target.hostname, port: Number(target.port || 5432) })
+    const url = new URL(serverUrl as string)
+    url.port = String(proxy.port)
+    client = postgres(url.toString(), {
+      max: 2,
+      connect_timeout: 2,
+      connection: { search_path: database.schema },
+    })
+  })
+  afterAll(async () => {
+    await client.end({ timeout: 1 })
+    await proxy.close()
+    await database.close()
+  })
+
+  it('answers 503 (StorageUnavailableError) while it is down, then reconnects by itself', async () => {
+    const tokens = createTokens({ store: drizzleStore(drizzle(client), { timeout: 3_000 }), lastUsed: false })
+    const { plainTextToken } = await tokens.create('42', 'survivor')
+    expect(await tokens.authenticate(plainTextToken)).not.toBeNull()
+
+    await proxy.down()
+    const error = await tokens.authenticate(plainTextToken).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StorageUnavailableError)
+    expect((error as StorageUnavailableError).status).toBe(503)
+    expect((error as Error).cause).toBeDefined()
+    for (const text of [String(error), JSON.stringify(error), String((error as Error).cause)]) {
+      expect(text).not.toContain(plainTextToken.split('|')[1])
+    }
+    await expect(tokens.list('42')).rejects.toBeInstanceOf(StorageUnavailableError)
+
+    await proxy.up()
+    await expect
+      .poll(() => tokens.authenticate(plainTextToken).catch(() => 'down'), { timeout: 10_000 })
+      .toMatchObject({
+        name: 'survivor',
+      })
+  })
+
+  it('times out instead of hanging when the database stops answering', async () => {
+    const tokens = createTokens({ store: drizzleStore(drizzle(client), { timeout: 300 }), lastUsed: false })
+    const { plainTextToken } = await tokens.create('42', 'hung')
+    proxy.hang()
+    const started = Date.now()
+    const error = await tokens.authenticate(plainTextToken).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StorageUnavailableError)
+    expect((error as Error).message).toBe('The database did not answer "find" within 300 ms.')
+    expect(Date.now() - started).toBeLessThan(5_000)
+    await proxy.up()
+  })
+})
+
+const backends: [string, () => Promise<TestDatabase>][] = [['PGlite', pgliteDatabase]]
+if (serverUrl) backends.push(['the PostgreSQL server', () => postgresJsDatabase(serverUrl as string)])
+
+describe.each(backends)('hostile input on %s', (_, open) => {
+  let database: TestDatabase
+  beforeAll(async () => {
+    database = await open()
+  })
+  afterAll(() => database.close())
+
+  const record = (name: string, owner = { type: 'user', id: '42' }) => ({
+    owner,
+    name,
+    abilities: ['read'],
+    tokenHash: Math.random().toString(16).slice(2).padEnd(64, '0'),
+    expiresAt: null,
+    createdAt: new Date(),
+    updatedAt: new Date(),
+  })
+
+  it.each([
+    ['quotes and SQL', `Robert'); DROP TABLE personal_access_tokens; --`],
+    ['backslashes', 'C:\\path\\to\\nowhere\\'],
+    ['10 000 characters', 'x'.repeat(10_000)],
+    ['emoji and scripts', '🔑🚀 клю鍵 مفتاح'],
+    ['a lone surrogate pair half', 'broken \ud83d'],
+  ])('stores %s exactly, as a parameter', async (_, name) => {
+    const store = drizzleStore(database.db)
+    const stored = await store.insert(record(name, { type: name.slice(0, 255), id: name.slice(0, 50) }))
+    const found = await store.findById(stored.id)
+    // A lone surrogate cannot be UTF-8: the driver sends U+FFFD in its place, like any UTF-8 encoder.
+    expect([name, name.replace('\ud83d', '\ufffd')]).toContain(found?.name)
+    expect(found?.owner.id).toBe(stored.owner.id)
+  })
+
+  it('refuses a NUL byte with InvalidInputError, not a SQL error', async () => {
+    const error = await drizzleStore(database.db)
+      .insert(record('nul \0 byte'))
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(InvalidInputError)
+  })
+
+  it('the service refuses oversize names and NUL bytes before the database sees them', async () => {
+    const tokens = createTokens({ store: drizzleStore(database.db) })
+    database.statements.length = 0
+    await expect(tokens.create('42', 'x'.repeat(10_000))).rejects.toBeInstanceOf(InvalidInputError)
+    await expect(tokens.create('42', 'a\0b')).rejects.toBeInstanceOf(InvalidInputError)
+    expect(database.statements).toHaveLength(0)
+  })
+
+  it('gives 200 parallel creates 200 distinct ids and tokens', async () => {
+    const tokens = createTokens({ store: drizzleStore(database.db) })
+    const created = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => tokens.create('parallel', `t${i}`)),
+    )
+    expect(new Set(created.map((c) => c.token.id)).size).toBe(200)
+    expect(new Set(created.map((c) => c.plainTextToken)).size).toBe(200)
+  })
+
+  it('once a revoke has resolved, no authenticate succeeds, even with others in flight', async () => {
+    const tokens = createTokens({ store: drizzleStore(database.db) })
+    const { token, plainTextToken } = await tokens.create('racer', 'x')
+    const during = Array.from({ length: 50 }, () => tokens.authenticate(plainTextToken))
+    expect(await tokens.revoke('racer', token.id)).toBe(true)
+    const after = await Promise.all(Array.from({ length: 50 }, () => tokens.authenticate(plainTextToken)))
+    expect(after.every((found) => found === null)).toBe(true)
+    await Promise.all(during)
+    await tokens.close()
+    expect(await tokens.list('racer')).toEqual([])
+  })
+})

@@ -1,0 +1,118 @@
+import { PGlite } from '@electric-sql/pglite'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import pg from 'pg'
+import postgres from 'postgres'
+import type { AnyPgDatabase } from '../drizzle-token-store.js'
+import { migrate } from '../migrate.js'
+
+/** A migrated database for one test file, and how to count what it sends. */
+export interface TestDatabase {
+  readonly db: AnyPgDatabase
+  /** Statements sent, as the driver saw them (PGlite and postgres.js; empty for node-postgres). */
+  readonly statements: string[]
+  /** Runs plain SQL (no parameters) on the same database and schema. */
+  exec(query: string): Promise<void>
+  close(): Promise<void>
+}
+
+/** The PostgreSQL server to test against: DATABASE_URL. CI sets it; elsewhere its absence skips server tests. */
+export const serverUrl: string | undefined = process.env.DATABASE_URL
+if (!serverUrl && process.env.CI) {
+  throw new Error('CI must test against the PostgreSQL server: set DATABASE_URL (.ci/run does).')
+}
+
+/** Records every statement PGlite runs, at the client, where drizzle's queries and direct ones both pass. */
+function countStatements(client: PGlite, statements: string[]): void {
+  const query = client.query.bind(client)
+  const exec = client.exec.bind(client)
+  client.query = ((text: string, ...rest: unknown[]) => {
+    statements.push(text)
+    return (query as (...args: unknown[]) => unknown)(text, ...rest)
+  }) as PGlite['query']
+  client.exec = ((text: string, ...rest: unknown[]) => {
+    statements.push(text)
+    return (exec as (...args: unknown[]) => unknown)(text, ...rest)
+  }) as PGlite['exec']
+}
+
+/** An in-process PGlite, migrated. */
+export async function pgliteDatabase(): Promise<TestDatabase & { client: PGlite }> {
+  const client = new PGlite()
+  const statements: string[] = []
+  countStatements(client, statements)
+  const db = drizzlePglite(client)
+  await migrate(db)
+  statements.length = 0
+  return {
+    db,
+    client,
+    statements,
+    exec: async (query) => void (await client.exec(query)),
+    close: () => client.close(),
+  }
+}
+
+/** A schema of its own on the server, so test files running side by side cannot collide. */
+async function freshSchema(url: string): Promise<{ schema: string; drop: () => Promise<void> }> {
+  const admin = postgres(url, { max: 1, onnotice: () => {} })
+  const schema = `jetstream_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
+  await admin.unsafe(`create schema ${schema}`)
+  return {
+    schema,
+    drop: async () => {
+      await admin.unsafe(`drop schema if exists ${schema} cascade`)
+      await admin.end()
+    },
+  }
+}
+
+/** postgres.js on the server, in a fresh schema, migrated. */
+export async function postgresJsDatabase(
+  url: string,
+  options: postgres.Options<Record<string, postgres.PostgresType>> = {},
+): Promise<TestDatabase & { client: postgres.Sql; schema: string }> {
+  const { schema, drop } = await freshSchema(url)
+  const statements: string[] = []
+  const client = postgres(url, {
+    onnotice: () => {},
+    ...options,
+    connection: { search_path: schema },
+    // The driver's own hook: every statement sent to the server, whoever built it.
+    debug: (_connection, query) => void statements.push(query),
+  })
+  const db = drizzlePostgres(client)
+  await migrate(db)
+  statements.length = 0
+  return {
+    db,
+    client,
+    schema,
+    statements,
+    exec: async (query) => void (await client.unsafe(query)),
+    close: async () => {
+      await client.end({ timeout: 1 })
+      await drop()
+    },
+  }
+}
+
+/** node-postgres on the server, in a fresh schema, migrated. */
+export async function nodePostgresDatabase(url: string): Promise<TestDatabase> {
+  const { schema, drop } = await freshSchema(url)
+  const pool = new pg.Pool({ connectionString: url, options: `-c search_path=${schema}` })
+  const statements: string[] = []
+  const db = drizzlePg(pool)
+  await migrate(db)
+  statements.length = 0
+  return {
+    db,
+    statements,
+    exec: async (query) => void (await pool.query(query)),
+    close: async () => {
+      await pool.end()
+      await drop()
+    },
+  }
+}
