@@ -8,6 +8,8 @@ const brand = Symbol.for('@jetstream/tokens/error')
 
 /** Stable codes of {@link TokenError}s; adapters put them in response bodies. */
 export type TokenErrorCode =
+  | 'bad_request'
+  | 'not_found'
   | 'unauthenticated'
   | 'missing_abilities'
   | 'forbidden'
@@ -54,6 +56,34 @@ export class TokenError extends Error {
  */
 export function isTokenError(value: unknown): value is TokenError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true
+}
+
+/**
+ * The request itself is malformed, such as a body that is not valid JSON (HTTP 400).
+ *
+ * @example
+ * ```ts
+ * throw new BadRequestError('The request body is not valid JSON.')
+ * ```
+ */
+export class BadRequestError extends TokenError {
+  constructor(message = 'The request is malformed.', options?: { cause?: unknown }) {
+    super('bad_request', 400, message, options)
+  }
+}
+
+/**
+ * The thing asked for does not exist, or is not the caller's (HTTP 404): another user's token reads as unknown.
+ *
+ * @example
+ * ```ts
+ * throw new NotFoundError('No such token.')
+ * ```
+ */
+export class NotFoundError extends TokenError {
+  constructor(message = 'Not found.') {
+    super('not_found', 404, message)
+  }
 }
 
 /**
