@@ -1,4 +1,4 @@
-import type { Auth } from './auth.js'
+import { type Auth, isSignedIn } from './auth.js'
 import { MissingAbilitiesError, UnauthenticatedError } from './errors.js'
 
 /**
@@ -12,8 +12,11 @@ import { MissingAbilitiesError, UnauthenticatedError } from './errors.js'
  * assertAbilities(auth, ['read', 'update'])
  * ```
  */
-export function assertAbilities<P extends string>(auth: Auth<unknown, P>, abilities: readonly P[]): void {
-  if (auth.user === null || auth.token === null) throw new UnauthenticatedError()
+export function assertAbilities<P extends string>(
+  auth: Auth<unknown, P> & { tokenRejected?: boolean },
+  abilities: readonly P[],
+): void {
+  if (!isSignedIn(auth)) throw new UnauthenticatedError({ tokenRejected: auth.tokenRejected === true })
   const missing = abilities.filter((ability) => auth.tokenCant(ability))
   if (missing.length > 0) throw new MissingAbilitiesError(missing)
 }
@@ -28,7 +31,10 @@ export function assertAbilities<P extends string>(auth: Auth<unknown, P>, abilit
  * assertAnyAbility(auth, ['read', 'admin'])
  * ```
  */
-export function assertAnyAbility<P extends string>(auth: Auth<unknown, P>, abilities: readonly P[]): void {
-  if (auth.user === null || auth.token === null) throw new UnauthenticatedError()
+export function assertAnyAbility<P extends string>(
+  auth: Auth<unknown, P> & { tokenRejected?: boolean },
+  abilities: readonly P[],
+): void {
+  if (!isSignedIn(auth)) throw new UnauthenticatedError({ tokenRejected: auth.tokenRejected === true })
   if (!abilities.some((ability) => auth.tokenCan(ability))) throw new MissingAbilitiesError(abilities)
 }

@@ -123,7 +123,8 @@ export class ApiTokenManager<U, P extends string> {
     const owner = this.#signedIn(auth)
     const body = fields(input)
     const token = await this.#tokens.update(owner, id, {
-      abilities: this.#permissions(body.permissions),
+      // A body without permissions (a rename) leaves them as they are.
+      ...(body.permissions !== undefined && { abilities: this.#permissions(body.permissions) }),
       ...(body.name !== undefined && { name: body.name as string }),
       grantedBy: auth.token,
     })

@@ -1,5 +1,5 @@
-import { type AccessToken, type Auth, createAuth } from './auth.js'
-import { ForbiddenError, MisconfigurationError } from './errors.js'
+import { type AccessToken, type Auth, createAuth, isSignedIn } from './auth.js'
+import { ForbiddenError, MisconfigurationError, UnauthenticatedError } from './errors.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
 import { authorize, type Policy } from './policies.js'
 import { statefulDomains } from './stateful-domains.js'
@@ -165,6 +165,10 @@ export function createRequestAuth<U, P extends string = string>(
   return {
     ...auth,
     tokenRejected,
-    authorize: (policy, resource) => authorize(auth, policy, resource),
+    authorize: (policy, resource) =>
+      // A guest whose token was refused keeps that fact, for `WWW-Authenticate: … error="invalid_token"`.
+      isSignedIn(auth)
+        ? authorize(auth, policy, resource)
+        : Promise.reject(new UnauthenticatedError({ tokenRejected })),
   }
 }

@@ -27,11 +27,13 @@ export function statefulDomains(
 }
 
 function compile(domain: string): RegExp {
-  const host = domain
+  const written = domain
     .trim()
     .toLowerCase()
     .replace(/^https?:\/\//, '')
     .replace(/\/.*$/, '')
+  // Compare as the URL parser gives request hosts: international names in punycode.
+  const host = written.startsWith('*.') ? `*.${asUrlHost(written.slice(2))}` : asUrlHost(written)
   // `*.example.com`: one or more subdomain labels; any other `*`: a run of host characters.
   if (host.startsWith('*.'))
     return new RegExp(`^(?:[a-z0-9-]+\\.)+${escapeRegExp(host.slice(2)).replaceAll('\\*', '[a-z0-9.-]*')}$`)
@@ -40,6 +42,15 @@ function compile(domain: string): RegExp {
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+function asUrlHost(host: string): string {
+  if (host.includes('*')) return host
+  try {
+    return new URL(`http://${host}`).host
+  } catch {
+    return host
+  }
 }
 
 function hostOf(value: string | undefined): string | undefined {

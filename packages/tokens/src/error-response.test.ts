@@ -1,0 +1,249 @@
+import { describe, expect, it } from 'vitest'
+import { errorResponse } from './error-response.js'
+import {
+  BadRequestError,
+  ForbiddenError,
+  InvalidInputError,
+  MisconfigurationError,
+  MissingAbilitiesError,
+  NotFoundError,
+  StorageUnavailableError,
+  type TokenError,
+  UnauthenticatedError,
+} from './errors.js'
+
+const SECRET = '7|Xq3kP9sLm2Vb8Nc4Rt6Yw1Za5Ue0Io7Hg3Jf2Dd9a1b2c3d4'
+
+/** Everything a client would receive, as the text it would see. */
+function serialized(response: ReturnType<typeof errorResponse>): string {
+  return JSON.stringify({ status: response.status, headers: response.headers, body: response.body })
+}
+
+describe('errorResponse: TokenErrors', () => {
+  it.each<[string, TokenError, number, string]>([
+    ['BadRequestError', new BadRequestError('The request body is not valid JSON.'), 400, 'bad_request'],
+    ['NotFoundError', new NotFoundError('No such token.'), 404, 'not_found'],
+    ['UnauthenticatedError', new UnauthenticatedError(), 401, 'unauthenticated'],
+    ['MissingAbilitiesError', new MissingAbilitiesError(['delete']), 403, 'missing_abilities'],
+    ['ForbiddenError', new ForbiddenError(), 403, 'forbidden'],
+    [
+      'InvalidInputError',
+      new InvalidInputError({ name: ['The name field is required.'] }),
+      422,
+      'invalid_input',
+    ],
+    ['StorageUnavailableError', new StorageUnavailableError(), 503, 'storage_unavailable'],
+    ['MisconfigurationError', new MisconfigurationError('`user` is missing.'), 500, 'misconfigured'],
+  ])('maps a %s to its status, code and message', (_, error, status, code) => {
+    const response = errorResponse(error)
+    expect(response.status).toBe(status)
+    expect(response.body.code).toBe(code)
+    expect(response.body.message).toBe(error.message)
+  })
+
+  it('gives a bare body (message and code only) to errors without extra fields', () => {
+    for (const error of [
+      new BadRequestError(),
+      new NotFoundError(),
+      new ForbiddenError('Not your post.'),
+      new StorageUnavailableError(),
+      new MisconfigurationError('bad'),
+    ]) {
+      const response = errorResponse(error)
+      expect(Object.keys(response.body).sort()).toEqual(['code', 'message'])
+      expect(response.headers).toEqual({})
+    }
+  })
+
+  it('answers a 401 with a bare Bearer challenge when no token was refused', () => {
+    const response = errorResponse(new UnauthenticatedError())
+    expect(response).toEqual({
+      status: 401,
+      headers: { 'www-authenticate': 'Bearer realm="api"' },
+      body: { message: 'Unauthenticated.', code: 'unauthenticated' },
+    })
+  })
+
+  it('adds error="invalid_token" to the 401 challenge when a token was refused (RFC 6750)', () => {
+    const response = errorResponse(new UnauthenticatedError({ tokenRejected: true }))
+    expect(response.status).toBe(401)
+    expect(response.headers['www-authenticate']).toBe(
+      'Bearer realm="api", error="invalid_token", error_description="The access token is invalid or expired."',
+    )
+    expect(response.body).toEqual({ message: 'Unauthenticated.', code: 'unauthenticated' })
+  })
+
+  it('keeps a custom 401 message in the body', () => {
+    const response = errorResponse(new UnauthenticatedError({ message: 'Sign in first.' }))
+    expect(response.body.message).toBe('Sign in first.')
+  })
+
+  it('answers missing abilities with insufficient_scope, the scope, and the abilities in the body', () => {
+    const response = errorResponse(new MissingAbilitiesError(['a', 'b']))
+    expect(response.status).toBe(403)
+    expect(response.headers).toEqual({
+      'www-authenticate': 'Bearer realm="api", error="insufficient_scope", scope="a b"',
+    })
+    expect(response.body).toEqual({
+      message: 'The token is missing the "a", "b" abilities.',
+      code: 'missing_abilities',
+      abilities: ['a', 'b'],
+    })
+  })
+
+  it('gives a policy refusal (ForbiddenError) no challenge and no abilities', () => {
+    const response = errorResponse(new ForbiddenError())
+    expect(response).toEqual({
+      status: 403,
+      headers: {},
+      body: { message: 'This action is unauthorized.', code: 'forbidden' },
+    })
+  })
+
+  it('puts the field errors of a 422 in body.errors', () => {
+    const errors = {
+      name: ['The name field is required.'],
+      expiresAt: ['The expires at field must be a valid date.'],
+    }
+    const response = errorResponse(new InvalidInputError(errors))
+    expect(response).toEqual({
+      status: 422,
+      headers: {},
+      body: { message: 'The name field is required.', code: 'invalid_input', errors },
+    })
+  })
+
+  it('recognises a TokenError from another installed copy of the package by its brand', () => {
+    const foreign = Object.assign(new Error('Not found.'), {
+      [Symbol.for('@jetstream/tokens/error')]: true,
+      code: 'not_found',
+      status: 404,
+    })
+    const response = errorResponse(foreign)
+    expect(response.status).toBe(404)
+    expect(response.body).toEqual({ message: 'Not found.', code: 'not_found' })
+  })
+})
+
+describe('errorResponse: realm', () => {
+  it("defaults the realm to 'api'", () => {
+    expect(errorResponse(new UnauthenticatedError()).headers['www-authenticate']).toBe('Bearer realm="api"')
+  })
+
+  it('uses the realm option in 401 and 403 challenges', () => {
+    expect(errorResponse(new UnauthenticatedError(), { realm: 'acme' }).headers['www-authenticate']).toBe(
+      'Bearer realm="acme"',
+    )
+    expect(
+      errorResponse(new UnauthenticatedError({ tokenRejected: true }), { realm: 'acme' }).headers[
+        'www-authenticate'
+      ],
+    ).toMatch(/^Bearer realm="acme", error="invalid_token"/)
+    expect(
+      errorResponse(new MissingAbilitiesError(['read']), { realm: 'acme' }).headers['www-authenticate'],
+    ).toBe('Bearer realm="acme", error="insufficient_scope", scope="read"')
+  })
+
+  it('escapes double quotes and backslashes in the realm', () => {
+    const response = errorResponse(new UnauthenticatedError(), { realm: 'say "hi" \\ bye' })
+    expect(response.headers['www-authenticate']).toBe('Bearer realm="say \\"hi\\" \\\\ bye"')
+  })
+
+  it('drops control characters from the realm, so a header cannot be split', () => {
+    const response = errorResponse(new UnauthenticatedError(), {
+      realm: 'api\r\nSet-Cookie: session=stolen\u0000',
+    })
+    const header = response.headers['www-authenticate'] as string
+    expect(header).toBe('Bearer realm="apiSet-Cookie: session=stolen"')
+    expect(header).not.toMatch(/[\r\n\0]/)
+  })
+
+  it('escapes quotes and backslashes in the scope too', () => {
+    const response = errorResponse(new MissingAbilitiesError(['a"b', 'c\\d']))
+    expect(response.headers['www-authenticate']).toBe(
+      'Bearer realm="api", error="insufficient_scope", scope="a\\"b c\\\\d"',
+    )
+  })
+
+  it('sets no challenge on errors other than 401 and missing abilities, whatever the realm', () => {
+    expect(errorResponse(new NotFoundError(), { realm: 'acme' }).headers).toEqual({})
+    expect(errorResponse(new InvalidInputError({ name: ['x'] }), { realm: 'acme' }).headers).toEqual({})
+  })
+})
+
+describe('errorResponse: anything else is a 500 that tells nothing', () => {
+  const serverError = { status: 500, headers: {}, body: { message: 'Server Error', code: 'server_error' } }
+
+  it('answers a plain Error with a fixed 500', () => {
+    const error = new Error(`connect ECONNREFUSED 10.0.0.3:5432 while checking ${SECRET}`)
+    const response = errorResponse(error)
+    expect(response).toEqual(serverError)
+    expect(serialized(response)).not.toContain('ECONNREFUSED')
+    expect(serialized(response)).not.toContain(SECRET)
+  })
+
+  it.each([
+    ['a string', `token ${SECRET} was bad`],
+    ['null', null],
+    ['undefined', undefined],
+    ['a number', 42],
+    [
+      'a plain object that looks like a TokenError',
+      { status: 401, code: 'unauthenticated', message: SECRET },
+    ],
+    ['a TypeError', new TypeError('Cannot read properties of undefined')],
+  ])('answers %s with a fixed 500', (_, value) => {
+    const response = errorResponse(value)
+    expect(response).toEqual(serverError)
+    expect(serialized(response)).not.toContain(SECRET)
+  })
+})
+
+describe('errorResponse: never leaks', () => {
+  it('keeps the cause of a StorageUnavailableError, and its secret, out of the body and headers', () => {
+    const cause = new Error(`duplicate key value violates unique constraint: token=${SECRET}`)
+    const error = new StorageUnavailableError('The token store failed to find.', { cause })
+    const response = errorResponse(error)
+    expect(response).toEqual({
+      status: 503,
+      headers: {},
+      body: { message: 'The token store failed to find.', code: 'storage_unavailable' },
+    })
+    const text = serialized(response)
+    expect(text).not.toContain(SECRET)
+    expect(text).not.toContain('duplicate key')
+    expect(text).not.toContain('cause')
+  })
+
+  it('never puts a stack in the body, for any TokenError', () => {
+    for (const error of [
+      new UnauthenticatedError({ tokenRejected: true }),
+      new MissingAbilitiesError(['read']),
+      new InvalidInputError({ name: ['x'] }),
+      new StorageUnavailableError('down', { cause: new Error(SECRET) }),
+      new BadRequestError('bad', { cause: new Error(SECRET) }),
+    ]) {
+      const response = errorResponse(error)
+      const text = serialized(response)
+      expect(error.stack).toBeTruthy()
+      expect(text).not.toContain('stack')
+      expect(text).not.toContain(' at ')
+      expect(text).not.toContain(SECRET)
+      expect(text).not.toContain(error.name)
+    }
+  })
+
+  it('does not copy other properties of an error into the body', () => {
+    const error = Object.assign(new ForbiddenError(), { token: SECRET, user: { password: SECRET } })
+    const response = errorResponse(error)
+    expect(Object.keys(response.body).sort()).toEqual(['code', 'message'])
+    expect(serialized(response)).not.toContain(SECRET)
+  })
+
+  it('gives field errors only to invalid_input, even when another error carries an `errors` field', () => {
+    const error = Object.assign(new NotFoundError(), { errors: { token: [SECRET] } })
+    const response = errorResponse(error)
+    expect(response.body).toEqual({ message: 'Not found.', code: 'not_found' })
+    expect(serialized(response)).not.toContain(SECRET)
+  })
+})

@@ -1,0 +1,659 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createAuth, type SignedIn } from './auth.js'
+import {
+  ForbiddenError,
+  MisconfigurationError,
+  StorageUnavailableError,
+  UnauthenticatedError,
+} from './errors.js'
+import { MemoryTokenStore } from './memory-token-store.js'
+import { PermissionRegistry } from './permission-registry.js'
+import { PersonalAccessToken } from './personal-access-token.js'
+import { definePolicies, type Policy } from './policies.js'
+import {
+  createRequestAuth,
+  type GuardedRequest,
+  RequestGuard,
+  type RequestGuardOptions,
+} from './request-guard.js'
+import { createTokens, type TokenService } from './token-service.js'
+import { TransientToken } from './transient-token.js'
+
+const permissions = new PermissionRegistry({
+  permissions: ['create', 'read', 'update', 'delete'],
+  defaults: ['read'],
+})
+type Permission = (typeof permissions.permissions)[number]
+
+interface User {
+  id: string
+  name: string
+}
+
+const ada: User = { id: '42', name: 'Ada' }
+const grace: User = { id: '7', name: 'Grace' }
+const users = new Map<string, User>([
+  [ada.id, ada],
+  [grace.id, grace],
+])
+
+/** The framework's request, as a test stands it in: lower-case headers, a session, a query. */
+interface FakeRequest {
+  readonly method: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly session: User | null
+  readonly query: Readonly<Record<string, string>>
+}
+
+function fakeRequest(
+  method: string,
+  headers: Record<string, string> = {},
+  extra: { session?: User | null; query?: Record<string, string> } = {},
+): FakeRequest {
+  return { method, headers, session: extra.session ?? null, query: extra.query ?? {} }
+}
+
+function facts(request: FakeRequest): GuardedRequest {
+  return { method: request.method, header: (name) => request.headers[name] }
+}
+
+/** A MemoryTokenStore that counts lookups, so tests can see whether the store was asked. */
+class CountingStore extends MemoryTokenStore {
+  lookups = 0
+  override findById(id: string) {
+    this.lookups++
+    return super.findById(id)
+  }
+  override findByHash(hash: string) {
+    this.lookups++
+    return super.findByHash(hash)
+  }
+}
+
+/** A store whose database is down. */
+class DownStore extends MemoryTokenStore {
+  override async findById(_id: string): Promise<never> {
+    throw new Error('connect ECONNREFUSED 127.0.0.1:5432')
+  }
+  override async findByHash(_hash: string): Promise<never> {
+    throw new Error('connect ECONNREFUSED 127.0.0.1:5432')
+  }
+}
+
+class Clock {
+  at = new Date('2026-06-01T12:00:00Z').getTime()
+  now = (): Date => new Date(this.at)
+}
+
+let store: CountingStore
+let clock: Clock
+let tokens: TokenService<Permission>
+/** Every call of the `user` option, with what it was given. */
+let userCalls: { token: PersonalAccessToken<Permission>; request: FakeRequest }[]
+
+function findUser(token: PersonalAccessToken<Permission>, request: FakeRequest): User | null {
+  userCalls.push({ token, request })
+  return users.get(token.owner.id) ?? null
+}
+
+function guard(
+  options: Partial<RequestGuardOptions<User, Permission, FakeRequest>> = {},
+): RequestGuard<User, Permission, FakeRequest> {
+  return new RequestGuard<User, Permission, FakeRequest>(tokens, {
+    session: (request) => request.session,
+    user: findUser,
+    ...options,
+  })
+}
+
+function resolve(
+  request: FakeRequest,
+  options: Partial<RequestGuardOptions<User, Permission, FakeRequest>> = {},
+) {
+  return guard(options).resolve(request, facts(request))
+}
+
+async function issue(owner: User, abilities: Permission[] = ['read'], expiresAt: Date | null = null) {
+  return tokens.create(owner.id, 'test token', abilities, { expiresAt })
+}
+
+function bearer(plainText: string): Record<string, string> {
+  return { authorization: `Bearer ${plainText}` }
+}
+
+beforeEach(() => {
+  store = new CountingStore()
+  clock = new Clock()
+  tokens = createTokens({ store, permissions, lastUsed: false, now: clock.now })
+  userCalls = []
+})
+
+describe('RequestGuard: session requests', () => {
+  it('gives a session user a TransientToken that can do anything', async () => {
+    const auth = await resolve(fakeRequest('GET', {}, { session: ada }))
+    expect(auth.user).toBe(ada)
+    expect(auth.token).toBeInstanceOf(TransientToken)
+    expect(auth.tokenRejected).toBe(false)
+    for (const ability of permissions.permissions) {
+      expect(auth.tokenCan(ability)).toBe(true)
+      expect(auth.tokenCant(ability)).toBe(false)
+    }
+    expect(userCalls).toEqual([])
+    expect(store.lookups).toBe(0)
+  })
+
+  it('awaits an async session lookup', async () => {
+    const auth = await resolve(fakeRequest('GET'), { session: async () => grace })
+    expect(auth.user).toBe(grace)
+    expect(auth.token).toBeInstanceOf(TransientToken)
+  })
+
+  it('passes the framework request to the session lookup', async () => {
+    const request = fakeRequest('GET')
+    const seen: FakeRequest[] = []
+    await resolve(request, {
+      session: (r) => {
+        seen.push(r)
+        return null
+      },
+    })
+    expect(seen).toEqual([request])
+    expect(seen[0]).toBe(request)
+  })
+
+  it('prefers the session over a bearer token, without looking the token up', async () => {
+    const { plainTextToken } = await issue(grace, ['read'])
+    const auth = await resolve(fakeRequest('GET', bearer(plainTextToken), { session: ada }))
+    expect(auth.user).toBe(ada)
+    expect(auth.token).toBeInstanceOf(TransientToken)
+    expect(store.lookups).toBe(0)
+    expect(userCalls).toEqual([])
+  })
+
+  it('falls through to the bearer token when the session has no user (null or undefined)', async () => {
+    const { plainTextToken } = await issue(ada)
+    for (const session of [() => null, () => undefined, async () => null]) {
+      const auth = await resolve(fakeRequest('GET', bearer(plainTextToken)), { session })
+      expect(auth.user).toBe(ada)
+      expect(auth.token).toBeInstanceOf(PersonalAccessToken)
+    }
+  })
+
+  it('works without a session option at all', async () => {
+    const { plainTextToken } = await issue(ada)
+    const guardWithoutSession = new RequestGuard<User, Permission, FakeRequest>(tokens, { user: findUser })
+    const request = fakeRequest('POST', bearer(plainTextToken))
+    const auth = await guardWithoutSession.resolve(request, facts(request))
+    expect(auth.user).toBe(ada)
+  })
+})
+
+describe('RequestGuard: session requests that change state need a first-party origin', () => {
+  const foreign = { origin: 'https://evil.test', host: 'api.example.com' }
+
+  it.each(['POST', 'PUT', 'PATCH', 'DELETE', 'post', 'Put', 'patch', 'dElEtE'])(
+    'refuses a %s from a foreign origin with ForbiddenError (403)',
+    async (method) => {
+      const error = await resolve(fakeRequest(method, foreign, { session: ada })).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ForbiddenError)
+      expect((error as ForbiddenError).status).toBe(403)
+    },
+  )
+
+  it.each(['POST', 'PUT', 'PATCH', 'DELETE'])(
+    'refuses a %s with neither Origin nor Referer',
+    async (method) => {
+      await expect(
+        resolve(fakeRequest(method, { host: 'api.example.com' }, { session: ada })),
+      ).rejects.toBeInstanceOf(ForbiddenError)
+    },
+  )
+
+  it('refuses a state-changing request whose Origin is "null"', async () => {
+    await expect(
+      resolve(fakeRequest('POST', { origin: 'null', host: 'api.example.com' }, { session: ada })),
+    ).rejects.toBeInstanceOf(ForbiddenError)
+  })
+
+  it.each(['GET', 'HEAD', 'OPTIONS', 'get'])('lets a %s from a foreign origin through', async (method) => {
+    const auth = await resolve(fakeRequest(method, foreign, { session: ada }))
+    expect(auth.user).toBe(ada)
+    expect(auth.token).toBeInstanceOf(TransientToken)
+  })
+
+  it("accepts a state-changing request from the app's own Host when no domains are configured", async () => {
+    const headers = { origin: 'https://api.example.com', host: 'api.example.com' }
+    const auth = await resolve(fakeRequest('POST', headers, { session: ada }))
+    expect(auth.user).toBe(ada)
+    const byReferer = { referer: 'https://api.example.com/settings', host: 'api.example.com' }
+    expect((await resolve(fakeRequest('DELETE', byReferer, { session: ada }))).user).toBe(ada)
+  })
+
+  it('accepts a state-changing request from a configured stateful domain', async () => {
+    const options = { statefulDomains: ['app.example.com', '*.preview.example.com', 'localhost:3000'] }
+    for (const origin of [
+      'https://app.example.com',
+      'https://pr-12.preview.example.com',
+      'http://localhost:3000',
+    ]) {
+      const auth = await resolve(
+        fakeRequest('PUT', { origin, host: 'api.example.com' }, { session: ada }),
+        options,
+      )
+      expect(auth.token).toBeInstanceOf(TransientToken)
+    }
+  })
+
+  it('refuses the own Host once domains are configured and it is not among them', async () => {
+    const headers = { origin: 'https://api.example.com', host: 'api.example.com' }
+    await expect(
+      resolve(fakeRequest('POST', headers, { session: ada }), { statefulDomains: ['app.example.com'] }),
+    ).rejects.toBeInstanceOf(ForbiddenError)
+  })
+
+  it('does not apply the origin check to bearer requests', async () => {
+    const { plainTextToken } = await issue(ada, ['update'])
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+      const auth = await resolve(fakeRequest(method, { ...foreign, ...bearer(plainTextToken) }))
+      expect(auth.user).toBe(ada)
+      expect(auth.token).toBeInstanceOf(PersonalAccessToken)
+    }
+    const withoutOrigin = await resolve(fakeRequest('DELETE', bearer(plainTextToken)))
+    expect(withoutOrigin.user).toBe(ada)
+  })
+
+  it('does not apply the origin check to guests', async () => {
+    const auth = await resolve(fakeRequest('POST', foreign))
+    expect(auth.user).toBeNull()
+    expect(auth.tokenRejected).toBe(false)
+  })
+})
+
+describe('RequestGuard: bearer tokens', () => {
+  it('authenticates `Authorization: Bearer <token>` and returns the owner from `user`, called once', async () => {
+    const { token: issued, plainTextToken } = await issue(ada, ['read', 'update'])
+    const request = fakeRequest('GET', bearer(plainTextToken))
+    const auth = await resolve(request)
+    expect(auth.user).toBe(ada)
+    expect(auth.token).toBeInstanceOf(PersonalAccessToken)
+    expect((auth.token as PersonalAccessToken).id).toBe(issued.id)
+    expect(auth.tokenRejected).toBe(false)
+    expect(auth.tokenCan('read')).toBe(true)
+    expect(auth.tokenCan('update')).toBe(true)
+    expect(auth.tokenCan('delete')).toBe(false)
+    expect(auth.tokenCant('delete')).toBe(true)
+    expect(userCalls).toHaveLength(1)
+    expect(userCalls[0]?.token).toBe(auth.token)
+    expect(userCalls[0]?.request).toBe(request)
+    expect(store.lookups).toBe(1)
+  })
+
+  it.each(['bearer', 'BEARER', 'BeArEr'])('accepts the scheme written %s', async (scheme) => {
+    const { plainTextToken } = await issue(ada)
+    const auth = await resolve(fakeRequest('GET', { authorization: `${scheme} ${plainTextToken}` }))
+    expect(auth.user).toBe(ada)
+  })
+
+  it('accepts extra spaces around the token', async () => {
+    const { plainTextToken } = await issue(ada)
+    const auth = await resolve(fakeRequest('GET', { authorization: `Bearer   ${plainTextToken}  ` }))
+    expect(auth.user).toBe(ada)
+  })
+
+  it.each([
+    ['Basic', 'Basic dXNlcjpwYXNz'],
+    ['Digest', 'Digest username="ada"'],
+    ['a scheme glued to Bearer', 'Bearerabc'],
+    ['an empty header', ''],
+  ])('treats %s as no token: a guest, not rejected, store not asked', async (_, authorization) => {
+    const auth = await resolve(fakeRequest('GET', { authorization }))
+    expect(auth.user).toBeNull()
+    expect(auth.token).toBeNull()
+    expect(auth.tokenRejected).toBe(false)
+    expect(store.lookups).toBe(0)
+    expect(userCalls).toEqual([])
+  })
+
+  it.each([
+    ['Bearer with nothing', 'Bearer'],
+    ['Bearer and a space', 'Bearer '],
+    ['Bearer with two words', 'Bearer abc def'],
+    ['a real token followed by another word', 'Bearer 1|abc extra'],
+    ['a token that is not of the app format', 'Bearer not-a-token'],
+  ])('refuses %s without asking the store', async (_, authorization) => {
+    const auth = await resolve(fakeRequest('GET', { authorization }))
+    expect(auth.user).toBeNull()
+    expect(auth.token).toBeNull()
+    expect(auth.tokenRejected).toBe(true)
+    expect(store.lookups).toBe(0)
+    expect(userCalls).toEqual([])
+  })
+
+  it('refuses a valid token followed by a second word without asking the store', async () => {
+    const { plainTextToken } = await issue(ada)
+    const auth = await resolve(
+      fakeRequest('GET', { authorization: `Bearer ${plainTextToken} ${plainTextToken}` }),
+    )
+    expect(auth.tokenRejected).toBe(true)
+    expect(store.lookups).toBe(0)
+  })
+
+  it('refuses a wrong secret for an existing id', async () => {
+    const first = await issue(ada)
+    const second = await issue(ada)
+    const secretOfSecond = second.plainTextToken.split('|')[1] as string
+    const auth = await resolve(fakeRequest('GET', bearer(`${first.token.id}|${secretOfSecond}`)))
+    expect(auth.user).toBeNull()
+    expect(auth.token).toBeNull()
+    expect(auth.tokenRejected).toBe(true)
+    expect(userCalls).toEqual([])
+  })
+
+  it('refuses an unknown id', async () => {
+    const { plainTextToken } = await issue(ada)
+    const secret = plainTextToken.split('|')[1] as string
+    const auth = await resolve(fakeRequest('GET', bearer(`999|${secret}`)))
+    expect(auth.user).toBeNull()
+    expect(auth.tokenRejected).toBe(true)
+  })
+
+  it('refuses a revoked token', async () => {
+    const { token, plainTextToken } = await issue(ada)
+    expect((await resolve(fakeRequest('GET', bearer(plainTextToken)))).user).toBe(ada)
+    await tokens.revoke(ada.id, token.id)
+    const auth = await resolve(fakeRequest('GET', bearer(plainTextToken)))
+    expect(auth.user).toBeNull()
+    expect(auth.token).toBeNull()
+    expect(auth.tokenRejected).toBe(true)
+  })
+
+  it('refuses an expired token', async () => {
+    const { plainTextToken } = await issue(ada, ['read'], new Date(clock.at + 60_000))
+    expect((await resolve(fakeRequest('GET', bearer(plainTextToken)))).user).toBe(ada)
+    clock.at += 60_000
+    const auth = await resolve(fakeRequest('GET', bearer(plainTextToken)))
+    expect(auth.user).toBeNull()
+    expect(auth.tokenRejected).toBe(true)
+  })
+
+  it('refuses a valid token whose owner `user` no longer finds (null or undefined)', async () => {
+    const { plainTextToken } = await issue(ada)
+    for (const user of [() => null, async () => undefined]) {
+      const auth = await resolve(fakeRequest('GET', bearer(plainTextToken)), { user })
+      expect(auth.user).toBeNull()
+      expect(auth.token).toBeNull()
+      expect(auth.tokenRejected).toBe(true)
+    }
+  })
+
+  it('awaits an async `user`', async () => {
+    const { plainTextToken } = await issue(grace)
+    const auth = await resolve(fakeRequest('GET', bearer(plainTextToken)), {
+      user: async (token) => users.get(token.owner.id) ?? null,
+    })
+    expect(auth.user).toBe(grace)
+  })
+
+  it('gives a guest, not rejected, to a request without credentials', async () => {
+    const auth = await resolve(fakeRequest('GET'))
+    expect(auth.user).toBeNull()
+    expect(auth.token).toBeNull()
+    expect(auth.tokenRejected).toBe(false)
+    expect(auth.tokenCan('read')).toBe(false)
+    expect(auth.tokenCant('read')).toBe(true)
+    expect(store.lookups).toBe(0)
+  })
+})
+
+describe('RequestGuard: where the token is', () => {
+  it('reads a custom header whose whole value is the token', async () => {
+    const { plainTextToken } = await issue(ada)
+    const auth = await resolve(fakeRequest('GET', { 'x-api-token': plainTextToken }), {
+      token: 'x-api-token',
+    })
+    expect(auth.user).toBe(ada)
+    expect(auth.token).toBeInstanceOf(PersonalAccessToken)
+  })
+
+  it('looks a custom header up by its lower-case name', async () => {
+    const { plainTextToken } = await issue(ada)
+    const seen: string[] = []
+    const request = fakeRequest('GET', { 'x-api-token': plainTextToken })
+    const auth = await guard({ token: 'X-Api-Token' }).resolve(request, {
+      method: 'GET',
+      header: (name) => {
+        seen.push(name)
+        return request.headers[name]
+      },
+    })
+    expect(auth.user).toBe(ada)
+    expect(seen).toContain('x-api-token')
+  })
+
+  it('trims the custom header', async () => {
+    const { plainTextToken } = await issue(ada)
+    const auth = await resolve(fakeRequest('GET', { 'x-api-token': `  ${plainTextToken} ` }), {
+      token: 'x-api-token',
+    })
+    expect(auth.user).toBe(ada)
+  })
+
+  it('ignores `Authorization: Bearer` once a custom header is configured', async () => {
+    const { plainTextToken } = await issue(ada)
+    const auth = await resolve(fakeRequest('GET', bearer(plainTextToken)), { token: 'x-api-token' })
+    expect(auth.user).toBeNull()
+    expect(auth.tokenRejected).toBe(false)
+    expect(store.lookups).toBe(0)
+  })
+
+  it('refuses an empty or blank custom header without asking the store', async () => {
+    for (const value of ['', '   ']) {
+      const auth = await resolve(fakeRequest('GET', { 'x-api-token': value }), { token: 'x-api-token' })
+      expect(auth.user).toBeNull()
+      expect(auth.tokenRejected).toBe(true)
+    }
+    expect(store.lookups).toBe(0)
+  })
+
+  it('refuses a wrong token in a custom header', async () => {
+    const auth = await resolve(fakeRequest('GET', { 'x-api-token': 'Bearer 1|nope' }), {
+      token: 'x-api-token',
+    })
+    expect(auth.user).toBeNull()
+    expect(auth.tokenRejected).toBe(true)
+  })
+
+  it('reads the token with a getter function given the framework request', async () => {
+    const { plainTextToken } = await issue(grace)
+    const request = fakeRequest('GET', {}, { query: { api_token: plainTextToken } })
+    const seen: FakeRequest[] = []
+    const auth = await resolve(request, {
+      token: (r) => {
+        seen.push(r)
+        return r.query.api_token
+      },
+    })
+    expect(auth.user).toBe(grace)
+    expect(seen).toHaveLength(1)
+    expect(seen[0]).toBe(request)
+  })
+
+  it('treats a getter returning null or undefined as no token', async () => {
+    for (const token of [() => null, () => undefined]) {
+      const auth = await resolve(fakeRequest('GET'), { token })
+      expect(auth.user).toBeNull()
+      expect(auth.tokenRejected).toBe(false)
+    }
+    expect(store.lookups).toBe(0)
+  })
+
+  it('refuses a getter returning an empty or blank string without asking the store', async () => {
+    for (const value of ['', '  ']) {
+      const auth = await resolve(fakeRequest('GET'), { token: () => value })
+      expect(auth.tokenRejected).toBe(true)
+    }
+    expect(store.lookups).toBe(0)
+  })
+})
+
+describe('RequestGuard: auth.authorize', () => {
+  interface Post {
+    authorId: string
+  }
+  type AppAuth = SignedIn<User, Permission>
+  const posts = definePolicies({
+    update: (auth: AppAuth, post: Post) => auth.tokenCan('update') && post.authorId === auth.user.id,
+  })
+
+  it('resolves when the policy allows', async () => {
+    const { plainTextToken } = await issue(ada, ['update'])
+    const auth = await resolve(fakeRequest('GET', bearer(plainTextToken)))
+    await expect(auth.authorize(posts.update, { authorId: ada.id })).resolves.toBeUndefined()
+  })
+
+  it('throws ForbiddenError when the policy refuses', async () => {
+    const { plainTextToken } = await issue(ada, ['read'])
+    const auth = await resolve(fakeRequest('GET', bearer(plainTextToken)))
+    await expect(auth.authorize(posts.update, { authorId: ada.id })).rejects.toBeInstanceOf(ForbiddenError)
+    const session = await resolve(fakeRequest('GET', {}, { session: ada }))
+    await expect(session.authorize(posts.update, { authorId: grace.id })).rejects.toBeInstanceOf(
+      ForbiddenError,
+    )
+  })
+
+  it('throws UnauthenticatedError for a guest, without asking the policy', async () => {
+    let asked = false
+    const policy = (_auth: AppAuth, _post: Post) => {
+      asked = true
+      return true
+    }
+    const auth = await resolve(fakeRequest('GET'))
+    await expect(auth.authorize(policy, { authorId: ada.id })).rejects.toBeInstanceOf(UnauthenticatedError)
+    expect(asked).toBe(false)
+  })
+
+  // A refused token must still read as `error="invalid_token"` in the 401 that authorize leads to (RFC 6750).
+  it('keeps tokenRejected on the UnauthenticatedError of a guest whose token was refused', async () => {
+    const auth = await resolve(fakeRequest('GET', bearer('not-a-token')))
+    expect(auth.tokenRejected).toBe(true)
+    const error = await auth.authorize(posts.update, { authorId: ada.id }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UnauthenticatedError)
+    expect((error as UnauthenticatedError).tokenRejected).toBe(true)
+  })
+})
+
+describe('createRequestAuth', () => {
+  it('builds a guest that is not rejected by default', () => {
+    const auth = createRequestAuth<User, Permission>(null, null)
+    expect(auth.user).toBeNull()
+    expect(auth.token).toBeNull()
+    expect(auth.tokenRejected).toBe(false)
+    expect(auth.tokenCan('read')).toBe(false)
+    expect(auth.tokenCant('read')).toBe(true)
+  })
+
+  it('keeps tokenRejected when given', () => {
+    expect(createRequestAuth<User, Permission>(null, null, true).tokenRejected).toBe(true)
+  })
+
+  it('answers tokenCan like createAuth, for a session and for a token', async () => {
+    const session = createRequestAuth<User, Permission>(ada, new TransientToken())
+    expect(session.user).toBe(ada)
+    expect(session.tokenCan('delete')).toBe(true)
+    const { token } = await issue(ada, ['read'])
+    const viaToken = createRequestAuth<User, Permission>(ada, token)
+    const plain = createAuth<User, Permission>(ada, token)
+    for (const ability of permissions.permissions) {
+      expect(viaToken.tokenCan(ability)).toBe(plain.tokenCan(ability))
+      expect(viaToken.tokenCant(ability)).toBe(plain.tokenCant(ability))
+    }
+    expect(viaToken.token).toBe(token)
+  })
+
+  it('authorizes through policies', async () => {
+    const isAuthor: Policy<User, Permission, { authorId: string }> = (auth, post) =>
+      post.authorId === auth.user.id
+    const auth = createRequestAuth<User, Permission>(ada, new TransientToken())
+    await expect(auth.authorize(isAuthor, { authorId: ada.id })).resolves.toBeUndefined()
+    await expect(auth.authorize(isAuthor, { authorId: grace.id })).rejects.toBeInstanceOf(ForbiddenError)
+    await expect(
+      createRequestAuth<User, Permission>(null, null).authorize(isAuthor, { authorId: ada.id }),
+    ).rejects.toBeInstanceOf(UnauthenticatedError)
+  })
+})
+
+describe('RequestGuard: misconfiguration is caught at construction', () => {
+  type Options = RequestGuardOptions<User, Permission, FakeRequest>
+
+  function buildWith(service: unknown, options: unknown) {
+    return () =>
+      new RequestGuard<User, Permission, FakeRequest>(service as TokenService<Permission>, options as Options)
+  }
+
+  function build(options: unknown) {
+    return buildWith(tokens, options)
+  }
+
+  it('needs the token service', () => {
+    expect(buildWith(undefined, { user: findUser })).toThrow(MisconfigurationError)
+    expect(buildWith(null, { user: findUser })).toThrow(MisconfigurationError)
+    expect(buildWith({}, { user: findUser })).toThrow(MisconfigurationError)
+  })
+
+  it('needs options with a `user` function', () => {
+    expect(build(undefined)).toThrow(MisconfigurationError)
+    expect(build({})).toThrow(MisconfigurationError)
+    expect(build({ user: 'users.find' })).toThrow(MisconfigurationError)
+  })
+
+  it('needs `session` to be a function when given', () => {
+    expect(build({ user: findUser, session: 'cookie' })).toThrow(MisconfigurationError)
+  })
+
+  it.each([
+    ['an empty header name', ''],
+    ['a number', 42],
+    ['null', null],
+    ['an object', { header: 'x-api-token' }],
+  ])('refuses a `token` option that is %s', (_, token) => {
+    expect(build({ user: findUser, token })).toThrow(MisconfigurationError)
+  })
+
+  it('accepts a header name or a function as `token`', () => {
+    expect(build({ user: findUser, token: 'x-api-token' })).not.toThrow()
+    expect(build({ user: findUser, token: () => null })).not.toThrow()
+  })
+})
+
+describe('RequestGuard: storage failures', () => {
+  it('rejects with StorageUnavailableError (503) when the store cannot answer, never a guest', async () => {
+    const down = createTokens({ store: new DownStore(), permissions, lastUsed: false })
+    const { plainTextToken } = await issue(ada)
+    const downGuard = new RequestGuard<User, Permission, FakeRequest>(down, { user: findUser })
+    const request = fakeRequest('GET', bearer(plainTextToken))
+    const error = await downGuard.resolve(request, facts(request)).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StorageUnavailableError)
+    expect((error as StorageUnavailableError).status).toBe(503)
+    expect((error as StorageUnavailableError).message).not.toContain(plainTextToken)
+    expect(userCalls).toEqual([])
+  })
+
+  it('rejects too when a plain text without its id makes the store look the hash up', async () => {
+    const down = createTokens({ store: new DownStore(), permissions, lastUsed: false })
+    const { plainTextToken } = await issue(ada)
+    const secretOnly = plainTextToken.split('|')[1] as string
+    const downGuard = new RequestGuard<User, Permission, FakeRequest>(down, { user: findUser })
+    const request = fakeRequest('GET', bearer(secretOnly))
+    await expect(downGuard.resolve(request, facts(request))).rejects.toBeInstanceOf(StorageUnavailableError)
+  })
+
+  it('does not reach the store when the session answers, even when the store is down', async () => {
+    const down = createTokens({ store: new DownStore(), permissions, lastUsed: false })
+    const downGuard = new RequestGuard<User, Permission, FakeRequest>(down, {
+      user: findUser,
+      session: (r) => r.session,
+    })
+    const request = fakeRequest('GET', bearer('1|whatever'), { session: ada })
+    expect((await downGuard.resolve(request, facts(request))).user).toBe(ada)
+  })
+})
