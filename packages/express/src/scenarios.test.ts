@@ -1,0 +1,4 @@
+import { httpScenarios } from '@jetstream/http-scenarios'
+import { startScenarioApp } from './test-support/scenario-app.js'
+
+httpScenarios('Express', startScenarioApp)

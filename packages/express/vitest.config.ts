@@ -1,0 +1,9 @@
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  test: {
+    name: 'express',
+    typecheck: { enabled: true, include: ['src/**/*.test-d.ts'] },
+    hookTimeout: 60_000,
+  },
+})

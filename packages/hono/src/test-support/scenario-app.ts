@@ -1,0 +1,72 @@
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import {
+  type Permission,
+  posts,
+  type RunningApp,
+  type ScenarioSetup,
+  type User,
+} from '@jetstream/http-scenarios'
+import { Hono } from 'hono'
+import { getCookie } from 'hono/cookie'
+import { type AuthEnv, abilities, ability, apiTokenRoutes, auth } from '../index.js'
+
+/** The scenario app, as a Hono user would write it. */
+export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv<User, Permission>> {
+  const session = (c: Parameters<typeof getCookie>[0]) =>
+    setup.sessionUser(`session=${getCookie(c, 'session') ?? ''}`)
+  const user = (token: { owner: { id: string } }) => setup.userForToken(token.owner.id)
+  const app = new Hono<AuthEnv<User, Permission>>()
+
+  app.get('/maybe', auth(setup.tokens, { session, user, required: false }), (c) =>
+    c.json({ user: c.var.auth.user }),
+  )
+  app.get('/custom/me', auth(setup.tokens, { user, token: 'x-api-token' }), (c) =>
+    c.json({ user: c.var.auth.user }),
+  )
+
+  const api = new Hono<AuthEnv<User, Permission>>()
+  api.use(auth(setup.tokens, { session, user }))
+  api.get('/me', (c) => {
+    const { user: me, token, tokenCan } = c.var.auth
+    return c.json({
+      user: me,
+      via: token && 'transient' in token ? 'session' : 'token',
+      can: {
+        create: tokenCan('create'),
+        read: tokenCan('read'),
+        update: tokenCan('update'),
+        delete: tokenCan('delete'),
+      },
+    })
+  })
+  api.post('/session/ping', (c) => c.json({ ok: true }))
+  api.get('/posts/:id', abilities('read'), (c) => {
+    const post = setup.posts.get(c.req.param('id'))
+    return post ? c.json(post) : c.json({ message: 'Not found.', code: 'not_found' }, 404)
+  })
+  api.post('/posts', abilities('create', 'read'), (c) => c.json({ created: true }, 201))
+  api.put('/posts/:id', abilities('update'), async (c) => {
+    const post = setup.posts.get(c.req.param('id'))
+    if (!post) return c.json({ message: 'Not found.', code: 'not_found' }, 404)
+    await c.var.auth.authorize(posts.update, post)
+    return c.json({ updated: true })
+  })
+  api.delete('/posts/:id', ability('delete', 'update'), (c) => c.body(null, 204))
+  api.route('/', apiTokenRoutes(setup.tokens))
+  app.route('/', api)
+  return app
+}
+
+/** Starts the scenario app on an ephemeral 127.0.0.1 port. */
+export async function startScenarioApp(setup: ScenarioSetup): Promise<RunningApp> {
+  const app = scenarioApp(setup)
+  return new Promise((resolve) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info: AddressInfo) =>
+      resolve({
+        url: `http://127.0.0.1:${info.port}`,
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      }),
+    )
+  })
+}

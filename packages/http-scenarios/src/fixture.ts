@@ -1,0 +1,105 @@
+import {
+  createTokens,
+  MemoryTokenStore,
+  PermissionRegistry,
+  StorageUnavailableError,
+  type TokenService,
+  type TokenStore,
+} from '@jetstream/tokens'
+
+export const permissions = new PermissionRegistry({
+  permissions: ['create', 'read', 'update', 'delete'],
+  defaults: ['read'],
+})
+export type Permission = (typeof permissions.permissions)[number]
+
+export interface User {
+  readonly id: string
+  readonly name: string
+}
+
+export interface Post {
+  readonly id: string
+  readonly authorId: string
+  readonly title: string
+}
+
+/** A store that can be taken down, to see 503s: the memory store, with an outage switch. */
+export class SwitchableStore extends MemoryTokenStore {
+  down = false
+  constructor() {
+    super()
+    for (const method of [
+      'insert',
+      'findById',
+      'findByHash',
+      'listByOwner',
+      'update',
+      'delete',
+      'deleteByOwner',
+      'touch',
+      'deleteExpired',
+    ] as const) {
+      const original = this[method].bind(this) as (...args: unknown[]) => Promise<unknown>
+      ;(this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
+        this.down
+          ? Promise.reject(new StorageUnavailableError('The test database is down.'))
+          : original(...args)
+    }
+  }
+}
+
+/**
+ * Everything an adapter's scenario app is built from. Each adapter's test turns it into a real server with these
+ * routes (the same in every framework):
+ * - `GET /me`: auth required → `{ user, via: 'session' | 'token', can: { create, read, update, delete } }`
+ * - `GET /maybe`: auth optional → `{ user }` (null for a guest)
+ * - `GET /posts/:id`: abilities('read') → the post, or 404
+ * - `POST /posts`: abilities('create', 'read') → 201 `{ created: true }`
+ * - `PUT /posts/:id`: abilities('update'), then `auth.authorize(posts.update, post)` → `{ updated: true }`
+ * - `DELETE /posts/:id`: ability('delete', 'update') → 204
+ * - `GET /custom/me`: auth required, token read from the `x-api-token` header → `{ user }`
+ * - `POST /session/ping`: auth required → `{ ok: true }` (a state-changing request, for the origin rule)
+ * - the token-management routes at `/user/api-tokens`
+ * Sessions: the `session` cookie holds a user id (`sessionUser`); tokens belong to users by id (`userForToken`).
+ */
+export interface ScenarioSetup {
+  readonly tokens: TokenService<Permission>
+  /** The outage switch, when the setup runs on the default {@link SwitchableStore}. */
+  readonly outage: SwitchableStore | null
+  readonly clock: { now: number }
+  readonly users: ReadonlyMap<string, User>
+  readonly posts: ReadonlyMap<string, Post>
+  sessionUser(cookieHeader: string | undefined): User | null
+  userForToken(ownerId: string): User | null
+}
+
+export function createSetup(store: TokenStore = new SwitchableStore()): ScenarioSetup {
+  // Created at the test clock's "now", so expiry scenarios can move the clock.
+  const clock = { now: Date.parse('2026-06-01T12:00:00Z') }
+  const users = new Map<string, User>([
+    ['1', { id: '1', name: 'Ada' }],
+    ['2', { id: '2', name: 'Grace' }],
+  ])
+  const posts = new Map<string, Post>([
+    ['10', { id: '10', authorId: '1', title: "Ada's post" }],
+    ['20', { id: '20', authorId: '2', title: "Grace's post" }],
+  ])
+  return {
+    tokens: createTokens({
+      store,
+      permissions,
+      now: () => new Date(clock.now),
+      lastUsed: { flushDelay: 10 },
+    }),
+    outage: store instanceof SwitchableStore ? store : null,
+    clock,
+    users,
+    posts,
+    sessionUser: (cookieHeader) => {
+      const id = /(?:^|;\s*)session=([^;]+)/.exec(cookieHeader ?? '')?.[1]
+      return (id && users.get(id)) || null
+    },
+    userForToken: (ownerId) => users.get(ownerId) ?? null,
+  }
+}

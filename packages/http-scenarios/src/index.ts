@@ -1,0 +1,7 @@
+export { endToEnd } from './end-to-end.js'
+export type { Permission, Post, ScenarioSetup, User } from './fixture.js'
+export { createSetup, permissions, SwitchableStore } from './fixture.js'
+export type { AppAuth } from './policies.js'
+export { posts } from './policies.js'
+export type { RunningApp, StartApp } from './scenarios.js'
+export { httpScenarios } from './scenarios.js'
