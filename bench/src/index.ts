@@ -1,5 +1,6 @@
 import { benchHashes, benchMemoryAuthenticate } from './core.js'
 import { benchDrizzle } from './drizzle.js'
+import { benchAdapters } from './http/adapters.js'
 
 const only = process.argv[2]
 
@@ -27,4 +28,15 @@ if (!only || only === 'drizzle') {
   for (const row of drizzle.rows) console.log(row)
   for (const { backend, ratio } of drizzle.ratios)
     console.log(`${backend}: ${ratio.toFixed(2)} of the raw floor (target >= 0.95)`)
+}
+
+if (!only || only === 'adapters') {
+  const adapters = await benchAdapters()
+  console.log(
+    "\n## a protected route against the same framework's bare route (autocannon, 50 connections, own process)\n",
+  )
+  console.log('| scenario | rate | × bare | server CPU per request | non-2xx |\n|---|---:|---:|---:|---:|')
+  for (const row of adapters.rows) console.log(row)
+  for (const { framework, ratio } of adapters.ratios)
+    console.log(`${framework}: ${ratio.toFixed(2)} of bare (target >= 0.85)`)
 }

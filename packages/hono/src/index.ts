@@ -60,21 +60,20 @@ export function auth<U, P extends string>(
   return async function auth(c, next) {
     let resolved: RequestAuth<U, P>
     try {
-      resolved = await guard.resolve(c, { method: c.req.method, header: (name) => c.req.header(name) })
+      resolved = await guard.resolve(c, { method: c.req.method, header: (name) => header(c, name) })
       if (required && resolved.user === null)
         throw new UnauthenticatedError({ tokenRejected: resolved.tokenRejected })
     } catch (error) {
       if (!isTokenError(error)) throw error
       return respond(c, error, realm)
     }
-    c.set('auth', {
-      ...resolved,
-      // Hono renders an HTTPException by itself, so a refusal in a handler needs no error handler of the app's.
-      authorize: <R>(policy: Policy<U, P, R>, resource: R) =>
-        resolved.authorize(policy, resource).catch((error: unknown) => {
-          throw httpException(error, realm)
-        }),
-    })
+    // Hono renders an HTTPException by itself, so a refusal in a handler needs no error handler of the app's.
+    const authorize = resolved.authorize
+    resolved.authorize = <R>(policy: Policy<U, P, R>, resource: R) =>
+      authorize(policy, resource).catch((error: unknown) => {
+        throw httpException(error, realm)
+      })
+    c.set('auth', resolved)
     await next()
   }
 }
@@ -167,6 +166,22 @@ export function errorHandler(options: { realm?: string } = {}): (error: Error, c
 
 // The ability middlewares add nothing to the app's Env (an intersection would widen `tokenCan` to any string), so
 // they read the auth through a plain Context.
+/**
+ * A request header. On Node (`@hono/node-server`), read from the `IncomingMessage` it passes as `c.env.incoming`:
+ * touching `c.req.header()` there builds a whole Fetch `Request`, which cost more than verifying the token. Other
+ * runtimes use `c.req.header()`.
+ */
+function header(c: Context, name: string): string | undefined {
+  const incoming = (
+    c.env as { incoming?: { headers?: Record<string, string | string[] | undefined> } } | undefined
+  )?.incoming
+  if (incoming?.headers) {
+    const value = incoming.headers[name]
+    return Array.isArray(value) ? value.join(', ') : value
+  }
+  return c.req.header(name)
+}
+
 function currentAuth<U, P extends string>(c: Context): RequestAuth<U, P> {
   const found = (c as Context<AuthEnv<U, P>>).get('auth')
   if (!found)

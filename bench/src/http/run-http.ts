@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+
+/** One HTTP scenario: a server process (`server.ts <args>`) and whether requests carry the bearer token. */
+export interface HttpScenario {
+  readonly name: string
+  readonly args: readonly string[]
+  readonly authenticated: boolean
+}
+
+export interface HttpResult {
+  readonly name: string
+  /** Median requests per second over the rounds. */
+  readonly requestsPerSecond: number
+  /** Median server CPU time per request, in microseconds (user + system, from /proc). */
+  readonly cpuMicrosPerRequest: number
+  /** Non-2xx answers seen in all rounds: must be 0, or the figure means nothing. */
+  readonly errors: number
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const require = createRequire(import.meta.url)
+const autocannonBin = require.resolve('autocannon/autocannon.js')
+const CLOCK_TICKS = 100 // USER_HZ on Linux
+
+interface Running {
+  readonly child: ChildProcess
+  readonly port: number
+  readonly token: string
+}
+
+async function startServer(scenario: HttpScenario): Promise<Running> {
+  const child = spawn(process.execPath, [`${here}server.js`, ...scenario.args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  })
+  return new Promise((resolve, reject) => {
+    let output = ''
+    child.once('exit', (code) =>
+      reject(new Error(`${scenario.name}: server exited with ${code} before it was ready`)),
+    )
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+      const ready = /READY (\d+) (\S+)/.exec(output)
+      if (ready) resolve({ child, port: Number(ready[1]), token: ready[2] as string })
+    })
+  })
+}
+
+function cpuTicks(pid: number): number {
+  // Fields 14 and 15 of /proc/<pid>/stat: utime and stime, in clock ticks. The command name (field 2) may hold
+  // spaces, so count from the closing parenthesis.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+
+async function drive(running: Running, scenario: HttpScenario, seconds: number, connections: number) {
+  const args = [autocannonBin, '-c', String(connections), '-d', String(seconds), '-j']
+  if (scenario.authenticated) args.push('-H', `authorization=Bearer ${running.token}`)
+  args.push(`http://127.0.0.1:${running.port}/hit`)
+  const before = cpuTicks(running.child.pid as number)
+  const output = await new Promise<string>((resolve, reject) => {
+    const load = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] })
+    let text = ''
+    load.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()))
+    load.once('exit', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`autocannon exited with ${code}`)),
+    )
+  })
+  const ticks = cpuTicks(running.child.pid as number) - before
+  const report = JSON.parse(output) as {
+    requests: { total: number; average: number }
+    non2xx: number
+    errors: number
+  }
+  return {
+    requestsPerSecond: report.requests.total / seconds,
+    cpuMicrosPerRequest: ((ticks / CLOCK_TICKS) * 1e6) / Math.max(1, report.requests.total),
+    errors: report.non2xx + report.errors,
+  }
+}
+
+/**
+ * Starts every scenario's server, then drives them in interleaved rounds (A B C A B C …) with autocannon in its
+ * own process, so a noisy neighbour slows all of them alike. Medians over rounds.
+ */
+export async function runHttp(
+  scenarios: readonly HttpScenario[],
+  options: { rounds?: number; seconds?: number; connections?: number; warmupSeconds?: number } = {},
+): Promise<HttpResult[]> {
+  const rounds = options.rounds ?? 3
+  const seconds = options.seconds ?? 5
+  const connections = options.connections ?? 50
+  const running = new Map<string, Running>()
+  try {
+    for (const scenario of scenarios) running.set(scenario.name, await startServer(scenario))
+    for (const scenario of scenarios) {
+      await drive(running.get(scenario.name) as Running, scenario, options.warmupSeconds ?? 2, connections)
+    }
+    const samples = new Map<string, { rps: number[]; cpu: number[]; errors: number }>(
+      scenarios.map((s) => [s.name, { rps: [], cpu: [], errors: 0 }]),
+    )
+    for (let round = 0; round < rounds; round++) {
+      for (const scenario of scenarios) {
+        const sample = await drive(running.get(scenario.name) as Running, scenario, seconds, connections)
+        const entry = samples.get(scenario.name)
+        entry?.rps.push(sample.requestsPerSecond)
+        entry?.cpu.push(sample.cpuMicrosPerRequest)
+        if (entry) entry.errors += sample.errors
+      }
+    }
+    return scenarios.map((s) => {
+      const entry = samples.get(s.name) ?? { rps: [], cpu: [], errors: 0 }
+      return {
+        name: s.name,
+        requestsPerSecond: median(entry.rps),
+        cpuMicrosPerRequest: median(entry.cpu),
+        errors: entry.errors,
+      }
+    })
+  } finally {
+    for (const { child } of running.values()) child.kill('SIGTERM')
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
