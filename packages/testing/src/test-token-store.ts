@@ -190,6 +190,16 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect(list.map((t) => t.id)).toEqual([sameTimeLater.id, newer.id, older.id])
       })
 
+      it('orders tokens created at the same instant by id, numerically: the tenth after the ninth', async () => {
+        const same = at('2026-03-01T00:00:00Z')
+        const stored = []
+        for (let i = 0; i < 12; i++)
+          stored.push(await store.insert(record({ name: `same ${i}`, createdAt: same })))
+        expect((await store.listByOwner(alice)).map((t) => t.name)).toEqual(
+          stored.map((t) => t.name).reverse(),
+        )
+      })
+
       it('gives an empty list for an owner without tokens', async () => {
         expect(await store.listByOwner({ type: 'user', id: 'nobody' })).toEqual([])
       })

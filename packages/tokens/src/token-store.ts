@@ -43,7 +43,8 @@ export interface ExpiredTokenCriteria {
  * The storage-driver contract: everything the token service asks of a database, and nothing more. Write a driver
  * by implementing it and check it with `testTokenStore` from `@jetstream/testing`.
  *
- * Rules every driver MUST keep (the conformance suite checks each):
+ * Rules every driver MUST keep (the conformance suite checks each, except the two about a database that fails or
+ * hangs, which need it taken down: test those in the driver’s own tests):
  * - Ids are non-empty strings of `[A-Za-z0-9_-]`, at most 64 characters (so never contain `|`), unique for the
  *   store's lifetime: a deleted token's id is never given again.
  * - `tokenHash` is unique across all tokens; an insert that would duplicate one rejects.
