@@ -1,0 +1,4 @@
+import { exampleAppTests } from '@examples/shared/testing'
+import { startServer } from './server.js'
+
+exampleAppTests('Express', startServer)

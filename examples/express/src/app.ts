@@ -1,0 +1,125 @@
+import {
+  apiTokenPage,
+  findUser,
+  type Permission,
+  type Post,
+  PostRepository,
+  posts,
+  postTitle,
+  signIn,
+  type User,
+  userForToken,
+} from '@examples/shared'
+import { abilities, ability, apiTokenRoutes, auth, authOf, errorHandler } from '@jetstream/express'
+import type { TokenService } from '@jetstream/tokens'
+import express, { type Express, type Request, type Response } from 'express'
+import session from 'express-session'
+
+declare module 'express-session' {
+  interface SessionData {
+    userId: string
+  }
+}
+
+/** What the app is built from. */
+export interface AppOptions {
+  readonly tokens: TokenService<Permission>
+  /** Signs the session cookie. */
+  readonly sessionKey: string
+  readonly posts?: PostRepository
+}
+
+/** The example app: cookie sessions, the API-token page and routes, and a posts API guarded by the shared policies. */
+export function createApp({
+  tokens,
+  sessionKey,
+  posts: repository = new PostRepository(),
+}: AppOptions): Express {
+  const app = express()
+  app.use(
+    session({
+      name: 'session',
+      secret: sessionKey,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { httpOnly: true, sameSite: 'lax', maxAge: 2 * 60 * 60 * 1000 },
+    }),
+  )
+  const sessionUser = (req: Request) => findUser(req.session.userId)
+  const json = express.json({ limit: '100kb' })
+
+  app.get('/', (_req, res) => {
+    res.type('html').send(apiTokenPage())
+  })
+  // Sign-in for the page: the session cookie is how first-party requests authenticate.
+  app.get('/session', (req, res) => {
+    const user = sessionUser(req)
+    if (user) res.json({ user })
+    else res.status(401).json({ message: 'Unauthenticated.', code: 'unauthenticated' })
+  })
+  app.post('/session', json, (req, res, next) => {
+    const user = signIn(req.body?.email, req.body?.password)
+    if (!user) {
+      const message = 'These credentials do not match our records.'
+      res.status(422).json({ message, code: 'invalid_input', errors: { email: [message] } })
+      return
+    }
+    // A new session id on sign-in, so a session fixed before it is worthless.
+    req.session.regenerate((error) => {
+      if (error) return next(error)
+      req.session.userId = user.id
+      res.json({ user })
+    })
+  })
+  app.delete('/session', (req, res, next) => {
+    req.session.destroy((error) => (error ? next(error) : res.status(204).end()))
+  })
+
+  // Everything below needs a signed-in user: by the session cookie, or by a bearer token.
+  const signedIn = auth(tokens, { session: sessionUser, user: userForToken })
+  const find = (req: Request, res: Response): Post | null => {
+    const post = repository.find(String(req.params.id))
+    if (!post) res.status(404).json({ message: 'No such post.', code: 'not_found' })
+    return post
+  }
+  const invalidTitle = (res: Response) =>
+    res.status(422).json({
+      message: 'The title field is required.',
+      code: 'invalid_input',
+      errors: { title: ['The title field is required.'] },
+    })
+
+  app.get('/api/posts', signedIn, abilities<Permission>('read'), (_req, res) => {
+    res.json({ posts: repository.all() })
+  })
+  app.get('/api/posts/:id', signedIn, abilities<Permission>('read'), async (req, res) => {
+    const post = find(req, res)
+    if (!post) return
+    await authOf<User, Permission>(req).authorize(posts.view, post)
+    res.json({ post })
+  })
+  app.post('/api/posts', signedIn, abilities<Permission>('create'), json, (req, res) => {
+    const title = postTitle(req.body)
+    if (!title) return void invalidTitle(res)
+    res.status(201).json({ post: repository.create((authOf<User, Permission>(req).user as User).id, title) })
+  })
+  app.put('/api/posts/:id', signedIn, abilities<Permission>('update'), json, async (req, res) => {
+    const post = find(req, res)
+    if (!post) return
+    await authOf<User, Permission>(req).authorize(posts.update, post)
+    const title = postTitle(req.body)
+    if (!title) return void invalidTitle(res)
+    res.json({ post: repository.update(post, title) })
+  })
+  app.delete('/api/posts/:id', signedIn, ability<Permission>('delete'), async (req, res) => {
+    const post = find(req, res)
+    if (!post) return
+    await authOf<User, Permission>(req).authorize(posts.delete, post)
+    repository.delete(post)
+    res.status(204).end()
+  })
+  app.use('/user/api-tokens', signedIn)
+  app.use(apiTokenRoutes<User, Permission>(tokens))
+  app.use(errorHandler())
+  return app
+}

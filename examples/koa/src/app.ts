@@ -1,0 +1,129 @@
+import {
+  apiTokenPage,
+  findUser,
+  type Permission,
+  type Post,
+  PostRepository,
+  posts,
+  postTitle,
+  signIn,
+  type User,
+  userForToken,
+} from '@examples/shared'
+import { type AuthState, abilities, ability, apiTokenRoutes, auth } from '@jetstream/koa'
+import type { TokenService } from '@jetstream/tokens'
+import { Router } from '@koa/router'
+import coBody from 'co-body'
+import Koa, { type Context, type ParameterizedContext } from 'koa'
+import session from 'koa-session'
+
+/** What the app is built from. */
+export interface AppOptions {
+  readonly tokens: TokenService<Permission>
+  /** Signs the session cookie. */
+  readonly sessionKey: string
+  readonly posts?: PostRepository
+}
+
+type ApiContext = ParameterizedContext<AuthState<User, Permission>>
+
+/** The example app: cookie sessions, the API-token page and routes, and a posts API guarded by the shared policies. */
+export function createApp({ tokens, sessionKey, posts: repository = new PostRepository() }: AppOptions): Koa {
+  const app = new Koa()
+  app.keys = [sessionKey]
+  app.use(
+    session(
+      { key: 'session', maxAge: 2 * 60 * 60 * 1000, httpOnly: true, sameSite: 'lax', signed: true },
+      app,
+    ),
+  )
+  const sessionUser = (ctx: Context) => findUser(ctx.session?.userId)
+  const json = (ctx: Context) =>
+    coBody.json(ctx.req, { limit: '100kb' }).catch(() => null) as Promise<unknown>
+
+  const open = new Router()
+  open.get('/', (ctx) => {
+    ctx.type = 'html'
+    ctx.body = apiTokenPage()
+  })
+  // Sign-in for the page: the session cookie is how first-party requests authenticate.
+  open.get('/session', (ctx) => {
+    const user = sessionUser(ctx)
+    ctx.status = user ? 200 : 401
+    ctx.body = user ? { user } : { message: 'Unauthenticated.', code: 'unauthenticated' }
+  })
+  open.post('/session', async (ctx) => {
+    const body = (await json(ctx)) as { email?: unknown; password?: unknown } | null
+    const user = signIn(body?.email, body?.password)
+    if (!user) {
+      const message = 'These credentials do not match our records.'
+      ctx.status = 422
+      ctx.body = { message, code: 'invalid_input', errors: { email: [message] } }
+      return
+    }
+    if (ctx.session) ctx.session.userId = user.id
+    ctx.body = { user }
+  })
+  open.delete('/session', (ctx) => {
+    ctx.session = null
+    ctx.status = 204
+  })
+  app.use(open.routes())
+
+  // Everything below needs a signed-in user: by the session cookie, or by a bearer token.
+  const api = new Router<AuthState<User, Permission>>()
+  const signedIn = auth(tokens, { session: sessionUser, user: userForToken })
+  const find = (ctx: ApiContext): Post | null => {
+    const post = repository.find(ctx.params.id ?? '')
+    if (!post) {
+      ctx.status = 404
+      ctx.body = { message: 'No such post.', code: 'not_found' }
+    }
+    return post
+  }
+  const invalidTitle = (ctx: ApiContext) => {
+    ctx.status = 422
+    ctx.body = {
+      message: 'The title field is required.',
+      code: 'invalid_input',
+      errors: { title: ['The title field is required.'] },
+    }
+  }
+  api.get('/api/posts', signedIn, abilities('read'), (ctx) => {
+    ctx.body = { posts: repository.all() }
+  })
+  api.get('/api/posts/:id', signedIn, abilities('read'), async (ctx) => {
+    const post = find(ctx)
+    if (!post) return
+    await ctx.state.auth.authorize(posts.view, post)
+    ctx.body = { post }
+  })
+  api.post('/api/posts', signedIn, abilities('create'), async (ctx) => {
+    const title = postTitle(await json(ctx))
+    if (!title) return invalidTitle(ctx)
+    ctx.status = 201
+    ctx.body = { post: repository.create((ctx.state.auth.user as User).id, title) }
+  })
+  api.put('/api/posts/:id', signedIn, abilities('update'), async (ctx) => {
+    const post = find(ctx)
+    if (!post) return
+    await ctx.state.auth.authorize(posts.update, post)
+    const title = postTitle(await json(ctx))
+    if (!title) return invalidTitle(ctx)
+    ctx.body = { post: repository.update(post, title) }
+  })
+  api.delete('/api/posts/:id', signedIn, ability('delete'), async (ctx) => {
+    const post = find(ctx)
+    if (!post) return
+    await ctx.state.auth.authorize(posts.delete, post)
+    repository.delete(post)
+    ctx.status = 204
+  })
+  const tokenRoutes = apiTokenRoutes<User, Permission>(tokens)
+  app.use(api.routes())
+  app.use(async (ctx, next) =>
+    ctx.path.startsWith('/user/api-tokens') ? signedIn(ctx as never, next) : next(),
+  )
+  app.use(tokenRoutes.routes()).use(tokenRoutes.allowedMethods())
+  return app
+}

@@ -1,0 +1,5 @@
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  test: { name: 'example-koa', include: ['src/**/*.test.ts'], hookTimeout: 60_000, testTimeout: 60_000 },
+})

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto'
+import type { TokenService } from '@jetstream/tokens'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Permission } from './permissions.js'
+import { createTokenService } from './tokens.js'
+import { demoCredentials } from './users.js'
+
+/** A running example app. */
+export interface RunningServer {
+  readonly url: string
+  close(): Promise<void>
+}
+
+/** Starts an example app on a free 127.0.0.1 port. */
+export type StartExample = (options: {
+  tokens: TokenService<Permission>
+  sessionKey: string
+}) => Promise<RunningServer>
+
+/**
+ * The behaviour every example app must show, through real HTTP: the page, sign-in with a cookie session, a token
+ * issued on the page's routes that the posts API honours within its permissions and the shared policy, sign-out.
+ */
+export function exampleAppTests(framework: string, start: StartExample): void {
+  let server: RunningServer
+  const tokens = createTokenService()
+  beforeAll(async () => {
+    server = await start({ tokens, sessionKey: randomBytes(32).toString('hex') })
+  })
+  afterAll(() => server.close())
+
+  async function signedInCookie(): Promise<string> {
+    const response = await fetch(`${server.url}/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(demoCredentials),
+    })
+    expect(response.status).toBe(200)
+    return cookieHeader(response)
+  }
+
+  describe(`the ${framework} example app`, () => {
+    it('serves the API-token page', async () => {
+      const response = await fetch(`${server.url}/`)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('content-type')).toMatch(/^text\/html/)
+      expect(await response.text()).toContain('API Token')
+    })
+
+    it('signs in with the demo credentials and refuses wrong ones', async () => {
+      const wrong = await fetch(`${server.url}/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: demoCredentials.email, password: 'nope' }),
+      })
+      expect(wrong.status).toBe(422)
+      const cookie = await signedInCookie()
+      const me = await fetch(`${server.url}/session`, { headers: { cookie } })
+      expect((await me.json()).user.email).toBe(demoCredentials.email)
+      expect((await fetch(`${server.url}/session`)).status).toBe(401)
+    })
+
+    it('issues a token on the page routes that the posts API honours, within its permissions and the policy', async () => {
+      const cookie = await signedInCookie()
+      const origin = server.url
+      const created = await fetch(`${server.url}/user/api-tokens`, {
+        method: 'POST',
+        headers: { cookie, origin, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Example test', permissions: ['read', 'update'] }),
+      })
+      expect(created.status).toBe(201)
+      const { plainTextToken } = (await created.json()) as { plainTextToken: string }
+      const bearer = { authorization: `Bearer ${plainTextToken}`, 'content-type': 'application/json' }
+
+      expect((await fetch(`${server.url}/api/posts`, { headers: bearer })).status).toBe(200)
+      const own = await fetch(`${server.url}/api/posts/1`, {
+        method: 'PUT',
+        headers: bearer,
+        body: JSON.stringify({ title: 'Edited' }),
+      })
+      expect(own.status).toBe(200)
+      const theirs = await fetch(`${server.url}/api/posts/2`, {
+        method: 'PUT',
+        headers: bearer,
+        body: JSON.stringify({ title: 'No' }),
+      })
+      expect(theirs.status).toBe(403)
+      const create = await fetch(`${server.url}/api/posts`, {
+        method: 'POST',
+        headers: bearer,
+        body: JSON.stringify({ title: 'No' }),
+      })
+      expect(create.status).toBe(403)
+      expect((await create.json()).abilities).toEqual(['create'])
+    })
+
+    it('signs out', async () => {
+      const cookie = await signedInCookie()
+      const out = await fetch(`${server.url}/session`, {
+        method: 'DELETE',
+        headers: { cookie, origin: server.url },
+      })
+      expect(out.status).toBe(204)
+      const after = cookieHeader(out)
+      expect((await fetch(`${server.url}/session`, { headers: { cookie: after } })).status).toBe(401)
+    })
+  })
+}
+
+// The Cookie header a browser would send next: the last value of each cookie set (a session middleware may set
+// one twice, or add a signature cookie).
+function cookieHeader(response: Response): string {
+  const cookies = new Map<string, string>()
+  for (const line of response.headers.getSetCookie()) {
+    const pair = line.split(';')[0] as string
+    cookies.set(pair.slice(0, pair.indexOf('=')), pair)
+  }
+  return [...cookies.values()].join('; ')
+}
