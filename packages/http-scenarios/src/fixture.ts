@@ -74,7 +74,10 @@ export interface ScenarioSetup {
   userForToken(ownerId: string): User | null
 }
 
-export function createSetup(store: TokenStore = new SwitchableStore()): ScenarioSetup {
+export function createSetup(
+  store: TokenStore = new SwitchableStore(),
+  options: { cache?: boolean } = {},
+): ScenarioSetup {
   // Created at the test clock's "now", so expiry scenarios can move the clock.
   const clock = { now: Date.parse('2026-06-01T12:00:00Z') }
   const users = new Map<string, User>([
@@ -91,6 +94,7 @@ export function createSetup(store: TokenStore = new SwitchableStore()): Scenario
       permissions,
       now: () => new Date(clock.now),
       lastUsed: { flushDelay: 10 },
+      cache: options.cache ?? false,
     }),
     outage: store instanceof SwitchableStore ? store : null,
     clock,

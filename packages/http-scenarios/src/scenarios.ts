@@ -32,12 +32,13 @@ interface Answer {
  * The HTTP behaviour every adapter must share, through real requests to a real server. Call it at the top level
  * of an adapter's test file with a function that starts that adapter's scenario app.
  */
-export function httpScenarios(framework: string, start: StartApp): void {
-  describe(`${framework}: the HTTP scenarios every adapter shares`, () => {
+export function httpScenarios(framework: string, start: StartApp, options: { cache?: boolean } = {}): void {
+  const variant = options.cache ? ' (verification cache on)' : ''
+  describe(`${framework}: the HTTP scenarios every adapter shares${variant}`, () => {
     let setup: ScenarioSetup
     let app: RunningApp
     beforeAll(async () => {
-      setup = createSetup()
+      setup = createSetup(undefined, options)
       app = await start(setup)
     })
     afterAll(() => app.close())

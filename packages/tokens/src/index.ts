@@ -43,8 +43,10 @@ export { createTokens, TokenService } from './token-service.js'
 export type {
   ExpiredTokenCriteria,
   NewTokenRecord,
+  TokenChangeListener,
   TokenChanges,
   TokenRecord,
   TokenStore,
 } from './token-store.js'
 export { TransientToken } from './transient-token.js'
+export type { VerificationCacheOptions } from './verification-cache.js'

@@ -19,6 +19,7 @@ import {
 import { tokenAbilities, tokenExpiry, tokenName, tokenOwner } from './token-input.js'
 import type { OwnerInput } from './token-owner.js'
 import type { TokenRecord, TokenStore } from './token-store.js'
+import { VerificationCache, type VerificationCacheOptions } from './verification-cache.js'
 
 /** Why `authenticate` refused a token; given to the `failed` hook. Never includes the token itself. */
 export type AuthenticationFailure =
@@ -63,6 +64,13 @@ export interface TokenServiceOptions<P extends string = string> {
    */
   readonly authenticateUsing?: (token: PersonalAccessToken<P>, isValid: boolean) => boolean | Promise<boolean>
   readonly on?: TokenServiceHooks<P>
+  /**
+   * Keep verified tokens in process so most requests skip the store. Off by default. Every request still hashes
+   * the secret and checks expiry; this service's revoke, update and prune drop entries before they resolve; a store
+   * with `watch` (the drizzle store, through LISTEN/NOTIFY) reports changes made elsewhere, and without one they
+   * are seen within `ttl`.
+   */
+  readonly cache?: VerificationCacheOptions | boolean
   /** The clock, for tests. Default `() => new Date()`. */
   readonly now?: () => Date
 }
@@ -133,6 +141,8 @@ export class TokenService<P extends string = string> {
   /** The clock as epoch milliseconds: `authenticate` needs no Date object unless it queues a touch. */
   readonly #clock: () => number
   readonly #tracker: LastUsedTracker | null
+  readonly #cache: VerificationCache | null
+  readonly #unwatch: (() => Promise<void>) | null
 
   constructor(options: TokenServiceOptions<P>) {
     if (!isStore(options.store)) {
@@ -171,6 +181,27 @@ export class TokenService<P extends string = string> {
     const now = options.now
     this.#now = now ?? (() => new Date())
     this.#clock = now ? () => now().getTime() : Date.now
+    const cache = options.cache ?? false
+    if (cache !== false && cache !== true) {
+      for (const key of ['maxEntries', 'ttl'] as const) {
+        const value = cache[key]
+        if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+          throw new MisconfigurationError(`\`cache.${key}\` is a number greater than 0.`)
+        }
+      }
+    }
+    this.#cache = cache === false ? null : new VerificationCache(cache === true ? {} : cache)
+    if (this.#cache && this.#store.watch) {
+      const watched = this.#cache
+      // Not trusted until the store says it is listening: a change made elsewhere before that would be missed.
+      watched.trust(false)
+      this.#unwatch = this.#store.watch({
+        changed: (ids) => (ids === null ? watched.clear() : watched.invalidate(ids)),
+        delivering: (live) => watched.trust(live),
+      })
+    } else {
+      this.#unwatch = null
+    }
     this.#tracker =
       lastUsed === false
         ? null
@@ -228,11 +259,16 @@ export class TokenService<P extends string = string> {
     const parsed = parsePlainTextToken(plainText, this.#prefix)
     if (!parsed) return this.#fail('malformed', null)
     const hash = hashSecret(parsed.secret)
-    let record: TokenRecord | null
-    try {
-      record = await (parsed.id === null ? this.#store.findByHash(hash) : this.#store.findById(parsed.id))
-    } catch (error) {
-      throw storageError('find', error)
+    const cache = this.#cache
+    const cached = cache && parsed.id !== null ? cache.get(parsed.id, this.#clock()) : undefined
+    const generation = cache ? cache.generation : 0
+    let record: TokenRecord | null | undefined = cached
+    if (record === undefined) {
+      try {
+        record = await (parsed.id === null ? this.#store.findByHash(hash) : this.#store.findById(parsed.id))
+      } catch (error) {
+        throw storageError('find', error)
+      }
     }
     if (!record) return this.#fail('unknown', parsed.id)
     if (!hashesEqual(hash, record.tokenHash)) return this.#fail('mismatch', parsed.id)
@@ -244,7 +280,13 @@ export class TokenService<P extends string = string> {
     if (!isValid) return this.#fail(this.#authenticateUsing ? 'rejected' : 'expired', record.id)
 
     // This request is a use: the token says so at once (to within the interval), while the write is coalesced.
-    const token = this.#token(record, this.#tracker ? this.#tracker.note(record, now) : record.lastUsedAt)
+    const lastUsedAt = this.#tracker ? this.#tracker.note(record, now) : record.lastUsedAt
+    if (cache) {
+      // Only a verified record is kept, so unknown ids and wrong secrets can never evict real entries.
+      if (cached === undefined) cache.set({ ...record, lastUsedAt }, now, generation)
+      else if (lastUsedAt !== record.lastUsedAt) cache.refresh({ ...record, lastUsedAt })
+    }
+    const token = this.#token(record, lastUsedAt)
     if (this.#hooks.authenticated) this.#emit(this.#hooks.authenticated, token)
     return token
   }
@@ -290,6 +332,7 @@ export class TokenService<P extends string = string> {
         updatedAt: this.#now(),
       }),
     )
+    this.#cache?.invalidate([id])
     return record && this.#token(record)
   }
 
@@ -305,6 +348,7 @@ export class TokenService<P extends string = string> {
     const who = tokenOwner(owner, this.#ownerType)
     if (!isTokenId(id)) return false
     const deleted = await this.#call('delete', () => this.#store.delete(who, id))
+    this.#cache?.invalidate([id])
     if (deleted) this.#tracker?.forget(id)
     return deleted
   }
@@ -320,6 +364,7 @@ export class TokenService<P extends string = string> {
   async revokeAll(owner: OwnerInput, options: { except?: string } = {}): Promise<number> {
     const who = tokenOwner(owner, this.#ownerType)
     const ids = await this.#call('delete', () => this.#store.deleteByOwner(who, options.except))
+    this.#cache?.invalidate(ids)
     for (const id of ids) this.#tracker?.forget(id)
     return ids.length
   }
@@ -339,6 +384,8 @@ export class TokenService<P extends string = string> {
       throw new MisconfigurationError('`prune({ hours })` takes a number of hours, 0 or more.')
     }
     const cutoff = this.#now().getTime() - hours * 3_600_000
+    // Pruned tokens had expired, so no cached entry could still verify; dropping them all keeps it simple.
+    this.#cache?.clear()
     return this.#call('prune', () =>
       this.#store.deleteExpired({
         expiredBefore: new Date(cutoff),
@@ -357,6 +404,7 @@ export class TokenService<P extends string = string> {
    */
   async close(): Promise<void> {
     await this.#tracker?.close()
+    await this.#unwatch?.()
   }
 
   #abilities(requested: unknown, grantedBy: AccessToken | null | undefined): string[] {

@@ -40,6 +40,22 @@ export interface ExpiredTokenCriteria {
 }
 
 /**
+ * What a store tells the token service about changes it did not make itself (another instance, plain SQL), so a
+ * verification cache never answers with a revoked or changed token.
+ *
+ * @example
+ * ```ts
+ * store.watch?.({ changed: (ids) => console.log('changed', ids), delivering: (live) => console.log({ live }) })
+ * ```
+ */
+export interface TokenChangeListener {
+  /** These tokens were changed or deleted; `null` when any may have been (say, the table was truncated). */
+  changed(ids: readonly string[] | null): void
+  /** False while changes cannot be delivered (the listening connection dropped); true once they can again. */
+  delivering(live: boolean): void
+}
+
+/**
  * The storage-driver contract: everything the token service asks of a database, and nothing more. Write a driver
  * by implementing it and check it with `testTokenStore` from `@jetstream/testing`.
  *
@@ -104,4 +120,11 @@ export interface TokenStore {
 
   /** Deletes the tokens that match `criteria` (either condition); returns how many. */
   deleteExpired(criteria: ExpiredTokenCriteria): Promise<number>
+
+  /**
+   * Optional: reports changes to tokens, from any process, to `listener` until the returned function is called.
+   * MUST call `delivering(true)` once it is listening and `delivering(false)` as soon as it may miss a change.
+   * Without it, a verification cache notices changes made elsewhere only when its entries expire.
+   */
+  watch?(listener: TokenChangeListener): () => Promise<void>
 }
