@@ -5,6 +5,7 @@ import {
   MisconfigurationError,
   type NewTokenRecord,
   StorageUnavailableError,
+  type TokenChangeListener,
   type TokenChanges,
   type TokenOwner,
   type TokenRecord,
@@ -12,6 +13,7 @@ import {
 } from '@jetstream/tokens'
 import { and, eq, isNull, lt, ne, or, type SQL, sql } from 'drizzle-orm'
 import type { AnyPgColumn, PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core'
+import { ChangeFeed } from './change-feed.js'
 import { type DirectLookup, type DirectRow, directLookup, driverOf } from './direct-lookup.js'
 import { personalAccessTokens } from './schema.js'
 import { StatementDeadline } from './statement-deadline.js'
@@ -60,6 +62,11 @@ export interface DrizzleStoreOptions {
    * network.
    */
   readonly timeout?: number
+  /**
+   * How often, in milliseconds, the change feed checks that its listening connection still delivers (a server
+   * only; see `watch`). A dropped connection is noticed within about two intervals. Default 1000.
+   */
+  readonly probeInterval?: number
 }
 
 /**
@@ -97,6 +104,12 @@ export class DrizzleTokenStore implements TokenStore {
   readonly #findById: PreparedLookup<{ id: unknown }>
   readonly #findByHash: PreparedLookup<{ hash: string }>
   readonly #direct: DirectLookup | null
+  /**
+   * Reports changes made by anyone (this app, other instances, plain SQL such as a Laravel app sharing the table)
+   * through the migration's triggers and LISTEN/NOTIFY, so a verification cache drops them at once. Absent when
+   * the driver cannot listen.
+   */
+  readonly watch?: (listener: TokenChangeListener) => () => Promise<void>
 
   constructor(db: AnyPgDatabase, options: DrizzleStoreOptions = {}) {
     const table = options.table ?? personalAccessTokens
@@ -118,6 +131,8 @@ export class DrizzleTokenStore implements TokenStore {
     this.#id = codecFor(table.id)
     this.#ownerId = codecFor(table.tokenableId)
     this.#direct = directLookup(db, table)
+    const feed = new ChangeFeed(db, { probeInterval: options.probeInterval ?? 1_000 })
+    if (feed.supported && table === personalAccessTokens) this.watch = (listener) => feed.start(listener)
     // Prepared once: a request's lookup sends one statement and spends no time building SQL.
     const name = `jetstream_tokens_${tableName(table)}`
     this.#findById = db

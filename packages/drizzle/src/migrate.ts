@@ -2,7 +2,10 @@ import { sql } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 
 /**
- * The SQL that creates the default table and its indexes, as the statements of
+ * The SQL that creates the default table, its indexes, and the triggers that announce every change that matters to
+ * verification (abilities, secret, expiry, name, owner; deletes; truncation) on the `personal_access_tokens`
+ * channel with `pg_notify`, whoever makes it: this app, another instance, or a Laravel app sharing the table.
+ * `last_used_at` touches announce nothing. These are the statements of
  * `migrations/0000_personal_access_tokens.sql` (a test keeps the two identical). Each is idempotent.
  *
  * @example
@@ -28,6 +31,24 @@ export const migrationStatements: readonly string[] = Object.freeze([
   ON personal_access_tokens (tokenable_type, tokenable_id);`,
   `CREATE INDEX IF NOT EXISTS personal_access_tokens_expires_at_index
   ON personal_access_tokens (expires_at);`,
+  `CREATE OR REPLACE FUNCTION personal_access_tokens_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('personal_access_tokens', CASE WHEN TG_OP = 'TRUNCATE' THEN '*' ELSE OLD.id::text END);
+  RETURN NULL;
+END
+$$;`,
+  `CREATE OR REPLACE TRIGGER personal_access_tokens_notify_update
+  AFTER UPDATE ON personal_access_tokens FOR EACH ROW
+  WHEN (OLD.abilities IS DISTINCT FROM NEW.abilities OR OLD.token IS DISTINCT FROM NEW.token
+    OR OLD.expires_at IS DISTINCT FROM NEW.expires_at OR OLD.name IS DISTINCT FROM NEW.name
+    OR OLD.tokenable_type IS DISTINCT FROM NEW.tokenable_type OR OLD.tokenable_id IS DISTINCT FROM NEW.tokenable_id)
+  EXECUTE FUNCTION personal_access_tokens_notify();`,
+  `CREATE OR REPLACE TRIGGER personal_access_tokens_notify_delete
+  AFTER DELETE ON personal_access_tokens FOR EACH ROW
+  EXECUTE FUNCTION personal_access_tokens_notify();`,
+  `CREATE OR REPLACE TRIGGER personal_access_tokens_notify_truncate
+  AFTER TRUNCATE ON personal_access_tokens FOR EACH STATEMENT
+  EXECUTE FUNCTION personal_access_tokens_notify();`,
 ])
 
 // Any constant will do: it only has to be the same in every process that migrates the same database.

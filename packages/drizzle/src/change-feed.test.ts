@@ -1,0 +1,177 @@
+import { createTokens } from '@jetstream/tokens'
+import { drizzle } from 'drizzle-orm/postgres-js'
+import postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { drizzleStore } from './drizzle-token-store.js'
+import { pgliteDatabase, postgresJsDatabase, serverUrl, type TestDatabase } from './test-support/databases.js'
+import { startProxy } from './test-support/proxy.js'
+
+/** Waits until `check` holds, and says how long that took. */
+async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
+  const started = Date.now()
+  while (Date.now() - started < ms) {
+    if (await check()) return Date.now() - started
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  throw new Error(`not within ${ms} ms`)
+}
+
+describe('two instances on one PGlite, each with a verification cache', () => {
+  let database: TestDatabase
+  beforeAll(async () => {
+    database = await pgliteDatabase()
+  })
+  afterAll(() => database.close())
+
+  it('B drops what A revokes or changes, and what plain SQL deletes, at once', async () => {
+    const a = createTokens({ store: drizzleStore(database.db), cache: true, lastUsed: false })
+    const b = createTokens({ store: drizzleStore(database.db), cache: true, lastUsed: false })
+    const first = await a.create('42', 'first', ['read'])
+    const second = await a.create('42', 'second', ['read'])
+    const third = await a.create('42', 'third', ['read'])
+    for (const token of [first, second, third]) {
+      await within(1_000, async () => (await b.authenticate(token.plainTextToken)) !== null)
+      await b.authenticate(token.plainTextToken) // now cached on B
+    }
+
+    await a.revoke('42', first.token.id)
+    await within(1_000, async () => (await b.authenticate(first.plainTextToken)) === null)
+
+    await a.update('42', second.token.id, { abilities: ['*'] })
+    await within(1_000, async () => (await b.authenticate(second.plainTextToken))?.can('anything') === true)
+
+    await database.exec(`delete from personal_access_tokens where id = ${Number(third.token.id)}`)
+    await within(1_000, async () => (await b.authenticate(third.plainTextToken)) === null)
+    await a.close()
+    await b.close()
+  })
+})
+
+describe.skipIf(!serverUrl)(
+  'two instances on the PostgreSQL server, each with its own connections and cache',
+  () => {
+    let database: TestDatabase & { schema: string }
+    let clientB: postgres.Sql
+    const sentByB: string[] = []
+    beforeAll(async () => {
+      database = await postgresJsDatabase(serverUrl as string)
+      clientB = postgres(serverUrl as string, {
+        onnotice: () => {},
+        connection: { search_path: database.schema, application_name: `jetstream_b_${database.schema}` },
+        debug: (_connection, query) => void sentByB.push(query),
+      })
+    })
+    afterAll(async () => {
+      await clientB.end({ timeout: 1 })
+      await database.close()
+    })
+
+    it('B refuses a token A revoked within a second, sees changed abilities, and follows plain SQL', async () => {
+      const a = createTokens({ store: drizzleStore(database.db), cache: true, lastUsed: false })
+      const b = createTokens({
+        store: drizzleStore(drizzle(clientB), { probeInterval: 100 }),
+        cache: true,
+        lastUsed: false,
+      })
+      const revoked = await a.create('42', 'revoked', ['read'])
+      const widened = await a.create('42', 'widened', ['read'])
+      const deleted = await a.create('42', 'deleted', ['read'])
+
+      // B's feed is live once a lookup is answered from its cache (no select sent).
+      await within(3_000, async () => {
+        await b.authenticate(revoked.plainTextToken)
+        const before = sentByB.length
+        await b.authenticate(revoked.plainTextToken)
+        return sentByB.length === before
+      })
+      for (const token of [widened, deleted]) await b.authenticate(token.plainTextToken)
+
+      await a.revoke('42', revoked.token.id)
+      const delay = await within(1_000, async () => (await b.authenticate(revoked.plainTextToken)) === null)
+      expect(delay).toBeLessThan(1_000)
+
+      await a.update('42', widened.token.id, { abilities: ['*'] })
+      await within(
+        1_000,
+        async () => (await b.authenticate(widened.plainTextToken))?.can('anything') === true,
+      )
+
+      await database.exec(`delete from personal_access_tokens where id = ${Number(deleted.token.id)}`)
+      await within(1_000, async () => (await b.authenticate(deleted.plainTextToken)) === null)
+      await a.close()
+      await b.close()
+    })
+
+    it('B stops trusting its cache when its listening connection is killed, and trusts it again once re-listening', async () => {
+      const b = createTokens({
+        store: drizzleStore(drizzle(clientB), { probeInterval: 100 }),
+        cache: true,
+        lastUsed: false,
+      })
+      const { plainTextToken } = await b.create('42', 'watched')
+      const answeredFromCache = async () => {
+        await b.authenticate(plainTextToken)
+        const before = sentByB.filter((q) => q.startsWith('select "id"')).length
+        await b.authenticate(plainTextToken)
+        return sentByB.filter((q) => q.startsWith('select "id"')).length === before
+      }
+      await within(3_000, answeredFromCache)
+
+      const sentASelect = async () => {
+        const before = sentByB.filter((q) => q.startsWith('select "id"')).length
+        await b.authenticate(plainTextToken)
+        return sentByB.filter((q) => q.startsWith('select "id"')).length > before
+      }
+      expect(await sentASelect()).toBe(false)
+      await database.exec(
+        `select pg_terminate_backend(pid) from pg_stat_activity
+       where application_name = 'jetstream_b_${database.schema}' and query ilike 'listen%'`,
+      )
+      // The cache is dropped (changes may have been missed while the connection was gone)…
+      await within(2_000, sentASelect)
+      // …and trusted again once B listens anew.
+      await within(5_000, answeredFromCache)
+      await b.close()
+    })
+
+    it('B bypasses its cache while the server is unreachable, and resumes once its probe comes back', async () => {
+      const target = new URL(serverUrl as string)
+      const proxy = await startProxy({ host: target.hostname, port: Number(target.port || 5432) })
+      const url = new URL(serverUrl as string)
+      url.port = String(proxy.port)
+      const sent: string[] = []
+      const client = postgres(url.toString(), {
+        onnotice: () => {},
+        connect_timeout: 1,
+        connection: { search_path: database.schema },
+        debug: (_connection, query) => void sent.push(query),
+      })
+      const b = createTokens({
+        store: drizzleStore(drizzle(client), { probeInterval: 100, timeout: 500 }),
+        cache: true,
+        lastUsed: false,
+      })
+      const { plainTextToken } = await b.create('42', 'through the proxy')
+      const lookups = () => sent.filter((q) => q.startsWith('select "id"')).length
+      const fromCache = async () => {
+        await b.authenticate(plainTextToken).catch(() => null)
+        const before = lookups()
+        await b.authenticate(plainTextToken).catch(() => null)
+        return lookups() === before
+      }
+      try {
+        await within(3_000, fromCache)
+        // postgres.js tries to re-listen at once, fails while the server is away, and does not try again.
+        await proxy.down()
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        await proxy.up()
+        // The probe notices its nonce never came back, listens anew, and the cache is trusted again.
+        await within(5_000, fromCache)
+      } finally {
+        await b.close()
+        await client.end({ timeout: 1 })
+        await proxy.close()
+      }
+    })
+  },
+)
