@@ -8,6 +8,8 @@ export interface HttpScenario {
   readonly name: string
   readonly args: readonly string[]
   readonly authenticated: boolean
+  /** Extra environment for the server process. */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export interface HttpResult {
@@ -18,6 +20,8 @@ export interface HttpResult {
   readonly cpuMicrosPerRequest: number
   /** Non-2xx answers seen in all rounds: must be 0, or the figure means nothing. */
   readonly errors: number
+  /** Database statements the server sent per request, over all rounds. */
+  readonly statementsPerRequest: number
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -34,7 +38,7 @@ interface Running {
 async function startServer(scenario: HttpScenario): Promise<Running> {
   const child = spawn(process.execPath, [`${here}server.js`, ...scenario.args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_ENV: 'production' },
+    env: { ...process.env, NODE_ENV: 'production', ...scenario.env },
   })
   return new Promise((resolve, reject) => {
     let output = ''
@@ -57,10 +61,16 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12])
 }
 
+async function serverStats(running: Running): Promise<{ requests: number; statements: number }> {
+  const response = await fetch(`http://127.0.0.1:${running.port}/__stats`)
+  return (await response.json()) as { requests: number; statements: number }
+}
+
 async function drive(running: Running, scenario: HttpScenario, seconds: number, connections: number) {
   const args = [autocannonBin, '-c', String(connections), '-d', String(seconds), '-j']
   if (scenario.authenticated) args.push('-H', `authorization=Bearer ${running.token}`)
   args.push(`http://127.0.0.1:${running.port}/hit`)
+  const statsBefore = await serverStats(running)
   const before = cpuTicks(running.child.pid as number)
   const output = await new Promise<string>((resolve, reject) => {
     const load = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] })
@@ -71,6 +81,7 @@ async function drive(running: Running, scenario: HttpScenario, seconds: number, 
     )
   })
   const ticks = cpuTicks(running.child.pid as number) - before
+  const statsAfter = await serverStats(running)
   const report = JSON.parse(output) as {
     requests: { total: number; average: number }
     non2xx: number
@@ -80,6 +91,8 @@ async function drive(running: Running, scenario: HttpScenario, seconds: number, 
     requestsPerSecond: report.requests.total / seconds,
     cpuMicrosPerRequest: ((ticks / CLOCK_TICKS) * 1e6) / Math.max(1, report.requests.total),
     errors: report.non2xx + report.errors,
+    requests: statsAfter.requests - statsBefore.requests,
+    statements: statsAfter.statements - statsBefore.statements,
   }
 }
 
@@ -100,25 +113,31 @@ export async function runHttp(
     for (const scenario of scenarios) {
       await drive(running.get(scenario.name) as Running, scenario, options.warmupSeconds ?? 2, connections)
     }
-    const samples = new Map<string, { rps: number[]; cpu: number[]; errors: number }>(
-      scenarios.map((s) => [s.name, { rps: [], cpu: [], errors: 0 }]),
-    )
+    const samples = new Map<
+      string,
+      { rps: number[]; cpu: number[]; errors: number; requests: number; statements: number }
+    >(scenarios.map((s) => [s.name, { rps: [], cpu: [], errors: 0, requests: 0, statements: 0 }]))
     for (let round = 0; round < rounds; round++) {
       for (const scenario of scenarios) {
         const sample = await drive(running.get(scenario.name) as Running, scenario, seconds, connections)
         const entry = samples.get(scenario.name)
         entry?.rps.push(sample.requestsPerSecond)
         entry?.cpu.push(sample.cpuMicrosPerRequest)
-        if (entry) entry.errors += sample.errors
+        if (entry) {
+          entry.errors += sample.errors
+          entry.requests += sample.requests
+          entry.statements += sample.statements
+        }
       }
     }
     return scenarios.map((s) => {
-      const entry = samples.get(s.name) ?? { rps: [], cpu: [], errors: 0 }
+      const entry = samples.get(s.name) ?? { rps: [], cpu: [], errors: 0, requests: 0, statements: 0 }
       return {
         name: s.name,
         requestsPerSecond: median(entry.rps),
         cpuMicrosPerRequest: median(entry.cpu),
         errors: entry.errors,
+        statementsPerRequest: entry.statements / Math.max(1, entry.requests),
       }
     })
   } finally {

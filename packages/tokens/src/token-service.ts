@@ -260,8 +260,12 @@ export class TokenService<P extends string = string> {
     if (!parsed) return this.#fail('malformed', null)
     const hash = hashSecret(parsed.secret)
     const cache = this.#cache
-    const cached = cache && parsed.id !== null ? cache.get(parsed.id, this.#clock()) : undefined
-    const generation = cache ? cache.generation : 0
+    let cached: TokenRecord | undefined
+    let generation = 0
+    if (cache !== null) {
+      generation = cache.generation
+      if (parsed.id !== null) cached = cache.get(parsed.id, this.#clock())
+    }
     let record: TokenRecord | null | undefined = cached
     if (record === undefined) {
       try {
@@ -395,7 +399,8 @@ export class TokenService<P extends string = string> {
   }
 
   /**
-   * Writes pending `lastUsedAt` touches. Call it before the process exits.
+   * Writes pending `lastUsedAt` touches and stops following the store's changes: the end of the service's life.
+   * Call it before the process exits.
    *
    * @example
    * ```ts

@@ -1,0 +1,71 @@
+import { drizzleStore, migrate } from '@jetstream/drizzle'
+import { createTokens, PermissionRegistry } from '@jetstream/tokens'
+import { drizzle } from 'drizzle-orm/postgres-js'
+import postgres from 'postgres'
+import { type HttpResult, type HttpScenario, runHttp } from './run-http.js'
+
+export interface VerificationTable {
+  readonly rows: string[]
+  readonly results: readonly HttpResult[]
+}
+
+/**
+ * Issue 6's table: every way of verifying a token behind one route, each as its own server process under
+ * autocannon, interleaved, with ratios to bare Hono and to the raw floor of the same database.
+ */
+export async function benchVerification(serverUrl: string): Promise<VerificationTable> {
+  const schema = `jetstream_bench_http_${process.pid}`
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`drop schema if exists ${schema} cascade; create schema ${schema}`)
+  const setup = postgres(serverUrl, { max: 1, onnotice: () => {}, connection: { search_path: schema } })
+  try {
+    await migrate(drizzle(setup))
+    const permissions = new PermissionRegistry({ permissions: ['read'], defaults: ['read'] })
+    const tokens = createTokens({ store: drizzleStore(drizzle(setup)), permissions })
+    const { plainTextToken } = await tokens.create('1', 'bench', ['read'])
+    await tokens.close()
+    const env = { DATABASE_URL: serverUrl, BENCH_SCHEMA: schema, BENCH_TOKEN: plainTextToken }
+
+    const scenario = (name: string, framework: string, mode: string, authenticated = true): HttpScenario => ({
+      name,
+      args: [framework, mode],
+      authenticated,
+      env,
+    })
+    const scenarios: HttpScenario[] = [
+      scenario('bare Hono route, no auth', 'hono', 'bare', false),
+      scenario("Hono's own bearerAuth, one static token", 'hono', 'bearer-auth'),
+      scenario('raw floor: sha256 + primary-key select, postgres.js', 'hono', 'raw-postgres'),
+      scenario('raw floor: sha256 + primary-key select, PGlite', 'hono', 'raw-pglite'),
+      scenario('@jetstream/hono, drizzle on the server, uncached', 'hono', 'drizzle-postgres'),
+      scenario('@jetstream/hono, drizzle on the server, cached', 'hono', 'drizzle-postgres-cached'),
+      scenario('@jetstream/hono, drizzle on PGlite, uncached', 'hono', 'drizzle-pglite'),
+      scenario('@jetstream/hono, drizzle on PGlite, cached', 'hono', 'drizzle-pglite-cached'),
+      scenario('@jetstream/hono, memory store', 'hono', 'memory'),
+      scenario('bare Koa route', 'koa', 'bare', false),
+      scenario('@jetstream/koa, drizzle on the server, cached', 'koa', 'drizzle-postgres-cached'),
+      scenario('bare Express route', 'express', 'bare', false),
+      scenario('@jetstream/express, drizzle on the server, cached', 'express', 'drizzle-postgres-cached'),
+    ]
+    const results = await runHttp(scenarios, { rounds: 2, seconds: 5, warmupSeconds: 2 })
+    const rate = (name: string) => results.find((r) => r.name === name)?.requestsPerSecond ?? Number.NaN
+    const bareHono = rate('bare Hono route, no auth')
+    const floorFor = (r: HttpResult) =>
+      r.name.includes('PGlite')
+        ? rate('raw floor: sha256 + primary-key select, PGlite')
+        : r.name.includes('server') || r.name.includes('postgres.js')
+          ? rate('raw floor: sha256 + primary-key select, postgres.js')
+          : Number.NaN
+    const rows = results.map((r) => {
+      const floor = floorFor(r)
+      return `| ${r.name} | ${Math.round(r.requestsPerSecond).toLocaleString('en-US')}/s | ${(r.requestsPerSecond / bareHono).toFixed(2)} | ${
+        Number.isNaN(floor) ? '' : (r.requestsPerSecond / floor).toFixed(2)
+      } | ${r.statementsPerRequest.toFixed(3)} | ${r.cpuMicrosPerRequest.toFixed(1)} µs | ${r.errors} |`
+    })
+    return { rows, results }
+  } finally {
+    await setup.end({ timeout: 1 })
+    await admin.unsafe(`drop schema if exists ${schema} cascade`)
+    await admin.end()
+  }
+}
