@@ -7,6 +7,7 @@ import {
   posts,
   postTitle,
   signIn,
+  titleRequired,
   type User,
   userForToken,
 } from '@examples/shared'
@@ -82,12 +83,7 @@ export function createApp({
     if (!post) res.status(404).json({ message: 'No such post.', code: 'not_found' })
     return post
   }
-  const invalidTitle = (res: Response) =>
-    res.status(422).json({
-      message: 'The title field is required.',
-      code: 'invalid_input',
-      errors: { title: ['The title field is required.'] },
-    })
+  const invalidTitle = (res: Response) => res.status(422).json(titleRequired)
 
   app.get('/api/posts', signedIn, abilities<Permission>('read'), (_req, res) => {
     res.json({ posts: repository.all() })

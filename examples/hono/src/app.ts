@@ -7,6 +7,7 @@ import {
   posts,
   postTitle,
   signIn,
+  titleRequired,
   type User,
   userForToken,
 } from '@examples/shared'
@@ -83,15 +84,7 @@ export function createApp({
   })
   api.post('/api/posts', abilities('create'), async (c) => {
     const title = postTitle(await c.req.json().catch(() => null))
-    if (!title)
-      return c.json(
-        {
-          message: 'The title field is required.',
-          code: 'invalid_input',
-          errors: { title: ['The title field is required.'] },
-        },
-        422,
-      )
+    if (!title) return c.json(titleRequired, 422)
     return c.json({ post: repository.create((c.var.auth.user as User).id, title) }, 201)
   })
   api.put('/api/posts/:id', abilities('update'), async (c) => {
@@ -99,15 +92,7 @@ export function createApp({
     if (post instanceof Response) return post
     await c.var.auth.authorize(posts.update, post)
     const title = postTitle(await c.req.json().catch(() => null))
-    if (!title)
-      return c.json(
-        {
-          message: 'The title field is required.',
-          code: 'invalid_input',
-          errors: { title: ['The title field is required.'] },
-        },
-        422,
-      )
+    if (!title) return c.json(titleRequired, 422)
     return c.json({ post: repository.update(post, title) })
   })
   api.delete('/api/posts/:id', ability('delete'), async (c) => {

@@ -7,6 +7,7 @@ import {
   posts,
   postTitle,
   signIn,
+  titleRequired,
   type User,
   userForToken,
 } from '@examples/shared'
@@ -83,11 +84,7 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
   }
   const invalidTitle = (ctx: ApiContext) => {
     ctx.status = 422
-    ctx.body = {
-      message: 'The title field is required.',
-      code: 'invalid_input',
-      errors: { title: ['The title field is required.'] },
-    }
+    ctx.body = titleRequired
   }
   api.get('/api/posts', signedIn, abilities('read'), (ctx) => {
     ctx.body = { posts: repository.all() }

@@ -1,6 +1,6 @@
 export { apiTokenPage } from './page.js'
 export { type Permission, permissions } from './permissions.js'
 export { type AppAuth, posts } from './policies.js'
-export { type Post, PostRepository, postTitle } from './posts.js'
+export { type Post, PostRepository, postTitle, titleRequired } from './posts.js'
 export { createTokenService, userForToken } from './tokens.js'
 export { demoCredentials, findUser, signIn, type User } from './users.js'

@@ -43,3 +43,10 @@ export function postTitle(body: unknown): string | null {
   const title = (body as { title?: unknown } | null)?.title
   return typeof title === 'string' && title.trim() !== '' && title.length <= 200 ? title.trim() : null
 }
+
+/** The 422 answer for a missing or invalid title, the same in every example app. */
+export const titleRequired = {
+  message: 'The title field is required.',
+  code: 'invalid_input',
+  errors: { title: ['The title field is required.'] },
+} as const

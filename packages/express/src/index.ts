@@ -1,6 +1,9 @@
+export type { ApiTokenRoutesOptions } from '@jetstream/tokens'
+
 import {
   ApiTokenManager,
-  type ApiTokenManagerOptions,
+  type ApiTokenRoutesOptions,
+  type AuthMiddlewareOptions,
   assertAbilities,
   assertAnyAbility,
   BadRequestError,
@@ -8,7 +11,6 @@ import {
   isTokenError,
   type RequestAuth,
   RequestGuard,
-  type RequestGuardOptions,
   type TokenService,
   UnauthenticatedError,
 } from '@jetstream/tokens'
@@ -58,12 +60,7 @@ export function authOf<U = unknown, P extends string = string>(req: Request): Re
 }
 
 /** Options of {@link auth}: how the app signs users in, and whether a route group needs it. */
-export interface AuthOptions<U, P extends string> extends RequestGuardOptions<U, P, Request> {
-  /** Answer 401 when the request is not signed in. Default true; false merely reads the auth. */
-  readonly required?: boolean
-  /** The realm in `WWW-Authenticate`. Default `api`. */
-  readonly realm?: string
-}
+export type AuthOptions<U, P extends string> = AuthMiddlewareOptions<U, P, Request>
 
 /**
  * The auth middleware (Sanctum's guard): the app's session first, then `Authorization: Bearer …`. Sets
@@ -104,15 +101,7 @@ export function auth<U, P extends string>(
  * ```
  */
 export function abilities<P extends string>(...required: P[]): RequestHandler {
-  return function abilities(req, res, next) {
-    try {
-      assertAbilities(currentAuth<P>(req), required)
-    } catch (error) {
-      if (!isTokenError(error)) return next(error)
-      return respond(res, error)
-    }
-    next()
-  }
+  return checking('abilities', (auth: RequestAuth<unknown, P>) => assertAbilities(auth, required))
 }
 
 /**
@@ -124,23 +113,24 @@ export function abilities<P extends string>(...required: P[]): RequestHandler {
  * ```
  */
 export function ability<P extends string>(...anyOf: P[]): RequestHandler {
-  return function ability(req, res, next) {
+  return checking('ability', (auth: RequestAuth<unknown, P>) => assertAnyAbility(auth, anyOf))
+}
+
+// A middleware that runs a core check on the request's auth and answers its refusal; named for stack traces.
+function checking<P extends string>(
+  name: string,
+  check: (auth: RequestAuth<unknown, P>) => void,
+): RequestHandler {
+  const middleware: RequestHandler = (req, res, next) => {
     try {
-      assertAnyAbility(currentAuth<P>(req), anyOf)
+      check(currentAuth<P>(req))
     } catch (error) {
       if (!isTokenError(error)) return next(error)
       return respond(res, error)
     }
     next()
   }
-}
-
-/** Options of {@link apiTokenRoutes}. */
-export interface ApiTokenRoutesOptions<U> extends ApiTokenManagerOptions<U> {
-  /** Where the routes live. Default `/user/api-tokens`. */
-  readonly prefix?: string
-  /** The largest JSON body accepted. Default `100kb`. */
-  readonly bodyLimit?: string
+  return Object.defineProperty(middleware, 'name', { value: name })
 }
 
 /**

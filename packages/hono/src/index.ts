@@ -1,6 +1,9 @@
+export type { ApiTokenRoutesOptions } from '@jetstream/tokens'
+
 import {
   ApiTokenManager,
-  type ApiTokenManagerOptions,
+  type ApiTokenRoutesOptions,
+  type AuthMiddlewareOptions,
   assertAbilities,
   assertAnyAbility,
   BadRequestError,
@@ -9,7 +12,6 @@ import {
   type Policy,
   type RequestAuth,
   RequestGuard,
-  type RequestGuardOptions,
   type TokenService,
   UnauthenticatedError,
 } from '@jetstream/tokens'
@@ -31,12 +33,7 @@ export interface AuthEnv<U = unknown, P extends string = string> {
 }
 
 /** Options of {@link auth}: how the app signs users in, and whether a route group needs it. */
-export interface AuthOptions<U, P extends string> extends RequestGuardOptions<U, P, Context> {
-  /** Answer 401 when the request is not signed in. Default true; false merely reads the auth. */
-  readonly required?: boolean
-  /** The realm in `WWW-Authenticate`. Default `api`. */
-  readonly realm?: string
-}
+export type AuthOptions<U, P extends string> = AuthMiddlewareOptions<U, P, Context>
 
 /**
  * The auth middleware (Sanctum's guard): the app's session first, then `Authorization: Bearer …`. Sets
@@ -87,15 +84,7 @@ export function auth<U, P extends string>(
  * ```
  */
 export function abilities<P extends string>(...required: P[]): MiddlewareHandler {
-  return async function abilities(c, next) {
-    try {
-      assertAbilities(currentAuth<unknown, P>(c), required)
-    } catch (error) {
-      if (!isTokenError(error)) throw error
-      return respond(c, error)
-    }
-    await next()
-  }
+  return checking('abilities', (auth: RequestAuth<unknown, P>) => assertAbilities(auth, required))
 }
 
 /**
@@ -107,21 +96,24 @@ export function abilities<P extends string>(...required: P[]): MiddlewareHandler
  * ```
  */
 export function ability<P extends string>(...anyOf: P[]): MiddlewareHandler {
-  return async function ability(c, next) {
+  return checking('ability', (auth: RequestAuth<unknown, P>) => assertAnyAbility(auth, anyOf))
+}
+
+// A middleware that runs a core check on the request's auth and answers its refusal; named for stack traces.
+function checking<P extends string>(
+  name: string,
+  check: (auth: RequestAuth<unknown, P>) => void,
+): MiddlewareHandler {
+  const middleware: MiddlewareHandler = async (c, next) => {
     try {
-      assertAnyAbility(currentAuth<unknown, P>(c), anyOf)
+      check(currentAuth<unknown, P>(c))
     } catch (error) {
       if (!isTokenError(error)) throw error
       return respond(c, error)
     }
     await next()
   }
-}
-
-/** Options of {@link apiTokenRoutes}. */
-export interface ApiTokenRoutesOptions<U> extends ApiTokenManagerOptions<U> {
-  /** Where the routes live. Default `/user/api-tokens`. */
-  readonly prefix?: string
+  return Object.defineProperty(middleware, 'name', { value: name })
 }
 
 /**

@@ -1,6 +1,9 @@
+export type { ApiTokenRoutesOptions } from '@jetstream/tokens'
+
 import {
   ApiTokenManager,
-  type ApiTokenManagerOptions,
+  type ApiTokenRoutesOptions,
+  type AuthMiddlewareOptions,
   assertAbilities,
   assertAnyAbility,
   BadRequestError,
@@ -8,7 +11,6 @@ import {
   isTokenError,
   type RequestAuth,
   RequestGuard,
-  type RequestGuardOptions,
   type TokenService,
   UnauthenticatedError,
 } from '@jetstream/tokens'
@@ -29,12 +31,7 @@ export interface AuthState<U = unknown, P extends string = string> {
 }
 
 /** Options of {@link auth}: how the app signs users in, and whether a route group needs it. */
-export interface AuthOptions<U, P extends string> extends RequestGuardOptions<U, P, Context> {
-  /** Answer 401 when the request is not signed in. Default true; false merely reads the auth. */
-  readonly required?: boolean
-  /** The realm in `WWW-Authenticate`. Default `api`. */
-  readonly realm?: string
-}
+export type AuthOptions<U, P extends string> = AuthMiddlewareOptions<U, P, Context>
 
 /**
  * The auth middleware (Sanctum's guard): the app's session first, then `Authorization: Bearer …`. Sets
@@ -98,14 +95,6 @@ export function ability<P extends string>(...anyOf: P[]): Middleware {
     assertAnyAbility(currentAuth<unknown, P>(ctx), anyOf)
     await next()
   }
-}
-
-/** Options of {@link apiTokenRoutes}. */
-export interface ApiTokenRoutesOptions<U> extends ApiTokenManagerOptions<U> {
-  /** Where the routes live. Default `/user/api-tokens`. */
-  readonly prefix?: string
-  /** The largest JSON body accepted. Default `100kb`. */
-  readonly bodyLimit?: string
 }
 
 /**

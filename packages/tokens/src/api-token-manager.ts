@@ -27,6 +27,14 @@ export interface ApiTokenManagerOptions<U> {
   readonly owner?: (user: U) => OwnerInput
 }
 
+/** What every adapter's `apiTokenRoutes(tokens, options)` takes. */
+export interface ApiTokenRoutesOptions<U> extends ApiTokenManagerOptions<U> {
+  /** Where the routes live. Default `/user/api-tokens`. */
+  readonly prefix?: string
+  /** The largest JSON body accepted, where the adapter reads bodies itself (Koa, Express). Default `100kb`. */
+  readonly bodyLimit?: string
+}
+
 /**
  * What Jetstream's API-token page does, without a framework: list, create, change the permissions of, and delete
  * the signed-in user's own tokens. Adapters mount it as routes (`apiTokenRoutes`).

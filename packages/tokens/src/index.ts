@@ -1,5 +1,10 @@
 export { assertAbilities, assertAnyAbility } from './ability-checks.js'
-export type { ApiTokenManagerOptions, ApiTokenResult, ApiTokenView } from './api-token-manager.js'
+export type {
+  ApiTokenManagerOptions,
+  ApiTokenResult,
+  ApiTokenRoutesOptions,
+  ApiTokenView,
+} from './api-token-manager.js'
 export { ApiTokenManager } from './api-token-manager.js'
 export type { AccessToken, Auth, SignedIn } from './auth.js'
 export { createAuth, isSignedIn } from './auth.js'
@@ -27,7 +32,12 @@ export { PersonalAccessToken } from './personal-access-token.js'
 export { isTokenId } from './plain-text-token.js'
 export type { Policy } from './policies.js'
 export { allows, authorize, definePolicies } from './policies.js'
-export type { GuardedRequest, RequestAuth, RequestGuardOptions } from './request-guard.js'
+export type {
+  AuthMiddlewareOptions,
+  GuardedRequest,
+  RequestAuth,
+  RequestGuardOptions,
+} from './request-guard.js'
 export { createRequestAuth, RequestGuard } from './request-guard.js'
 export { statefulDomains } from './stateful-domains.js'
 export type { OwnerInput, TokenOwner } from './token-owner.js'

@@ -38,6 +38,14 @@ export interface RequestGuardOptions<U, P extends string, R> {
   readonly statefulDomains?: readonly string[]
 }
 
+/** What every adapter's `auth(tokens, options)` takes: the guard's options, plus whether a route group needs auth. */
+export interface AuthMiddlewareOptions<U, P extends string, R> extends RequestGuardOptions<U, P, R> {
+  /** Answer 401 when the request is not signed in. Default true; false merely reads the auth. */
+  readonly required?: boolean
+  /** The realm in `WWW-Authenticate`. Default `api`. */
+  readonly realm?: string
+}
+
 /** The auth of one request, as every adapter exposes it (`c.var.auth`, `ctx.state.auth`, `req.auth`). */
 export interface RequestAuth<U = unknown, P extends string = string> extends Auth<U, P> {
   /** True when the request presented a token that was refused (for `WWW-Authenticate: … error="invalid_token"`). */
