@@ -84,7 +84,15 @@ if (!only || only === 'verification') {
   print(
     `Revocation seen by a second instance (LISTEN/NOTIFY, 20 revocations): median ${delays.median.toFixed(1)} ms, worst ${delays.worst.toFixed(1)} ms.`,
   )
-  print('', "Not measured yet: better-auth's API-key plugin as the peer (see the README).")
+  const peer = table.results.find((r) => r.name.includes('better-auth'))
+  const cached = table.results.find((r) => r.name === '@jetstream/hono, drizzle on the server, cached')
+  const uncached = table.results.find((r) => r.name === '@jetstream/hono, drizzle on the server, uncached')
+  if (peer && cached && uncached) {
+    print(
+      '',
+      `Against better-auth's verifyApiKey on the same server: ${(uncached.requestsPerSecond / peer.requestsPerSecond).toFixed(1)}× uncached, ${(cached.requestsPerSecond / peer.requestsPerSecond).toFixed(1)}× cached (target >= 12×).`,
+    )
+  }
 }
 
 // Read from the bench's own node_modules: some packages' `exports` do not expose their package.json.

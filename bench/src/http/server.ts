@@ -8,7 +8,8 @@
  * - `bearer-auth`: Hono's own `bearerAuth` with one static token (no store);
  * - `raw-postgres`, `raw-pglite`: the floor, written plainly: sha256 + one primary-key select + constant-time compare;
  * - `memory`: the adapter's `auth` + `abilities('read')` on the memory store;
- * - `drizzle-postgres`, `drizzle-pglite` (+ `-cached`): the same on the drizzle store, without / with the cache.
+ * - `drizzle-postgres`, `drizzle-pglite` (+ `-cached`): the same on the drizzle store, without / with the cache;
+ * - `better-auth`: better-auth's API-key plugin, `verifyApiKey`, on the same PostgreSQL (`BENCH_PEER_KEY`).
  * Server scenarios use the schema named by `BENCH_SCHEMA` on `DATABASE_URL`, where the runner created `BENCH_TOKEN`.
  */
 import { hash } from 'node:crypto'
@@ -34,6 +35,7 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
 import Koa from 'koa'
 import postgres from 'postgres'
+import { peerAuth } from './better-auth.js'
 
 export type Framework = 'hono' | 'koa' | 'express'
 const [framework, mode] = process.argv.slice(2) as [Framework, string]
@@ -92,11 +94,22 @@ stats.statements = 0
 const user = { id: '1' }
 const guard = { user: () => user }
 
+const peer =
+  mode === 'better-auth'
+    ? peerAuth(
+        process.env.DATABASE_URL as string,
+        process.env.BENCH_SCHEMA as string,
+        () => void stats.statements++,
+      )
+    : null
+if (peer) token = process.env.BENCH_PEER_KEY ?? ''
+
 // Hono's bearerAuth accepts only RFC 6750 token characters, so its static token is the secret part alone.
 const staticToken = token.slice(token.indexOf('|') + 1)
 
 function ready(port: number): void {
   process.stdout.write(`READY ${port} ${mode === 'bearer-auth' ? staticToken : token}\n`)
+  stats.statements = 0
 }
 
 // The floor: what a hand-written check costs on the same database.
@@ -122,6 +135,12 @@ function hono(t: TokenService<'read'>): void {
   if (mode === 'bare') app.get('/hit', count, (c) => c.json(body))
   else if (mode === 'bearer-auth')
     app.get('/hit', count, bearerAuth({ token: staticToken }), (c) => c.json(body))
+  else if (peer)
+    app.get('/hit', count, async (c) => {
+      const key = (c.req.header('authorization') ?? '').replace(/^Bearer /, '')
+      const result = await peer.auth.api.verifyApiKey({ body: { key } })
+      return result.valid ? c.json(body) : c.json({ message: 'Unauthenticated.' }, 401)
+    })
   else if (mode.startsWith('raw-'))
     app.get('/hit', count, async (c: Context) =>
       (await rawCheck(c.req.header('authorization')))

@@ -2,6 +2,7 @@ import { drizzleStore, migrate } from '@jetstream/drizzle'
 import { createTokens, PermissionRegistry } from '@jetstream/tokens'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
+import { peerKey } from './better-auth.js'
 import { type HttpResult, type HttpScenario, runHttp } from './run-http.js'
 
 export interface VerificationTable {
@@ -24,7 +25,12 @@ export async function benchVerification(serverUrl: string): Promise<Verification
     const tokens = createTokens({ store: drizzleStore(drizzle(setup)), permissions })
     const { plainTextToken } = await tokens.create('1', 'bench', ['read'])
     await tokens.close()
-    const env = { DATABASE_URL: serverUrl, BENCH_SCHEMA: schema, BENCH_TOKEN: plainTextToken }
+    const env = {
+      DATABASE_URL: serverUrl,
+      BENCH_SCHEMA: schema,
+      BENCH_TOKEN: plainTextToken,
+      BENCH_PEER_KEY: await peerKey(serverUrl, schema),
+    }
 
     const scenario = (name: string, framework: string, mode: string, authenticated = true): HttpScenario => ({
       name,
@@ -42,6 +48,7 @@ export async function benchVerification(serverUrl: string): Promise<Verification
       scenario('@jetstream/hono, drizzle on PGlite, uncached', 'hono', 'drizzle-pglite'),
       scenario('@jetstream/hono, drizzle on PGlite, cached', 'hono', 'drizzle-pglite-cached'),
       scenario('@jetstream/hono, memory store', 'hono', 'memory'),
+      scenario("peer: better-auth's API-key plugin, verifyApiKey", 'hono', 'better-auth'),
       scenario('bare Koa route', 'koa', 'bare', false),
       scenario('@jetstream/koa, drizzle on the server, cached', 'koa', 'drizzle-postgres-cached'),
       scenario('bare Express route', 'express', 'bare', false),
@@ -53,7 +60,7 @@ export async function benchVerification(serverUrl: string): Promise<Verification
     const floorFor = (r: HttpResult) =>
       r.name.includes('PGlite')
         ? rate('raw floor: sha256 + primary-key select, PGlite')
-        : r.name.includes('server') || r.name.includes('postgres.js')
+        : r.name.includes('server') || r.name.includes('postgres.js') || r.name.includes('better-auth')
           ? rate('raw floor: sha256 + primary-key select, postgres.js')
           : Number.NaN
     const rows = results.map((r) => {

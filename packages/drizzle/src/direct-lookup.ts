@@ -13,12 +13,22 @@ import type { AnyPgDatabase, TokenTable } from './drizzle-token-store.js'
 /**
  * A token row as the direct lookup returns it, in column order: id, tokenable type, tokenable id, name, token,
  * abilities, last used at, expires at, created at, updated at. Values are as the driver decoded them.
+ *
+ * @example
+ * ```ts
+ * const row: DirectRow | undefined = lookup.row(await lookup.find('id', '7'))
+ * ```
  */
 export type DirectRow = readonly unknown[]
 
 /**
  * Finds one row by id or by hash (the value already in the column's form): `find` returns the driver's own
  * promise and `row` takes the row out of its result, so a caller can decode and map errors in a single `then`.
+ *
+ * @example
+ * ```ts
+ * const found = directLookup(db, personalAccessTokens)?.find('token', hash)
+ * ```
  */
 export interface DirectLookup {
   find(by: 'id' | 'token', value: string): PromiseLike<unknown>
@@ -41,7 +51,14 @@ interface NodePostgresClient {
   }): Promise<{ rows: unknown[][] }>
 }
 
-/** The driver under a drizzle database, as far as the store needs to know it. */
+/**
+ * The driver under a drizzle database, as far as the store needs to know it.
+ *
+ * @example
+ * ```ts
+ * if (driverOf(db) === 'pglite') console.log('in process')
+ * ```
+ */
 export type Driver = 'postgres.js' | 'pglite' | 'node-postgres' | 'unknown'
 
 /**

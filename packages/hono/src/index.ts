@@ -1,5 +1,3 @@
-export type { ApiTokenRoutesOptions } from '@jetstream/tokens'
-
 import {
   ApiTokenManager,
   type ApiTokenRoutesOptions,
@@ -32,7 +30,24 @@ export interface AuthEnv<U = unknown, P extends string = string> {
   Variables: { auth: RequestAuth<U, P> }
 }
 
-/** Options of {@link auth}: how the app signs users in, and whether a route group needs it. */
+/**
+ * Options of {@link apiTokenRoutes}, shared by every adapter.
+ *
+ * @example
+ * ```ts
+ * apiTokenRoutes(tokens, { prefix: '/settings/api-tokens' } satisfies ApiTokenRoutesOptions<User>)
+ * ```
+ */
+export type { ApiTokenRoutesOptions } from '@jetstream/tokens'
+
+/**
+ * Options of {@link auth}: how the app signs users in, and whether a route group needs it.
+ *
+ * @example
+ * ```ts
+ * const options: AuthOptions<User, Permission> = { user: (token) => findUser(token.owner.id), required: false }
+ * ```
+ */
 export type AuthOptions<U, P extends string> = AuthMiddlewareOptions<U, P, Context>
 
 /**

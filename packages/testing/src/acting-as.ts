@@ -1,6 +1,13 @@
 import { type Auth, createAuth, PersonalAccessToken, TransientToken } from '@jetstream/tokens'
 
-/** Options of {@link actingAs}. */
+/**
+ * Options of {@link actingAs}.
+ *
+ * @example
+ * ```ts
+ * actingAs(team, ['read'], { owner: { type: 'team', id: team.id } })
+ * ```
+ */
 export interface ActingAsOptions {
   /** The token's owner; default `{ type: 'user', id: String(user.id) }`. */
   readonly owner?: { readonly type: string; readonly id: string }

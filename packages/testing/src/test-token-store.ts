@@ -7,7 +7,14 @@ import {
 } from '@jetstream/tokens'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
 
-/** How {@link testTokenStore} gets a store to test. */
+/**
+ * How {@link testTokenStore} gets a store to test.
+ *
+ * @example
+ * ```ts
+ * testTokenStore('MyStore', { create: () => new MyStore(db), reset: (store) => store.clear(), close: (store) => store.end() })
+ * ```
+ */
 export interface TokenStoreSuiteOptions<S extends TokenStore = TokenStore> {
   /** Builds a store. Without `reset`, a new one is built for every test; with it, one is built and reused. */
   readonly create: () => S | Promise<S>

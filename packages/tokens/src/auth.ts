@@ -1,7 +1,14 @@
 import type { PersonalAccessToken } from './personal-access-token.js'
 import type { TransientToken } from './transient-token.js'
 
-/** What a request is authenticated with: an API token, or the transient token of a session request. */
+/**
+ * What a request is authenticated with: an API token, or the transient token of a session request.
+ *
+ * @example
+ * ```ts
+ * const token: AccessToken = new TransientToken()
+ * ```
+ */
 export type AccessToken<P extends string = string> = PersonalAccessToken<P> | TransientToken
 
 /**
@@ -24,7 +31,14 @@ export interface Auth<U = unknown, P extends string = string> {
   tokenCant(ability: P): boolean
 }
 
-/** An {@link Auth} with a user and a token: what policies receive. */
+/**
+ * An {@link Auth} with a user and a token: what policies receive.
+ *
+ * @example
+ * ```ts
+ * const update = (auth: SignedIn<User, 'update'>, post: Post) => post.authorId === auth.user.id
+ * ```
+ */
 export interface SignedIn<U = unknown, P extends string = string> extends Auth<U, P> {
   readonly user: U
   readonly token: AccessToken<P>

@@ -1,6 +1,13 @@
 import { isTokenError, type MissingAbilitiesError, type UnauthenticatedError } from './errors.js'
 
-/** An error as HTTP, ready for any framework to send. */
+/**
+ * An error as HTTP, ready for any framework to send.
+ *
+ * @example
+ * ```ts
+ * const { status, headers, body }: ErrorResponse = errorResponse(new UnauthenticatedError())
+ * ```
+ */
 export interface ErrorResponse {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>

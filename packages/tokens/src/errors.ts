@@ -6,7 +6,14 @@
 // A registry symbol, not a class identity: two installed copies of this package still recognise each other's errors.
 const brand = Symbol.for('@jetstream/tokens/error')
 
-/** Stable codes of {@link TokenError}s; adapters put them in response bodies. */
+/**
+ * Stable codes of {@link TokenError}s; adapters put them in response bodies.
+ *
+ * @example
+ * ```ts
+ * if (error.code === ('storage_unavailable' satisfies TokenErrorCode)) retryLater()
+ * ```
+ */
 export type TokenErrorCode =
   | 'bad_request'
   | 'not_found'
@@ -143,7 +150,14 @@ export class ForbiddenError extends TokenError {
   }
 }
 
-/** Messages by field name, as Laravel's validator returns them. */
+/**
+ * Messages by field name, as Laravel's validator returns them.
+ *
+ * @example
+ * ```ts
+ * const errors: FieldErrors = { name: ['The name field is required.'] }
+ * ```
+ */
 export type FieldErrors = Readonly<Record<string, readonly string[]>>
 
 /**

@@ -16,7 +16,14 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/
 const MAX_ID_LENGTH = 64
 const PREFIX = /^[A-Za-z0-9_-]{0,32}$/
 
-/** A plain-text token split into its parts; `id` is null when only the secret was given. */
+/**
+ * A plain-text token split into its parts; `id` is null when only the secret was given.
+ *
+ * @example
+ * ```ts
+ * const { id, secret }: ParsedPlainTextToken = { id: '7', secret: 'Xq3…' }
+ * ```
+ */
 export interface ParsedPlainTextToken {
   readonly id: string | null
   readonly secret: string

@@ -8,7 +8,14 @@ import { TransientToken } from './transient-token.js'
 
 type MaybePromise<T> = T | Promise<T>
 
-/** What the guard needs to read from a request, whatever the framework. */
+/**
+ * What the guard needs to read from a request, whatever the framework.
+ *
+ * @example
+ * ```ts
+ * const facts: GuardedRequest = { method: req.method, header: (name) => req.headers[name] as string | undefined }
+ * ```
+ */
 export interface GuardedRequest {
   /** The HTTP method, any case. */
   readonly method: string
@@ -16,7 +23,14 @@ export interface GuardedRequest {
   header(name: string): string | undefined
 }
 
-/** How the app signs users in; the options every adapter's `auth(tokens, options)` takes. `R` is the framework's request. */
+/**
+ * How the app signs users in; the options every adapter's `auth(tokens, options)` takes. `R` is the framework's request.
+ *
+ * @example
+ * ```ts
+ * const options: RequestGuardOptions<User, Permission, Request> = { session: (req) => req.user ?? null, user: (token) => users.find(token.owner.id) }
+ * ```
+ */
 export interface RequestGuardOptions<U, P extends string, R> {
   /**
    * The user signed in through the app's own session (a cookie), or null. Such a request gets a
@@ -38,7 +52,14 @@ export interface RequestGuardOptions<U, P extends string, R> {
   readonly statefulDomains?: readonly string[]
 }
 
-/** What every adapter's `auth(tokens, options)` takes: the guard's options, plus whether a route group needs auth. */
+/**
+ * What every adapter's `auth(tokens, options)` takes: the guard's options, plus whether a route group needs auth.
+ *
+ * @example
+ * ```ts
+ * app.use('/maybe/*', auth(tokens, { user: findOwner, required: false, realm: 'acme' }))
+ * ```
+ */
 export interface AuthMiddlewareOptions<U, P extends string, R> extends RequestGuardOptions<U, P, R> {
   /** Answer 401 when the request is not signed in. Default true; false merely reads the auth. */
   readonly required?: boolean
@@ -46,7 +67,15 @@ export interface AuthMiddlewareOptions<U, P extends string, R> extends RequestGu
   readonly realm?: string
 }
 
-/** The auth of one request, as every adapter exposes it (`c.var.auth`, `ctx.state.auth`, `req.auth`). */
+/**
+ * The auth of one request, as every adapter exposes it (`c.var.auth`, `ctx.state.auth`, `req.auth`).
+ *
+ * @example
+ * ```ts
+ * const auth: RequestAuth<User, Permission> = c.var.auth
+ * if (auth.tokenRejected) console.warn('a token was refused')
+ * ```
+ */
 export interface RequestAuth<U = unknown, P extends string = string> extends Auth<U, P> {
   /** True when the request presented a token that was refused (for `WWW-Authenticate: … error="invalid_token"`). */
   readonly tokenRejected: boolean

@@ -21,17 +21,38 @@ export interface TokenRecord {
   readonly updatedAt: Date
 }
 
-/** What {@link TokenStore.insert} receives: a record before the store has given it an id. */
+/**
+ * What {@link TokenStore.insert} receives: a record before the store has given it an id.
+ *
+ * @example
+ * ```ts
+ * const stored = await store.insert({ owner, name: 'CLI', abilities: ['read'], tokenHash, expiresAt: null, createdAt: now, updatedAt: now } satisfies NewTokenRecord)
+ * ```
+ */
 export type NewTokenRecord = Omit<TokenRecord, 'id' | 'lastUsedAt'>
 
-/** The changes {@link TokenStore.update} applies; absent fields stay as they are. */
+/**
+ * The changes {@link TokenStore.update} applies; absent fields stay as they are.
+ *
+ * @example
+ * ```ts
+ * await store.update(owner, '7', { abilities: ['read'], updatedAt: new Date() } satisfies TokenChanges)
+ * ```
+ */
 export interface TokenChanges {
   readonly name?: string
   readonly abilities?: readonly string[]
   readonly updatedAt: Date
 }
 
-/** What {@link TokenStore.deleteExpired} removes. */
+/**
+ * What {@link TokenStore.deleteExpired} removes.
+ *
+ * @example
+ * ```ts
+ * await store.deleteExpired({ expiredBefore: new Date(Date.now() - 86_400_000) } satisfies ExpiredTokenCriteria)
+ * ```
+ */
 export interface ExpiredTokenCriteria {
   /** Delete tokens whose `expiresAt` is before this instant. */
   readonly expiredBefore: Date
