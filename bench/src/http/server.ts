@@ -35,7 +35,6 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
 import Koa from 'koa'
 import postgres from 'postgres'
-import { peerAuth } from './better-auth.js'
 
 export type Framework = 'hono' | 'koa' | 'express'
 const [framework, mode] = process.argv.slice(2) as [Framework, string]
@@ -94,9 +93,10 @@ stats.statements = 0
 const user = { id: '1' }
 const guard = { user: () => user }
 
+// Imported only where it runs: its module graph is large, and the other scenarios' processes should not carry it.
 const peer =
   mode === 'better-auth'
-    ? peerAuth(
+    ? (await import('./better-auth.js')).peerAuth(
         process.env.DATABASE_URL as string,
         process.env.BENCH_SCHEMA as string,
         () => void stats.statements++,
