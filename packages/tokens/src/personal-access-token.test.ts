@@ -65,4 +65,29 @@ describe('PersonalAccessToken', () => {
     expect(() => (t.abilities as string[]).push('delete')).toThrow()
     expect(t.can('delete')).toBe(false)
   })
+
+  it('keeps its times to itself: changing a Date read from it, or the one it was made from, changes nothing', () => {
+    const createdAt = new Date('2026-01-01T00:00:00Z')
+    const expiresAt = new Date('2026-02-01T00:00:00Z')
+    const t = new PersonalAccessToken({
+      id: '7',
+      owner: { type: 'user', id: '42' },
+      name: 'CLI',
+      abilities: ['read'],
+      lastUsedAt: null,
+      expiresAt,
+      createdAt,
+    })
+    expiresAt.setTime(0)
+    t.expiresAt?.setTime(Date.UTC(2099, 0, 1))
+    t.createdAt.setTime(0)
+    expect(t.expiresAt).toEqual(new Date('2026-02-01T00:00:00Z'))
+    expect(t.createdAt).toEqual(new Date('2026-01-01T00:00:00Z'))
+    expect(t.lastUsedAt).toBeNull()
+    expect(JSON.parse(JSON.stringify(t))).toMatchObject({
+      expiresAt: '2026-02-01T00:00:00.000Z',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      lastUsedAt: null,
+    })
+  })
 })

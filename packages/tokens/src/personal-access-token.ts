@@ -27,9 +27,12 @@ export class PersonalAccessToken<P extends string = string> implements PersonalA
   readonly owner: TokenOwner
   readonly name: string
   readonly abilities: readonly string[]
-  readonly lastUsedAt: Date | null
-  readonly expiresAt: Date | null
-  readonly createdAt: Date
+  // The times as epoch milliseconds, each read giving a Date of its own: a record may be shared (the verification
+  // cache hands one to every request), so no Date of it may reach an app, where a `setTime` would move another
+  // request's expiry; and most requests never read a time, so none is built for them.
+  readonly #lastUsedAt: number | null
+  readonly #expiresAt: number | null
+  readonly #createdAt: number
 
   constructor(data: PersonalAccessTokenData) {
     this.id = data.id
@@ -38,9 +41,24 @@ export class PersonalAccessToken<P extends string = string> implements PersonalA
     // Frozen so `can` cannot be fooled by a push (a list a store already froze is shared as is); a token holds a
     // handful of abilities, so a list search beats a Set.
     this.abilities = Object.isFrozen(data.abilities) ? data.abilities : Object.freeze([...data.abilities])
-    this.lastUsedAt = data.lastUsedAt
-    this.expiresAt = data.expiresAt
-    this.createdAt = data.createdAt
+    this.#lastUsedAt = data.lastUsedAt === null ? null : data.lastUsedAt.getTime()
+    this.#expiresAt = data.expiresAt === null ? null : data.expiresAt.getTime()
+    this.#createdAt = data.createdAt.getTime()
+  }
+
+  /** When the token was last used (to within the service's `lastUsed.interval`), or null if never. */
+  get lastUsedAt(): Date | null {
+    return this.#lastUsedAt === null ? null : new Date(this.#lastUsedAt)
+  }
+
+  /** When the token stops working, or null when only the service's `expiration` (if any) limits it. */
+  get expiresAt(): Date | null {
+    return this.#expiresAt === null ? null : new Date(this.#expiresAt)
+  }
+
+  /** When the token was issued. */
+  get createdAt(): Date {
+    return new Date(this.#createdAt)
   }
 
   /**

@@ -54,6 +54,19 @@ describe('the verification cache in the token service', () => {
     expect(store.lookups).toBe(1)
   })
 
+  it('hands each request times of its own: changing one cannot move the cached expiry', async () => {
+    const { store, tokens } = setup()
+    const expiresAt = new Date(Date.now() + 60_000)
+    const { plainTextToken } = await tokens.create('42', 'x', undefined, { expiresAt })
+    const first = await tokens.authenticate(plainTextToken)
+    first?.expiresAt?.setTime(Date.now() + 365 * 86_400_000)
+    first?.createdAt.setTime(0)
+    const second = await tokens.authenticate(plainTextToken)
+    expect(store.lookups).toBe(1)
+    expect(second?.expiresAt).toEqual(expiresAt)
+    expect(second?.createdAt.getTime()).not.toBe(0)
+  })
+
   it('still refuses a cached token once it expires', async () => {
     let now = Date.parse('2026-06-01T00:00:00Z')
     const tokens = createTokens({
@@ -89,7 +102,7 @@ describe('the verification cache in the token service', () => {
     let release: () => void = () => {}
     const find = store.findById.bind(store)
     store.findById = (id) =>
-      find(id).then((found) => new Promise((resolve) => (release = () => resolve(found))))
+      Promise.resolve(find(id)).then((found) => new Promise((resolve) => (release = () => resolve(found))))
     const inFlight = tokens.authenticate(plainTextToken)
     await tokens.revoke('42', token.id)
     release()
