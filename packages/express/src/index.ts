@@ -14,6 +14,7 @@ import {
 } from '@jetstream/tokens'
 import express, {
   type ErrorRequestHandler,
+  type NextFunction,
   type Request,
   type RequestHandler,
   type Response,
@@ -90,20 +91,36 @@ export function auth<U, P extends string>(
   tokens: TokenService<P>,
   options: AuthOptions<U, P>,
 ): RequestHandler {
-  const guard = new RequestGuard<U, P, Request>(tokens, options)
+  const guard = new RequestGuard<U, P, Request>(tokens, options, {
+    method: (req) => req.method,
+    header: (req, name) => req.get(name),
+  })
   const required = options.required ?? true
   const realm = options.realm ?? 'api'
-  return async function auth(req, res, next) {
-    try {
-      const resolved = await guard.resolve(req, { method: req.method, header: (name) => req.get(name) })
-      if (required && resolved.user === null)
-        throw new UnauthenticatedError({ tokenRejected: resolved.tokenRejected })
-      req.auth = resolved as unknown as RequestAuth
-    } catch (error) {
-      if (!isTokenError(error)) return next(error)
-      return respond(res, error, realm)
-    }
+  const enter = (req: Request, res: Response, next: NextFunction, resolved: RequestAuth<U, P>) => {
+    if (required && resolved.user === null)
+      return refuse(res, next, new UnauthenticatedError({ tokenRejected: resolved.tokenRejected }))
+    req.auth = resolved as unknown as RequestAuth
     next()
+  }
+  const refuse = (res: Response, next: NextFunction, error: unknown) => {
+    if (!isTokenError(error)) return next(error)
+    respond(res, error, realm)
+  }
+  // Not an async function: a request whose auth needs no lookup (a session, a cached token) pays for no promise.
+  return function auth(req, res, next) {
+    let resolved: RequestAuth<U, P> | Promise<RequestAuth<U, P>>
+    try {
+      resolved = guard.resolve(req)
+    } catch (error) {
+      return refuse(res, next, error)
+    }
+    if (!(resolved instanceof Promise)) return enter(req, res, next, resolved)
+    // Returned, so that Express 5 passes anything thrown further on to the app's error handler.
+    return resolved.then(
+      (found) => enter(req, res, next, found),
+      (error: unknown) => refuse(res, next, error),
+    )
   }
 }
 

@@ -7,15 +7,17 @@ import {
   BadRequestError,
   errorResponse,
   isTokenError,
-  type Policy,
   type RequestAuth,
   RequestGuard,
   type TokenService,
   UnauthenticatedError,
 } from '@jetstream/tokens'
-import { type Context, Hono, type MiddlewareHandler } from 'hono'
+import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
+
+// What a Hono middleware's promise settles to: a response, or nothing once `next()` has run.
+type Answer = Awaited<ReturnType<MiddlewareHandler>>
 
 /**
  * The Hono environment the middleware provides: `c.var.auth`. Use it as your app's (or merge it into your) `Env`.
@@ -66,27 +68,39 @@ export function auth<U, P extends string>(
   tokens: TokenService<P>,
   options: AuthOptions<U, P>,
 ): MiddlewareHandler<AuthEnv<U, P>> {
-  const guard = new RequestGuard<U, P, Context>(tokens, options)
-  const required = options.required ?? true
   const realm = options.realm ?? 'api'
-  return async function auth(c, next) {
-    let resolved: RequestAuth<U, P>
-    try {
-      resolved = await guard.resolve(c, { method: c.req.method, header: (name) => header(c, name) })
-      if (required && resolved.user === null)
-        throw new UnauthenticatedError({ tokenRejected: resolved.tokenRejected })
-    } catch (error) {
-      if (!isTokenError(error)) throw error
-      return respond(c, error, realm)
-    }
+  const guard = new RequestGuard<U, P, Context>(tokens, options, {
+    method: (c) => c.req.method,
+    header,
     // Hono renders an HTTPException by itself, so a refusal in a handler needs no error handler of the app's.
-    const authorize = resolved.authorize
-    resolved.authorize = <R>(policy: Policy<U, P, R>, resource: R) =>
-      authorize(policy, resource).catch((error: unknown) => {
-        throw httpException(error, realm)
-      })
+    refusal: (error) => httpException(error, realm),
+  })
+  const required = options.required ?? true
+  const refuse = (c: Context, error: unknown) => {
+    if (!isTokenError(error)) throw error
+    return respond(c, error, realm)
+  }
+  const enter = (c: Context<AuthEnv<U, P>>, resolved: RequestAuth<U, P>, next: Next) => {
+    if (required && resolved.user === null)
+      return respond(c, new UnauthenticatedError({ tokenRejected: resolved.tokenRejected }), realm)
     c.set('auth', resolved)
-    await next()
+    return next()
+  }
+  // Not an async function: a request whose auth needs no lookup (a session, a cached token) runs through without
+  // a promise of its own.
+  return function auth(c, next) {
+    let resolved: RequestAuth<U, P> | Promise<RequestAuth<U, P>>
+    try {
+      resolved = guard.resolve(c)
+    } catch (error) {
+      return Promise.resolve(refuse(c, error))
+    }
+    return resolved instanceof Promise
+      ? resolved.then<Answer, Answer>(
+          (found) => enter(c, found, next),
+          (error: unknown) => refuse(c, error),
+        )
+      : Promise.resolve(enter(c, resolved, next))
   }
 }
 
@@ -119,14 +133,14 @@ function checking<P extends string>(
   name: string,
   check: (auth: RequestAuth<unknown, P>) => void,
 ): MiddlewareHandler {
-  const middleware: MiddlewareHandler = async (c, next) => {
+  const middleware: MiddlewareHandler = (c, next) => {
     try {
       check(currentAuth<unknown, P>(c))
     } catch (error) {
       if (!isTokenError(error)) throw error
-      return respond(c, error)
+      return Promise.resolve(respond(c, error))
     }
-    await next()
+    return next()
   }
   return Object.defineProperty(middleware, 'name', { value: name })
 }

@@ -14,7 +14,7 @@ import {
 } from '@jetstream/tokens'
 import { Router } from '@koa/router'
 import coBody from 'co-body'
-import type { Context, Middleware, ParameterizedContext } from 'koa'
+import type { Context, Middleware, Next, ParameterizedContext } from 'koa'
 
 /**
  * The Koa state the middleware provides: `ctx.state.auth`. Use it as your middleware's state type.
@@ -62,23 +62,40 @@ export function auth<U, P extends string>(
   tokens: TokenService<P>,
   options: AuthOptions<U, P>,
 ): Middleware<AuthState<U, P>> {
-  const guard = new RequestGuard<U, P, Context>(tokens, options)
+  const guard = new RequestGuard<U, P, Context>(tokens, options, {
+    method: (ctx) => ctx.method,
+    header: (ctx, name) => ctx.get(name) || undefined,
+  })
   const required = options.required ?? true
   const realm = options.realm ?? 'api'
-  return async function auth(ctx, next) {
-    try {
-      const resolved = await guard.resolve(ctx as unknown as Context, {
-        method: ctx.method,
-        header: (name) => ctx.get(name) || undefined,
-      })
-      if (required && resolved.user === null)
-        throw new UnauthenticatedError({ tokenRejected: resolved.tokenRejected })
-      ctx.state.auth = resolved
-      await next()
-    } catch (error) {
-      if (!isTokenError(error)) throw error
-      respond(ctx, error, realm)
+  // A refusal here or further down (a policy's, a missing ability) is answered as JSON; anything else is Koa's.
+  const refuse = (ctx: Context, error: unknown) => {
+    if (!isTokenError(error)) throw error
+    respond(ctx, error, realm)
+  }
+  const enter = (ctx: Context, resolved: RequestAuth<U, P>, next: Next): Promise<void> | undefined => {
+    if (required && resolved.user === null) {
+      respond(ctx, new UnauthenticatedError({ tokenRejected: resolved.tokenRejected }), realm)
+      return undefined
     }
+    ctx.state.auth = resolved
+    return next().catch((error: unknown) => refuse(ctx, error))
+  }
+  // Not an async function: a request whose auth needs no lookup (a session, a cached token) pays for no promise
+  // of its own.
+  return function auth(ctx, next) {
+    let resolved: RequestAuth<U, P> | Promise<RequestAuth<U, P>>
+    try {
+      resolved = guard.resolve(ctx as unknown as Context)
+    } catch (error) {
+      return Promise.resolve(refuse(ctx as unknown as Context, error))
+    }
+    return resolved instanceof Promise
+      ? resolved.then(
+          (found) => enter(ctx as unknown as Context, found, next),
+          (error: unknown) => refuse(ctx as unknown as Context, error),
+        )
+      : Promise.resolve(enter(ctx as unknown as Context, resolved, next))
   }
 }
 
@@ -91,9 +108,9 @@ export function auth<U, P extends string>(
  * ```
  */
 export function abilities<P extends string>(...required: P[]): Middleware {
-  return async function abilities(ctx, next) {
+  return function abilities(ctx, next) {
     assertAbilities(currentAuth<unknown, P>(ctx), required)
-    await next()
+    return next()
   }
 }
 
@@ -106,9 +123,9 @@ export function abilities<P extends string>(...required: P[]): Middleware {
  * ```
  */
 export function ability<P extends string>(...anyOf: P[]): Middleware {
-  return async function ability(ctx, next) {
+  return function ability(ctx, next) {
     assertAnyAbility(currentAuth<unknown, P>(ctx), anyOf)
-    await next()
+    return next()
   }
 }
 

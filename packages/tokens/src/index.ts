@@ -24,6 +24,8 @@ export {
   UnauthenticatedError,
 } from './errors.js'
 export type { LastUsedOptions } from './last-used-tracker.js'
+export type { MaybePromise } from './maybe-promise.js'
+export { isPromiseLike } from './maybe-promise.js'
 export { MemoryTokenStore } from './memory-token-store.js'
 export type { PermissionRegistryOptions } from './permission-registry.js'
 export { PermissionRegistry } from './permission-registry.js'
@@ -34,7 +36,7 @@ export type { Policy } from './policies.js'
 export { allows, authorize, definePolicies } from './policies.js'
 export type {
   AuthMiddlewareOptions,
-  GuardedRequest,
+  GuardAdapter,
   RequestAuth,
   RequestGuardOptions,
 } from './request-guard.js'

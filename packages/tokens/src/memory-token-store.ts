@@ -1,3 +1,4 @@
+import type { MaybePromise } from './maybe-promise.js'
 import type { TokenOwner } from './token-owner.js'
 import type {
   ExpiredTokenCriteria,
@@ -52,10 +53,10 @@ export class MemoryTokenStore implements TokenStore {
    * await store.findById('1')
    * ```
    */
-  findById(id: string): Promise<TokenRecord | null> {
-    // Not an async function: one promise fewer on the path every request takes.
+  findById(id: string): MaybePromise<TokenRecord | null> {
+    // At once, not as a promise: the contract allows it, and a request on this store then needs no promise at all.
     const stored = this.#byId.get(id)
-    return Promise.resolve(stored ? record(stored) : null)
+    return stored ? record(stored) : null
   }
 
   /**
@@ -64,9 +65,9 @@ export class MemoryTokenStore implements TokenStore {
    * await store.findByHash(hashSecret(secret))
    * ```
    */
-  findByHash(tokenHash: string): Promise<TokenRecord | null> {
+  findByHash(tokenHash: string): MaybePromise<TokenRecord | null> {
     const stored = this.#byId.get(this.#idByHash.get(tokenHash) ?? '')
-    return Promise.resolve(stored ? record(stored) : null)
+    return stored ? record(stored) : null
   }
 
   /**

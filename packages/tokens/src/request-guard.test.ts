@@ -12,7 +12,8 @@ import { PersonalAccessToken } from './personal-access-token.js'
 import { definePolicies, type Policy } from './policies.js'
 import {
   createRequestAuth,
-  type GuardedRequest,
+  type GuardAdapter,
+  type RequestAuth,
   RequestGuard,
   type RequestGuardOptions,
 } from './request-guard.js'
@@ -53,8 +54,17 @@ function fakeRequest(
   return { method, headers, session: extra.session ?? null, query: extra.query ?? {} }
 }
 
-function facts(request: FakeRequest): GuardedRequest {
-  return { method: request.method, header: (name) => request.headers[name] }
+const adapter: GuardAdapter<FakeRequest> = {
+  method: (request) => request.method,
+  header: (request, name) => request.headers[name],
+}
+
+/** The guard's answer as a promise, whether it came at once, as a promise, or as a throw. */
+async function resolveWith(
+  requestGuard: RequestGuard<User, Permission, FakeRequest>,
+  request: FakeRequest,
+): Promise<RequestAuth<User, Permission>> {
+  return requestGuard.resolve(request)
 }
 
 /** A MemoryTokenStore that counts lookups, so tests can see whether the store was asked. */
@@ -99,18 +109,22 @@ function findUser(token: PersonalAccessToken<Permission>, request: FakeRequest):
 function guard(
   options: Partial<RequestGuardOptions<User, Permission, FakeRequest>> = {},
 ): RequestGuard<User, Permission, FakeRequest> {
-  return new RequestGuard<User, Permission, FakeRequest>(tokens, {
-    session: (request) => request.session,
-    user: findUser,
-    ...options,
-  })
+  return new RequestGuard<User, Permission, FakeRequest>(
+    tokens,
+    {
+      session: (request) => request.session,
+      user: findUser,
+      ...options,
+    },
+    adapter,
+  )
 }
 
 function resolve(
   request: FakeRequest,
   options: Partial<RequestGuardOptions<User, Permission, FakeRequest>> = {},
 ) {
-  return guard(options).resolve(request, facts(request))
+  return resolveWith(guard(options), request)
 }
 
 async function issue(owner: User, abilities: Permission[] = ['read'], expiresAt: Date | null = null) {
@@ -181,9 +195,13 @@ describe('RequestGuard: session requests', () => {
 
   it('works without a session option at all', async () => {
     const { plainTextToken } = await issue(ada)
-    const guardWithoutSession = new RequestGuard<User, Permission, FakeRequest>(tokens, { user: findUser })
+    const guardWithoutSession = new RequestGuard<User, Permission, FakeRequest>(
+      tokens,
+      { user: findUser },
+      adapter,
+    )
     const request = fakeRequest('POST', bearer(plainTextToken))
-    const auth = await guardWithoutSession.resolve(request, facts(request))
+    const auth = await resolveWith(guardWithoutSession, request)
     expect(auth.user).toBe(ada)
   })
 })
@@ -304,6 +322,7 @@ describe('RequestGuard: bearer tokens', () => {
     ['Basic', 'Basic dXNlcjpwYXNz'],
     ['Digest', 'Digest username="ada"'],
     ['a scheme glued to Bearer', 'Bearerabc'],
+    ['Bearer and a tab', 'Bearer\tabc'],
     ['an empty header', ''],
   ])('treats %s as no token: a guest, not rejected, store not asked', async (_, authorization) => {
     const auth = await resolve(fakeRequest('GET', { authorization }))
@@ -419,13 +438,18 @@ describe('RequestGuard: where the token is', () => {
     const { plainTextToken } = await issue(ada)
     const seen: string[] = []
     const request = fakeRequest('GET', { 'x-api-token': plainTextToken })
-    const auth = await guard({ token: 'X-Api-Token' }).resolve(request, {
-      method: 'GET',
-      header: (name) => {
-        seen.push(name)
-        return request.headers[name]
+    const spying = new RequestGuard<User, Permission, FakeRequest>(
+      tokens,
+      { user: findUser, token: 'X-Api-Token' },
+      {
+        method: (r) => r.method,
+        header: (r, name) => {
+          seen.push(name)
+          return r.headers[name]
+        },
       },
-    })
+    )
+    const auth = await resolveWith(spying, request)
     expect(auth.user).toBe(ada)
     expect(seen).toContain('x-api-token')
   })
@@ -582,12 +606,99 @@ describe('createRequestAuth', () => {
   })
 })
 
+describe('RequestGuard: answers at once where nothing is awaited', () => {
+  it('gives guests, sessions and malformed tokens without a promise, guests as one frozen answer', async () => {
+    const g = guard()
+    const guest = g.resolve(fakeRequest('GET'))
+    expect(guest).not.toBeInstanceOf(Promise)
+    expect(g.resolve(fakeRequest('GET'))).toBe(guest)
+    expect(Object.isFrozen(guest)).toBe(true)
+    const refused = g.resolve(fakeRequest('GET', bearer('1|nope')))
+    expect(refused).not.toBeInstanceOf(Promise)
+    expect((refused as RequestAuth).tokenRejected).toBe(true)
+    const session = g.resolve(fakeRequest('GET', {}, { session: ada }))
+    expect(session).not.toBeInstanceOf(Promise)
+    expect((session as RequestAuth<User>).user).toBe(ada)
+  })
+
+  it('verifies a token on the memory store, or a cached one, without a promise', async () => {
+    const { plainTextToken } = await issue(ada)
+    const answer = guard().resolve(fakeRequest('GET', bearer(plainTextToken)))
+    expect(answer).not.toBeInstanceOf(Promise)
+    expect((answer as RequestAuth<User>).user).toBe(ada)
+
+    const down = new DownStore()
+    const cachedTokens = createTokens({ store: down, permissions, lastUsed: false, cache: true })
+    const issued = await cachedTokens.create(ada.id, 'cached', ['read'])
+    // First request: the store is asked (and is down), so the answer is a promise that rejects.
+    const cachedGuard = new RequestGuard<User, Permission, FakeRequest>(
+      cachedTokens,
+      { user: findUser },
+      adapter,
+    )
+    const first = cachedGuard.resolve(fakeRequest('GET', bearer(issued.plainTextToken)))
+    expect(first).toBeInstanceOf(Promise)
+    await expect(first).rejects.toBeInstanceOf(StorageUnavailableError)
+  })
+
+  it('answers with a promise when the store, the session or `user` answers with one, thenables included', async () => {
+    const { plainTextToken } = await issue(ada)
+    const thenable = <T>(value: T): PromiseLike<T> => ({
+      // biome-ignore lint/suspicious/noThenProperty: a thenable is what this test needs
+      then: (resolve) => Promise.resolve(value).then(resolve),
+    })
+    // A query builder that runs when awaited (as drizzle's) is a thenable, not a Promise: never a user by itself.
+    const nobody = await resolveWith(
+      guard({ user: () => thenable(null) }),
+      fakeRequest('GET', bearer(plainTextToken)),
+    )
+    expect(nobody.user).toBeNull()
+    expect(nobody.tokenRejected).toBe(true)
+    const somebody = await resolveWith(
+      guard({ user: () => thenable(grace) }),
+      fakeRequest('GET', bearer(plainTextToken)),
+    )
+    expect(somebody.user).toBe(grace)
+    const fromSession = await resolveWith(guard({ session: () => thenable(ada) }), fakeRequest('GET'))
+    expect(fromSession.token).toBeInstanceOf(TransientToken)
+    const noSession = await resolveWith(guard({ session: () => thenable(null) }), fakeRequest('GET'))
+    expect(noSession.user).toBeNull()
+  })
+
+  it('throws what the adapter asks for when a policy says no', async () => {
+    const { plainTextToken } = await issue(ada, ['read'])
+    class FrameworkError extends Error {
+      constructor(readonly status: number) {
+        super('refused')
+      }
+    }
+    const mapped = new RequestGuard<User, Permission, FakeRequest>(
+      tokens,
+      { user: findUser },
+      { ...adapter, refusal: (error) => new FrameworkError(error.status) },
+    )
+    const signedIn = await resolveWith(mapped, fakeRequest('GET', bearer(plainTextToken)))
+    const never: Policy<User, Permission, null> = () => false
+    await expect(signedIn.authorize(never, null)).rejects.toEqual(new FrameworkError(403))
+    const guest = await resolveWith(mapped, fakeRequest('GET'))
+    await expect(guest.authorize(never, null)).rejects.toMatchObject({ status: 401 })
+    const failing: Policy<User, Permission, null> = () => {
+      throw new TypeError('a bug in the policy')
+    }
+    await expect(signedIn.authorize(failing, null)).rejects.toBeInstanceOf(TypeError)
+  })
+})
+
 describe('RequestGuard: misconfiguration is caught at construction', () => {
   type Options = RequestGuardOptions<User, Permission, FakeRequest>
 
   function buildWith(service: unknown, options: unknown) {
     return () =>
-      new RequestGuard<User, Permission, FakeRequest>(service as TokenService<Permission>, options as Options)
+      new RequestGuard<User, Permission, FakeRequest>(
+        service as TokenService<Permission>,
+        options as Options,
+        adapter,
+      )
   }
 
   function build(options: unknown) {
@@ -629,9 +740,9 @@ describe('RequestGuard: storage failures', () => {
   it('rejects with StorageUnavailableError (503) when the store cannot answer, never a guest', async () => {
     const down = createTokens({ store: new DownStore(), permissions, lastUsed: false })
     const { plainTextToken } = await issue(ada)
-    const downGuard = new RequestGuard<User, Permission, FakeRequest>(down, { user: findUser })
+    const downGuard = new RequestGuard<User, Permission, FakeRequest>(down, { user: findUser }, adapter)
     const request = fakeRequest('GET', bearer(plainTextToken))
-    const error = await downGuard.resolve(request, facts(request)).catch((e: unknown) => e)
+    const error = await resolveWith(downGuard, request).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StorageUnavailableError)
     expect((error as StorageUnavailableError).status).toBe(503)
     expect((error as StorageUnavailableError).message).not.toContain(plainTextToken)
@@ -642,18 +753,22 @@ describe('RequestGuard: storage failures', () => {
     const down = createTokens({ store: new DownStore(), permissions, lastUsed: false })
     const { plainTextToken } = await issue(ada)
     const secretOnly = plainTextToken.split('|')[1] as string
-    const downGuard = new RequestGuard<User, Permission, FakeRequest>(down, { user: findUser })
+    const downGuard = new RequestGuard<User, Permission, FakeRequest>(down, { user: findUser }, adapter)
     const request = fakeRequest('GET', bearer(secretOnly))
-    await expect(downGuard.resolve(request, facts(request))).rejects.toBeInstanceOf(StorageUnavailableError)
+    await expect(resolveWith(downGuard, request)).rejects.toBeInstanceOf(StorageUnavailableError)
   })
 
   it('does not reach the store when the session answers, even when the store is down', async () => {
     const down = createTokens({ store: new DownStore(), permissions, lastUsed: false })
-    const downGuard = new RequestGuard<User, Permission, FakeRequest>(down, {
-      user: findUser,
-      session: (r) => r.session,
-    })
+    const downGuard = new RequestGuard<User, Permission, FakeRequest>(
+      down,
+      {
+        user: findUser,
+        session: (r) => r.session,
+      },
+      adapter,
+    )
     const request = fakeRequest('GET', bearer('1|whatever'), { session: ada })
-    expect((await downGuard.resolve(request, facts(request))).user).toBe(ada)
+    expect((await resolveWith(downGuard, request)).user).toBe(ada)
   })
 })

@@ -1,26 +1,40 @@
 import { type AccessToken, type Auth, isSignedIn } from './auth.js'
-import { ForbiddenError, MisconfigurationError, UnauthenticatedError } from './errors.js'
+import {
+  ForbiddenError,
+  isTokenError,
+  MisconfigurationError,
+  type TokenError,
+  UnauthenticatedError,
+} from './errors.js'
+import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
 import { authorize, type Policy } from './policies.js'
 import { statefulDomains } from './stateful-domains.js'
-import type { TokenService } from './token-service.js'
+import { type TokenService, verifyToken } from './token-service.js'
 import { TransientToken } from './transient-token.js'
 
-type MaybePromise<T> = T | Promise<T>
-
 /**
- * What the guard needs to read from a request, whatever the framework.
+ * How an adapter reads its framework's request, given once when the guard is built (so a request costs no object
+ * of its own), and how it wants refusals thrown.
  *
  * @example
  * ```ts
- * const facts: GuardedRequest = { method: req.method, header: (name) => req.headers[name] as string | undefined }
+ * const adapter: GuardAdapter<IncomingMessage> = {
+ *   method: (req) => req.method ?? 'GET',
+ *   header: (req, name) => req.headers[name] as string | undefined,
+ * }
  * ```
  */
-export interface GuardedRequest {
+export interface GuardAdapter<R> {
   /** The HTTP method, any case. */
-  readonly method: string
+  method(request: R): string
   /** A request header by lower-case name, or undefined. */
-  header(name: string): string | undefined
+  header(request: R, name: string): string | undefined
+  /**
+   * What `auth.authorize` throws in place of the core's refusal (`UnauthenticatedError`, `ForbiddenError`): Hono
+   * gives an `HTTPException`, which it answers by itself. Default: the core's error.
+   */
+  refusal?(error: TokenError): unknown
 }
 
 /**
@@ -86,7 +100,6 @@ export interface RequestAuth<U = unknown, P extends string = string> extends Aut
 }
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
-const BEARER = /^Bearer +(\S+) *$/i
 
 /**
  * Sanctum's guard, without a framework: the app's session first (a {@link TransientToken}), else the bearer token
@@ -95,17 +108,24 @@ const BEARER = /^Bearer +(\S+) *$/i
  *
  * @example
  * ```ts
- * const guard = new RequestGuard(tokens, { session: (req) => req.session.user, user: (token) => users.find(token.owner.id) })
- * const auth = await guard.resolve(req, { method: req.method, header: (name) => req.headers[name] })
+ * const guard = new RequestGuard(tokens, { session: (req) => req.session.user, user: (token) => users.find(token.owner.id) }, {
+ *   method: (req) => req.method,
+ *   header: (req, name) => req.headers[name],
+ * })
+ * const auth = await guard.resolve(req)
  * ```
  */
 export class RequestGuard<U, P extends string, R> {
   readonly #tokens: TokenService<P>
   readonly #options: RequestGuardOptions<U, P, R>
+  readonly #adapter: GuardAdapter<R>
   readonly #firstParty: ReturnType<typeof statefulDomains>
   readonly #tokenHeader: string | null
+  // Guests hold nothing of their request, so two answers serve them all.
+  readonly #guest: RequestAuth<U, P>
+  readonly #refused: RequestAuth<U, P>
 
-  constructor(tokens: TokenService<P>, options: RequestGuardOptions<U, P, R>) {
+  constructor(tokens: TokenService<P>, options: RequestGuardOptions<U, P, R>, adapter: GuardAdapter<R>) {
     if (typeof tokens?.authenticate !== 'function') {
       throw new MisconfigurationError(
         'The auth middleware needs the token service: auth(createTokens({ … }), options).',
@@ -125,66 +145,110 @@ export class RequestGuard<U, P extends string, R> {
     }
     this.#tokens = tokens
     this.#options = { ...options }
+    this.#adapter = adapter
     this.#firstParty = statefulDomains(options.statefulDomains)
     this.#tokenHeader = typeof token === 'string' ? token.toLowerCase() : null
+    this.#guest = Object.freeze(createRequestAuth<U, P>(null, null, false, adapter.refusal))
+    this.#refused = Object.freeze(createRequestAuth<U, P>(null, null, true, adapter.refusal))
   }
 
   /**
-   * The auth of a request. A session request that changes state from a foreign origin throws `ForbiddenError`
-   * (403); a store that cannot answer throws `StorageUnavailableError` (503). Everything else resolves: a refused
-   * token gives a guest with `tokenRejected`.
+   * The auth of a request: at once when no lookup was needed (a guest, a session, a cached token), else a
+   * promise. A session request that changes state from a foreign origin throws `ForbiddenError` (403); a store
+   * that cannot answer rejects with `StorageUnavailableError` (503). Everything else resolves: a refused token
+   * gives a guest with `tokenRejected`.
    *
    * @example
    * ```ts
-   * const auth = await guard.resolve(c, { method: c.req.method, header: (name) => c.req.header(name) })
+   * const resolved = guard.resolve(c)
+   * const auth = resolved instanceof Promise ? await resolved : resolved
    * ```
    */
-  async resolve(request: R, facts: GuardedRequest): Promise<RequestAuth<U, P>> {
-    // `await` only real promises: every tick counts on the path each request takes (bench/).
+  resolve(request: R): RequestAuth<U, P> | Promise<RequestAuth<U, P>> {
+    // Nothing is awaited that is not a promise: every tick counts on the path each request takes (bench/).
     const session = this.#options.session ? this.#options.session(request) : null
-    const sessionUser = session instanceof Promise ? await session : session
+    return isPromiseLike(session)
+      ? Promise.resolve(session).then((user) => this.#afterSession(request, user))
+      : this.#afterSession(request, session)
+  }
+
+  #afterSession(
+    request: R,
+    sessionUser: U | null | undefined,
+  ): RequestAuth<U, P> | Promise<RequestAuth<U, P>> {
     if (sessionUser !== null && sessionUser !== undefined) {
-      if (STATE_CHANGING.has(facts.method.toUpperCase()) && !this.#fromFirstParty(facts)) {
+      if (STATE_CHANGING.has(this.#adapter.method(request).toUpperCase()) && !this.#fromFirstParty(request)) {
         throw new ForbiddenError(
           'This request changes state and did not come from one of the app’s own origins.',
         )
       }
-      return createRequestAuth(sessionUser, new TransientToken(), false)
+      return createRequestAuth(sessionUser, new TransientToken(), false, this.#adapter.refusal)
     }
-
-    const plainText = this.#plainText(request, facts)
-    if (plainText === null) return createRequestAuth<U, P>(null, null, false)
-    const token = plainText === '' ? null : await this.#tokens.authenticate(plainText)
-    const found = token ? this.#options.user(token, request) : null
-    const owner = found instanceof Promise ? await found : found
-    if (!token || owner === null || owner === undefined) return createRequestAuth<U, P>(null, null, true)
-    return createRequestAuth(owner, token, false)
+    const plainText = this.#plainText(request)
+    if (plainText === null) return this.#guest
+    if (plainText === '') return this.#refused
+    const token = verifyToken(this.#tokens, plainText)
+    return token instanceof Promise
+      ? token.then((found) => this.#owner(request, found))
+      : this.#owner(request, token)
   }
 
-  #fromFirstParty(facts: GuardedRequest): boolean {
+  #owner(request: R, token: PersonalAccessToken<P> | null): RequestAuth<U, P> | Promise<RequestAuth<U, P>> {
+    if (token === null) return this.#refused
+    const found = this.#options.user(token, request)
+    return isPromiseLike(found)
+      ? Promise.resolve(found).then((owner) => this.#signedIn(owner, token))
+      : this.#signedIn(found, token)
+  }
+
+  #signedIn(owner: U | null | undefined, token: PersonalAccessToken<P>): RequestAuth<U, P> {
+    return owner === null || owner === undefined
+      ? this.#refused
+      : createRequestAuth(owner, token, false, this.#adapter.refusal)
+  }
+
+  #fromFirstParty(request: R): boolean {
+    const { header } = this.#adapter
     return this.#firstParty({
-      origin: facts.header('origin'),
-      referer: facts.header('referer'),
-      host: facts.header('host'),
+      origin: header(request, 'origin'),
+      referer: header(request, 'referer'),
+      host: header(request, 'host'),
     })
   }
 
   // null: no token presented. '': a token was presented but is malformed (refused without a lookup).
-  #plainText(request: R, facts: GuardedRequest): string | null {
+  #plainText(request: R): string | null {
     const source = this.#options.token
     if (typeof source === 'function') {
       const value = source(request)
       return value === null || value === undefined ? null : value.trim()
     }
     if (this.#tokenHeader !== null) {
-      const value = facts.header(this.#tokenHeader)
+      const value = this.#adapter.header(request, this.#tokenHeader)
       return value === undefined ? null : value.trim()
     }
-    const authorization = facts.header('authorization')
-    if (authorization === undefined || !/^bearer(?: |$)/i.test(authorization)) return null
-    return BEARER.exec(authorization)?.[1] ?? ''
+    return bearerToken(this.#adapter.header(request, 'authorization'))
   }
 }
+
+// RFC 6750's `Bearer <token>`, scheme in any case. null: no bearer credentials; '': the bearer scheme without a
+// token. Written out rather than as regular expressions, since it runs on every request; what lies between the
+// spaces is the parser's to refuse.
+function bearerToken(authorization: string | undefined): string | null {
+  if (authorization === undefined || authorization.length < 6) return null
+  // `| 0x20` lower-cases an ASCII letter, and maps no other character onto one of these letters.
+  for (let i = 0; i < 6; i++) if ((authorization.charCodeAt(i) | 0x20) !== SCHEME.charCodeAt(i)) return null
+  if (authorization.length === 6) return ''
+  if (authorization.charCodeAt(6) !== SPACE) return null
+  let start = 7
+  while (authorization.charCodeAt(start) === SPACE) start++
+  let end = authorization.length
+  while (end > start && authorization.charCodeAt(end - 1) === SPACE) end--
+  return authorization.slice(start, end)
+}
+
+const SPACE = 32
+const SCHEME = 'bearer'
 
 /**
  * A {@link RequestAuth}: {@link createAuth} plus `tokenRejected` and `authorize`. The guard builds these; tests
@@ -200,6 +264,7 @@ export function createRequestAuth<U, P extends string = string>(
   user: U | null,
   token: AccessToken<P> | null,
   tokenRejected = false,
+  refusal?: (error: TokenError) => unknown,
 ): RequestAuth<U, P> {
   // One object literal, no spread of `createAuth`'s result: this runs on every request, and spreading an object of
   // closures showed up at 5 % of a Koa server's busy time.
@@ -209,11 +274,17 @@ export function createRequestAuth<U, P extends string = string>(
     tokenRejected,
     tokenCan: (ability) => token?.can(ability) === true,
     tokenCant: (ability) => token === null || token.cant(ability),
-    authorize: (policy, resource) =>
+    authorize: (policy, resource) => {
       // A guest whose token was refused keeps that fact, for `WWW-Authenticate: … error="invalid_token"`.
-      isSignedIn(auth)
+      const asked = isSignedIn(auth)
         ? authorize(auth, policy, resource)
-        : Promise.reject(new UnauthenticatedError({ tokenRejected })),
+        : Promise.reject(new UnauthenticatedError({ tokenRejected }))
+      return refusal ? asked.catch((error: unknown) => Promise.reject(refuse(error, refusal))) : asked
+    },
   }
   return auth
+}
+
+function refuse(error: unknown, refusal: (error: TokenError) => unknown): unknown {
+  return isTokenError(error) ? refusal(error) : error
 }

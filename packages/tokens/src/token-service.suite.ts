@@ -529,6 +529,40 @@ export function tokenServiceSuite(cache: boolean): void {
       expect(plain).toBeTruthy()
     })
 
+    it('surface the same way when a lookup throws instead of rejecting, and authenticate still returns a promise', async () => {
+      const cause = new Error('socket closed')
+      const throwing: TokenStore = {
+        ...broken(cause),
+        findById: () => {
+          throw cause
+        },
+      }
+      const valid = (await service().create('42', 'x')).plainTextToken
+      const answer = createTokens({ store: throwing, permissions }).authenticate(valid)
+      expect(answer).toBeInstanceOf(Promise)
+      const error = await answer.catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(StorageUnavailableError)
+      expect((error as StorageUnavailableError).cause).toBe(cause)
+    })
+
+    it('await a lookup that answers with a thenable rather than a Promise', async () => {
+      // A query builder that runs when awaited (as drizzle's) is a thenable, not a Promise.
+      const thenable = <T>(value: T): PromiseLike<T> => ({
+        // biome-ignore lint/suspicious/noThenProperty: a thenable is what this test is about
+        then: (resolve) => Promise.resolve(value).then(resolve),
+      })
+      const { token, plainTextToken } = await service().create('42', 'x')
+      const record = await store.findById(token.id)
+      const lazy: TokenStore = {
+        ...broken(),
+        findById: () => thenable(record),
+      }
+      const found = await createTokens({ store: lazy, permissions, lastUsed: false }).authenticate(
+        plainTextToken,
+      )
+      expect(found?.id).toBe(token.id)
+    })
+
     it('keep a TokenError a driver throws on purpose', async () => {
       const tokens = createTokens({
         store: broken(new InvalidInputError({ name: ['too long for this column'] })),

@@ -1,3 +1,4 @@
+import type { MaybePromise } from './maybe-promise.js'
 import type { TokenOwner } from './token-owner.js'
 
 /**
@@ -115,11 +116,17 @@ export interface TokenStore {
    */
   insert(token: NewTokenRecord): Promise<TokenRecord>
 
-  /** The token with this id, or null. MUST be one read and no write. */
-  findById(id: string): Promise<TokenRecord | null>
+  /**
+   * The token with this id, or null. MUST be one read and no write. Every request asks it, so it may answer at
+   * once (a store in memory) rather than with a promise.
+   */
+  findById(id: string): MaybePromise<TokenRecord | null>
 
-  /** The token with this hash, or null (for plain texts given without their `{id}|` part). One read, no write. */
-  findByHash(tokenHash: string): Promise<TokenRecord | null>
+  /**
+   * The token with this hash, or null (for plain texts given without their `{id}|` part). One read, no write; at
+   * once or as a promise, as `findById`.
+   */
+  findByHash(tokenHash: string): MaybePromise<TokenRecord | null>
 
   /** The owner's tokens, newest first (by `createdAt`, then id). */
   listByOwner(owner: TokenOwner): Promise<TokenRecord[]>
