@@ -5,9 +5,13 @@ import type { AnyPgDatabase, TokenTable } from './drizzle-token-store.js'
  * The lookup every authenticated request makes, sent through the driver that drizzle already holds
  * (`db.$client`) rather than through drizzle's query layer. Measured (bench/): drizzle's PGlite session passes a
  * `parsers` option with every query, which costs PGlite about 170 µs a query, as much as the query itself; on
- * postgres.js, drizzle's per-row mapping is a visible share of a loopback round trip. Plain columns only (casts
- * cost PGlite ~70 µs more); a timestamp without time zone is read `at time zone 'UTC'`, as drizzle reads it, so
- * no driver can take it for local time. Unknown drivers use drizzle's prepared statements instead.
+ * postgres.js, drizzle's per-row mapping is a visible share of a loopback round trip. Unknown drivers use
+ * drizzle's prepared statements instead.
+ *
+ * PGlite's cost grows with every column of a result (about 5 µs each here), so on PGlite the row comes back as one
+ * JSON array: ten columns in one value cost less than the five a hand-written check selects (bench/). Elsewhere
+ * the columns come back plain; a timestamp without time zone is read `at time zone 'UTC'`, as drizzle reads it,
+ * so no driver can take it for local time.
  */
 
 /**
@@ -122,7 +126,29 @@ export function directLookup(db: AnyPgDatabase, table: TokenTable): DirectLookup
   }
   if (driver === 'pglite') {
     const lite = client as unknown as PgliteClient
-    return { find: (by, value) => lite.query(queries[by], [value], { rowMode: 'array' }), row: firstOfResult }
+    // Ids as text, so a bigint past 2^53 keeps every digit; a timestamp without time zone is UTC, as drizzle
+    // writes it, and JSON prints it without an offset, which `row` adds.
+    const json = columns.map((column, index) =>
+      index <= 2 && column.dataType !== 'string' ? `${quote(column.name)}::text` : quote(column.name),
+    )
+    const utc = columns.flatMap((column, index) =>
+      (column as { withTimezone?: boolean }).withTimezone === false ? [index] : [],
+    )
+    const selectJson = `select json_build_array(${json.join(', ')})::text from ${from} where `
+    const byJson = {
+      id: `${selectJson}${quote(table.id.name)} = $1`,
+      token: `${selectJson}${quote(table.token.name)} = $1`,
+    }
+    return {
+      find: (by, value) => lite.query(byJson[by], [value], { rowMode: 'array' }),
+      row: (result) => {
+        const cell = (result as { rows: unknown[][] }).rows[0]?.[0]
+        if (typeof cell !== 'string') return undefined
+        const row = JSON.parse(cell) as unknown[]
+        for (const index of utc) if (typeof row[index] === 'string') row[index] = `${row[index]}Z`
+        return row
+      },
+    }
   }
   {
     const pg = client as unknown as NodePostgresClient

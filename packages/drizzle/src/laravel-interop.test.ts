@@ -160,6 +160,31 @@ describe('a table shaped exactly as Laravel migrates it (bigint tokenable_id, ti
     expect(found?.owner.id).toBe('9')
   })
 
+  it('reads timestamps without time zone as UTC, whatever the time zone of the process', async () => {
+    const previous = process.env.TZ
+    // UTC+14: an expiry an hour away, taken for local time, would have passed 13 hours ago.
+    process.env.TZ = 'Pacific/Kiritimati'
+    try {
+      const secret = sanctumSecret()
+      const [row] = (
+        await client.query<{ id: number }>(
+          `insert into "personal_access_tokens" ("name", "token", "abilities", "tokenable_id", "tokenable_type", "expires_at", "updated_at", "created_at")
+           values ('Laravel', $1, '["read"]', 9, 'App\\Models\\User', (now() at time zone 'UTC') + interval '1 hour',
+                   now() at time zone 'UTC', now() at time zone 'UTC') returning "id"`,
+          [sha256(secret)],
+        )
+      ).rows
+      const tokens = createTokens({ store: drizzleStore(db, { table: laravelTokens }), lastUsed: false })
+      const found = await tokens.authenticate(`${row?.id}|${secret}`)
+      expect(found).not.toBeNull()
+      expect(Math.abs((found?.expiresAt?.getTime() ?? 0) - (Date.now() + 3_600_000))).toBeLessThan(5_000)
+      expect(Math.abs((found?.createdAt.getTime() ?? 0) - Date.now())).toBeLessThan(5_000)
+    } finally {
+      if (previous === undefined) delete process.env.TZ
+      else process.env.TZ = previous
+    }
+  })
+
   it('refuses an owner id the bigint column cannot hold, and finds nothing for one', async () => {
     const tokens = createTokens({ store: drizzleStore(db, { table: laravelTokens }) })
     await expect(tokens.create('not-a-number', 'x')).rejects.toBeInstanceOf(InvalidInputError)
