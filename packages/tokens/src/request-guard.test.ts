@@ -730,6 +730,15 @@ describe('RequestGuard: misconfiguration is caught at construction', () => {
     expect(build({ user: findUser, token })).toThrow(MisconfigurationError)
   })
 
+  it('needs the adapter that reads the request', () => {
+    const options = { user: findUser }
+    for (const broken of [undefined, {}, { method: () => 'GET' }, { header: () => undefined }]) {
+      expect(() => new RequestGuard(tokens, options, broken as unknown as GuardAdapter<FakeRequest>)).toThrow(
+        MisconfigurationError,
+      )
+    }
+  })
+
   it('accepts a header name or a function as `token`', () => {
     expect(build({ user: findUser, token: 'x-api-token' })).not.toThrow()
     expect(build({ user: findUser, token: () => null })).not.toThrow()

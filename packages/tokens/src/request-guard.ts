@@ -143,6 +143,11 @@ export class RequestGuard<U, P extends string, R> {
     if (token !== undefined && typeof token !== 'function' && (typeof token !== 'string' || token === '')) {
       throw new MisconfigurationError('`token` is a header name or a function (request) => the token.')
     }
+    if (typeof adapter?.method !== 'function' || typeof adapter.header !== 'function') {
+      throw new MisconfigurationError(
+        'RequestGuard needs the adapter: { method: (request) => …, header: (request, name) => … }.',
+      )
+    }
     this.#tokens = tokens
     this.#options = { ...options }
     this.#adapter = adapter
