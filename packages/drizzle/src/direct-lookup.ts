@@ -98,10 +98,6 @@ export function directLookup(db: AnyPgDatabase, table: TokenTable): DirectLookup
   const client = (db as { $client?: unknown }).$client
   const { name, schema } = getTableConfig(table)
   const from = schema ? `${quote(schema)}.${quote(name)}` : quote(name)
-  const plain = (column: AnyPgColumn) =>
-    (column as { withTimezone?: boolean }).withTimezone === false
-      ? `(${quote(column.name)} at time zone 'UTC')`
-      : quote(column.name)
   const columns = [
     table.id,
     table.tokenableType,
@@ -114,33 +110,27 @@ export function directLookup(db: AnyPgDatabase, table: TokenTable): DirectLookup
     table.createdAt,
     table.updatedAt,
   ]
-  const select = `select ${columns.map(plain).join(', ')} from ${from} where `
-  const queries = {
-    id: `${select}${quote(table.id.name)} = $1`,
-    token: `${select}${quote(table.token.name)} = $1`,
-  }
+  const withoutTimeZone = (column: AnyPgColumn) =>
+    (column as { withTimezone?: boolean }).withTimezone === false
+  // The same select, once by id and once by hash.
+  const lookups = (select: string) => ({
+    id: `${select} from ${from} where ${quote(table.id.name)} = $1`,
+    token: `${select} from ${from} where ${quote(table.token.name)} = $1`,
+  })
 
-  if (driver === 'postgres.js') {
-    const sql = client as unknown as PostgresJsClient
-    return { find: (by, value) => sql.unsafe(queries[by], [value], { prepare: true }).values(), row: first }
-  }
   if (driver === 'pglite') {
     const lite = client as unknown as PgliteClient
     // Ids as text, so a bigint past 2^53 keeps every digit; a timestamp without time zone is UTC, as drizzle
     // writes it, and JSON prints it without an offset, which `row` adds.
-    const json = columns.map((column, index) =>
-      index <= 2 && column.dataType !== 'string' ? `${quote(column.name)}::text` : quote(column.name),
+    const values = columns.map((column) =>
+      (column === table.id || column === table.tokenableId) && column.dataType !== 'string'
+        ? `${quote(column.name)}::text`
+        : quote(column.name),
     )
-    const utc = columns.flatMap((column, index) =>
-      (column as { withTimezone?: boolean }).withTimezone === false ? [index] : [],
-    )
-    const selectJson = `select json_build_array(${json.join(', ')})::text from ${from} where `
-    const byJson = {
-      id: `${selectJson}${quote(table.id.name)} = $1`,
-      token: `${selectJson}${quote(table.token.name)} = $1`,
-    }
+    const utc = columns.flatMap((column, index) => (withoutTimeZone(column) ? [index] : []))
+    const queries = lookups(`select json_build_array(${values.join(', ')})::text`)
     return {
-      find: (by, value) => lite.query(byJson[by], [value], { rowMode: 'array' }),
+      find: (by, value) => lite.query(queries[by], [value], { rowMode: 'array' }),
       row: (result) => {
         const cell = (result as { rows: unknown[][] }).rows[0]?.[0]
         if (typeof cell !== 'string') return undefined
@@ -149,6 +139,18 @@ export function directLookup(db: AnyPgDatabase, table: TokenTable): DirectLookup
         return row
       },
     }
+  }
+
+  const queries = lookups(
+    `select ${columns
+      .map((column) =>
+        withoutTimeZone(column) ? `(${quote(column.name)} at time zone 'UTC')` : quote(column.name),
+      )
+      .join(', ')}`,
+  )
+  if (driver === 'postgres.js') {
+    const sql = client as unknown as PostgresJsClient
+    return { find: (by, value) => sql.unsafe(queries[by], [value], { prepare: true }).values(), row: first }
   }
   {
     const pg = client as unknown as NodePostgresClient

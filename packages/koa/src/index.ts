@@ -84,18 +84,19 @@ export function auth<U, P extends string>(
   // Not an async function: a request whose auth needs no lookup (a session, a cached token) pays for no promise
   // of its own.
   return function auth(ctx, next) {
+    const context = ctx as unknown as Context
     let resolved: RequestAuth<U, P> | Promise<RequestAuth<U, P>>
     try {
-      resolved = guard.resolve(ctx as unknown as Context)
+      resolved = guard.resolve(context)
     } catch (error) {
-      return Promise.resolve(refuse(ctx as unknown as Context, error))
+      return Promise.resolve(refuse(context, error))
     }
     return resolved instanceof Promise
       ? resolved.then(
-          (found) => enter(ctx as unknown as Context, found, next),
-          (error: unknown) => refuse(ctx as unknown as Context, error),
+          (found) => enter(context, found, next),
+          (error: unknown) => refuse(context, error),
         )
-      : Promise.resolve(enter(ctx as unknown as Context, resolved, next))
+      : Promise.resolve(enter(context, resolved, next))
   }
 }
 

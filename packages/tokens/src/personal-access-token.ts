@@ -13,7 +13,8 @@ export interface PersonalAccessTokenData {
 
 /**
  * A token a user issued for an API client. It knows its abilities and never holds its secret or hash, so it can
- * be logged or returned as JSON safely.
+ * be logged or returned as JSON safely. Its times are getters that give a new `Date` on each read, so a spread
+ * (`{ ...token }`) leaves them out; `token.toJSON()` gives every field as plain data.
  *
  * @example
  * ```ts

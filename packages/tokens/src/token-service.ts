@@ -23,14 +23,15 @@ import type { TokenRecord, TokenStore } from './token-store.js'
 import { VerificationCache, type VerificationCacheOptions } from './verification-cache.js'
 
 // Set by TokenService's static block: lets the request guard in this package reach `#verify`, which is not API.
-let verify: (
-  service: TokenService<string>,
+let verify: <P extends string>(
+  service: TokenService<P>,
   plainText: string,
-) => MaybePromise<PersonalAccessToken<string> | null>
+) => PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null>
 
 /**
- * `authenticate`, answering without a promise when no lookup was needed (a malformed or cached token). For the
- * request guard of this package; not exported to apps, whose `authenticate` always returns a promise.
+ * `authenticate`, answering without a promise when no lookup is pending (a malformed or cached token, a store that
+ * answers at once). For the request guard of this package; not exported to apps, whose `authenticate` always
+ * returns a promise.
  *
  * @example
  * ```ts
@@ -42,10 +43,7 @@ export function verifyToken<P extends string>(
   service: TokenService<P>,
   plainText: string,
 ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> {
-  return verify(service as unknown as TokenService<string>, plainText) as
-    | PersonalAccessToken<P>
-    | null
-    | Promise<PersonalAccessToken<P> | null>
+  return verify(service, plainText)
 }
 
 /** Why `authenticate` refused a token; given to the `failed` hook. Never includes the token itself. */
