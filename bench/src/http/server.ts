@@ -66,10 +66,16 @@ if (mode.includes('postgres')) {
 } else if (mode.includes('pglite')) {
   const lite = new PGlite()
   const query = lite.query.bind(lite)
+  const execProtocol = lite.execProtocol.bind(lite)
   lite.query = ((...args: Parameters<PGlite['query']>) => {
     stats.statements++
     return query(...args)
   }) as PGlite['query']
+  // The store's prepared lookup: one statement bound and run per call.
+  lite.execProtocol = ((...args: Parameters<PGlite['execProtocol']>) => {
+    stats.statements++
+    return execProtocol(...args)
+  }) as PGlite['execProtocol']
   const db = drizzlePglite(lite)
   await migrate(db)
   store = drizzleStore(db)

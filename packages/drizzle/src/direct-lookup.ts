@@ -1,5 +1,6 @@
 import { type AnyPgColumn, getTableConfig } from 'drizzle-orm/pg-core'
 import type { AnyPgDatabase, TokenTable } from './drizzle-token-store.js'
+import { type PgliteClient, PgliteStatement } from './pglite-statement.js'
 
 /*
  * The lookup every authenticated request makes, sent through the driver that drizzle already holds
@@ -8,10 +9,8 @@ import type { AnyPgDatabase, TokenTable } from './drizzle-token-store.js'
  * postgres.js, drizzle's per-row mapping is a visible share of a loopback round trip. Unknown drivers use
  * drizzle's prepared statements instead.
  *
- * PGlite's cost grows with every column of a result (about 5 µs each here), so on PGlite the row comes back as one
- * JSON array: ten columns in one value cost less than the five a hand-written check selects (bench/). Elsewhere
- * the columns come back plain; a timestamp without time zone is read `at time zone 'UTC'`, as drizzle reads it,
- * so no driver can take it for local time.
+ * On PGlite the select is a statement prepared once and run by name (pglite-statement.ts). Elsewhere a timestamp
+ * without time zone is read `at time zone 'UTC'`, as drizzle reads it, so no driver can take it for local time.
  */
 
 /**
@@ -41,10 +40,6 @@ export interface DirectLookup {
 
 interface PostgresJsClient {
   unsafe(query: string, params: unknown[], options: { prepare: boolean }): { values(): Promise<unknown[][]> }
-}
-interface PgliteClient {
-  query(query: string, params: unknown[], options: { rowMode: 'array' }): Promise<{ rows: unknown[][] }>
-  exec(query: string): Promise<unknown>
 }
 interface NodePostgresClient {
   query(config: {
@@ -120,22 +115,26 @@ export function directLookup(db: AnyPgDatabase, table: TokenTable): DirectLookup
 
   if (driver === 'pglite') {
     const lite = client as unknown as PgliteClient
-    // Ids as text, so a bigint past 2^53 keeps every digit; a timestamp without time zone is UTC, as drizzle
-    // writes it, and JSON prints it without an offset, which `row` adds.
-    const values = columns.map((column) =>
-      (column === table.id || column === table.tokenableId) && column.dataType !== 'string'
-        ? `${quote(column.name)}::text`
-        : quote(column.name),
+    // Every value as text: ids keep every digit past 2^53, and timestamps come as milliseconds since the epoch,
+    // whatever the session's DateStyle or TimeZone; a timestamp without time zone is UTC, as drizzle writes it.
+    const values = columns.map((column, index) =>
+      TIMESTAMPS.includes(index)
+        ? `(extract(epoch from ${quote(column.name)}) * 1000)`
+        : (column === table.id || column === table.tokenableId) && column.dataType !== 'string'
+          ? `${quote(column.name)}::text`
+          : quote(column.name),
     )
-    const utc = columns.flatMap((column, index) => (withoutTimeZone(column) ? [index] : []))
-    const queries = lookups(`select json_build_array(${values.join(', ')})::text`)
+    const queries = lookups(`select ${values.join(', ')}`)
+    const statements = {
+      id: new PgliteStatement(lite, queries.id),
+      token: new PgliteStatement(lite, queries.token),
+    }
     return {
-      find: (by, value) => lite.query(queries[by], [value], { rowMode: 'array' }),
+      find: (by, value) => statements[by].first(value),
       row: (result) => {
-        const cell = (result as { rows: unknown[][] }).rows[0]?.[0]
-        if (typeof cell !== 'string') return undefined
-        const row = JSON.parse(cell) as unknown[]
-        for (const index of utc) if (typeof row[index] === 'string') row[index] = `${row[index]}Z`
+        if (!result) return undefined
+        const row = [...(result as readonly unknown[])]
+        for (const index of TIMESTAMPS) if (row[index] !== null) row[index] = Number(row[index])
         return row
       },
     }
@@ -163,6 +162,9 @@ export function directLookup(db: AnyPgDatabase, table: TokenTable): DirectLookup
     }
   }
 }
+
+/** Where last used, expires, created and updated at sit in a row. */
+const TIMESTAMPS: readonly number[] = [6, 7, 8, 9]
 
 function first(result: unknown): DirectRow | undefined {
   return (result as unknown[][])[0]
