@@ -36,6 +36,8 @@ export type DirectRow = readonly unknown[]
 export interface DirectLookup {
   find(by: 'id' | 'token', value: string): PromiseLike<unknown>
   row(result: unknown): DirectRow | undefined
+  /** The rows of several ids (in the column's form, as text) in one statement; null where lookups are not batched. */
+  readonly findIds: ((ids: readonly string[]) => PromiseLike<readonly DirectRow[]>) | null
 }
 
 interface PostgresJsClient {
@@ -131,6 +133,8 @@ export function directLookup(db: AnyPgDatabase, table: TokenTable): DirectLookup
     }
     return {
       find: (by, value) => statements[by].first(value),
+      // In process there is no round trip to share.
+      findIds: null,
       row: (result) => {
         if (!result) return undefined
         const row = [...(result as readonly unknown[])]
@@ -140,24 +144,35 @@ export function directLookup(db: AnyPgDatabase, table: TokenTable): DirectLookup
     }
   }
 
-  const queries = lookups(
-    `select ${columns
-      .map((column) =>
-        withoutTimeZone(column) ? `(${quote(column.name)} at time zone 'UTC')` : quote(column.name),
-      )
-      .join(', ')}`,
-  )
+  const select = `select ${columns
+    .map((column) =>
+      withoutTimeZone(column) ? `(${quote(column.name)} at time zone 'UTC')` : quote(column.name),
+    )
+    .join(', ')}`
+  const queries = lookups(select)
+  // Several ids at once (lookup-batch.ts), as one array literal. Rows are matched back to lookups by their id, so
+  // an element the cast shortens (a varchar column) can only fetch a row no lookup takes.
+  const idType = table.id.getSQLType()
+  const byIds = `${select} from ${from} where ${quote(table.id.name)} = any($1::${SERIAL_TYPES[idType] ?? idType}[])`
   if (driver === 'postgres.js') {
     const sql = client as unknown as PostgresJsClient
-    return { find: (by, value) => sql.unsafe(queries[by], [value], { prepare: true }).values(), row: first }
+    return {
+      find: (by, value) => sql.unsafe(queries[by], [value], { prepare: true }).values(),
+      findIds: (ids) => sql.unsafe(byIds, [arrayLiteral(ids)], { prepare: true }).values(),
+      row: first,
+    }
   }
   {
     const pg = client as unknown as NodePostgresClient
     const prefix = `jetstream_tokens_${schema ?? ''}_${name}`
-    const names = { id: `${prefix}_by_id`, token: `${prefix}_by_token` }
+    const names = { id: `${prefix}_by_id`, token: `${prefix}_by_token`, ids: `${prefix}_by_ids` }
     return {
       find: (by, value) =>
         pg.query({ name: names[by], text: queries[by], values: [value], rowMode: 'array' }),
+      findIds: (ids) =>
+        pg
+          .query({ name: names.ids, text: byIds, values: [arrayLiteral(ids)], rowMode: 'array' })
+          .then((result) => result.rows),
       row: firstOfResult,
     }
   }
@@ -165,6 +180,18 @@ export function directLookup(db: AnyPgDatabase, table: TokenTable): DirectLookup
 
 /** Where last used, expires, created and updated at sit in a row. */
 const TIMESTAMPS: readonly number[] = [6, 7, 8, 9]
+
+// A serial column's values are of the plain integer type; there is no `serial[]`.
+const SERIAL_TYPES: Readonly<Record<string, string>> = {
+  smallserial: 'smallint',
+  serial: 'integer',
+  bigserial: 'bigint',
+}
+
+// PostgreSQL's array literal, every element quoted: `{"7","8"}`.
+function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((value) => `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`
+}
 
 function first(result: unknown): DirectRow | undefined {
   return (result as unknown[][])[0]

@@ -15,6 +15,7 @@ import { and, eq, isNull, lt, ne, or, type SQL, sql } from 'drizzle-orm'
 import type { AnyPgColumn, PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core'
 import { ChangeFeed } from './change-feed.js'
 import { type DirectLookup, type DirectRow, directLookup, driverOf } from './direct-lookup.js'
+import { LookupBatch } from './lookup-batch.js'
 import { personalAccessTokens } from './schema.js'
 import { StatementDeadline } from './statement-deadline.js'
 
@@ -104,6 +105,7 @@ export class DrizzleTokenStore implements TokenStore {
   readonly #findById: PreparedLookup<{ id: unknown }>
   readonly #findByHash: PreparedLookup<{ hash: string }>
   readonly #direct: DirectLookup | null
+  readonly #batch: LookupBatch | null
   /**
    * Reports changes made by anyone (this app, other instances, plain SQL such as a Laravel app sharing the table)
    * through the migration's triggers and LISTEN/NOTIFY, so a verification cache drops them at once. Absent when
@@ -131,6 +133,7 @@ export class DrizzleTokenStore implements TokenStore {
     this.#id = codecFor(table.id)
     this.#ownerId = codecFor(table.tokenableId)
     this.#direct = directLookup(db, table)
+    this.#batch = this.#batchFor(this.#direct)
     const feed = new ChangeFeed(db, { probeInterval: options.probeInterval ?? 1_000 })
     if (feed.supported && table === personalAccessTokens) this.watch = (listener) => feed.start(listener)
     // Prepared once: a request's lookup sends one statement and spends no time building SQL.
@@ -191,6 +194,11 @@ export class DrizzleTokenStore implements TokenStore {
     // Promise chains rather than async functions on this path: every hop costs PGlite measurably (bench/).
     const value = this.#id.encode(id)
     if (value === undefined) return Promise.resolve(null)
+    if (this.#batch) {
+      return this.#batch.find(String(value)).then(directRecord, (error: unknown) => {
+        throw storageError('find', error)
+      })
+    }
     if (this.#direct) return this.#directFind('id', String(value))
     return this.#run('find', () => this.#findById.execute({ id: value })).then((rows) =>
       rows.length === 0 ? null : this.#record(rows[0]),
@@ -371,6 +379,26 @@ export class DrizzleTokenStore implements TokenStore {
     )
   }
 
+  // Lookups by id share round trips on a server (lookup-batch.ts); in process there is nothing to share.
+  #batchFor(direct: DirectLookup | null): LookupBatch | null {
+    const deadline = this.#deadline
+    const findIds = direct?.findIds
+    if (!direct || !findIds || !deadline) return null
+    return new LookupBatch(
+      {
+        one: (key) =>
+          deadline.watch('find', () => direct.find('id', key)).then((result) => direct.row(result)),
+        many: (keys) => deadline.watch('find', () => findIds(keys)),
+        key: (row) => String(row[0]),
+      },
+      {
+        slots: BATCH_SLOTS,
+        size: BATCH_SIZE,
+        isTimeout: (error) => error instanceof StorageUnavailableError,
+      },
+    )
+  }
+
   #run<T>(operation: string, query: () => PromiseLike<T>): Promise<T> {
     let pending: PromiseLike<T>
     try {
@@ -419,6 +447,11 @@ interface Codec {
   encode(id: string): unknown
 }
 
+// Two lookups in flight at most, the others waiting to go together: measured best of 1, 2, 4 and 8 (bench/).
+const BATCH_SLOTS = 2
+// A bound on one statement's size; more waiting lookups go in further statements.
+const BATCH_SIZE = 64
+
 const MAX_BIGINT = 9_223_372_036_854_775_807n
 const DIGITS = /^[0-9]{1,19}$/
 
@@ -436,14 +469,16 @@ function codecFor(column: AnyPgColumn): Codec {
         encode: (id) => (DIGITS.test(id) && BigInt(id) <= MAX_BIGINT ? BigInt(id) : undefined),
       }
     default:
-      // uuid columns refuse anything but a uuid; text takes anything.
+      // uuid columns refuse anything but a uuid, kept in PostgreSQL's own lower case (so a row's id reads back as
+      // the same text); text takes anything PostgreSQL can store, which is anything but a NUL.
       if (sqlType === 'uuid') {
         return {
           sqlType,
-          encode: (id) => (/^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(id) ? id : undefined),
+          encode: (id) =>
+            /^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(id) ? id.toLowerCase() : undefined,
         }
       }
-      return { sqlType, encode: (id) => id }
+      return { sqlType, encode: (id) => (id.includes('\0') ? undefined : id) }
   }
 }
 

@@ -75,6 +75,34 @@ describe.skipIf(!serverUrl)('the PostgreSQL server going away', () => {
     expect(Date.now() - started).toBeLessThan(5_000)
     await proxy.up()
   })
+
+  it('fails the lookups waiting behind a statement that timed out with it, not one timeout later', async () => {
+    // The connections the hang held were cut when it ended; let the client reconnect first.
+    await expect
+      .poll(
+        () =>
+          client`select 1`.then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 10_000 },
+      )
+      .toBe(true)
+    const tokens = createTokens({ store: drizzleStore(drizzle(client), { timeout: 1_000 }), lastUsed: false })
+    const issued = await Promise.all(Array.from({ length: 10 }, (_, i) => tokens.create('42', `hung ${i}`)))
+    proxy.hang()
+    const started = Date.now()
+    const settled = await Promise.allSettled(
+      issued.map(({ plainTextToken }) => tokens.authenticate(plainTextToken)),
+    )
+    const elapsed = Date.now() - started
+    expect(settled.map((result) => result.status === 'rejected' && result.reason)).toEqual(
+      issued.map(() => expect.any(StorageUnavailableError)),
+    )
+    // Those sent first time out after 1 s; those waiting behind them must not wait for a second timeout.
+    expect(elapsed).toBeLessThan(1_900)
+    await proxy.up()
+  })
 })
 
 const backends: [string, () => Promise<TestDatabase>][] = [['PGlite', pgliteDatabase]]

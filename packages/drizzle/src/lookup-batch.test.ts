@@ -1,0 +1,128 @@
+import { createTokens } from '@jetstream/tokens'
+import { pgTable, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { drizzleStore } from './drizzle-token-store.js'
+import {
+  nodePostgresDatabase,
+  postgresJsDatabase,
+  serverUrl,
+  type TestDatabase,
+} from './test-support/databases.js'
+
+const backends: [string, () => Promise<TestDatabase>][] = serverUrl
+  ? [
+      ['postgres.js', () => postgresJsDatabase(serverUrl as string)],
+      ['node-postgres', () => nodePostgresDatabase(serverUrl as string)],
+    ]
+  : []
+
+// A table keyed by something other than a number, to see ids matched back to their lookups exactly.
+const keyedBy = (name: string, id: ReturnType<typeof uuid> | ReturnType<typeof varchar>) =>
+  pgTable(name, {
+    id: id.primaryKey(),
+    tokenableType: varchar('tokenable_type', { length: 255 }).notNull(),
+    tokenableId: text('tokenable_id').notNull(),
+    name: text('name').notNull(),
+    token: varchar('token', { length: 64 }).notNull(),
+    abilities: text('abilities'),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+  })
+
+describe.skipIf(backends.length === 0).each(backends)(
+  'lookups by id sharing round trips, %s',
+  (driver, open) => {
+    let database: TestDatabase
+    beforeAll(async () => {
+      database = await open()
+    })
+    afterAll(() => database.close())
+
+    it('gives each of many concurrent lookups its own answer, in fewer statements than lookups', async () => {
+      const tokens = createTokens({ store: drizzleStore(database.db), lastUsed: false })
+      const issued = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => tokens.create('42', `token ${i}`)),
+      )
+      const revoked = await Promise.all(Array.from({ length: 5 }, (_, i) => tokens.create('42', `gone ${i}`)))
+      await Promise.all(revoked.map(({ token }) => tokens.revoke('42', token.id)))
+      const wrongSecret = (plain: string) =>
+        `${plain.slice(0, plain.indexOf('|'))}|${revoked[0]?.plainTextToken.split('|')[1]}`
+      const asked = [
+        ...issued.map(({ plainTextToken, token }) => [plainTextToken, token.name] as const),
+        ...issued.map(({ plainTextToken, token }) => [plainTextToken, token.name] as const),
+        ...revoked.map(({ plainTextToken }) => [plainTextToken, null] as const),
+        ...issued.slice(0, 5).map(({ plainTextToken }) => [wrongSecret(plainTextToken), null] as const),
+      ]
+      database.statements.length = 0
+      const answers = await Promise.all(asked.map(([plain]) => tokens.authenticate(plain)))
+      expect(answers.map((answer) => answer?.name ?? null)).toEqual(asked.map(([, name]) => name))
+      if (driver === 'postgres.js') {
+        expect(database.statements.some((statement) => statement.includes('= any($1::bigint[])'))).toBe(true)
+        expect(database.statements.length).toBeLessThan(asked.length)
+      }
+    })
+
+    it('sees a revocation that resolved before the lookups were asked, batched or not', async () => {
+      const tokens = createTokens({ store: drizzleStore(database.db), lastUsed: false })
+      const others = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => tokens.create('42', `other ${i}`)),
+      )
+      const { token, plainTextToken } = await tokens.create('42', 'revoked')
+      const busy = others.map(({ plainTextToken: plain }) => tokens.authenticate(plain))
+      expect(await tokens.revoke('42', token.id)).toBe(true)
+      const after = await Promise.all(Array.from({ length: 20 }, () => tokens.authenticate(plainTextToken)))
+      expect(after.every((answer) => answer === null)).toBe(true)
+      expect((await Promise.all(busy)).every((answer) => answer !== null)).toBe(true)
+    })
+
+    it('matches uuid ids whatever their case', async () => {
+      await database.exec(`create table uuid_tokens (like personal_access_tokens);
+      alter table uuid_tokens drop column id, add column id uuid primary key default gen_random_uuid()`)
+      const store = drizzleStore(database.db, { table: keyedBy('uuid_tokens', uuid('id').defaultRandom()) })
+      const now = new Date()
+      const stored = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          store.insert({
+            owner: { type: 'user', id: '42' },
+            name: `uuid ${i}`,
+            abilities: [],
+            tokenHash: String(i).repeat(64),
+            expiresAt: null,
+            createdAt: now,
+            updatedAt: now,
+          }),
+        ),
+      )
+      const found = await Promise.all(
+        stored.flatMap((record) => [store.findById(record.id), store.findById(record.id.toUpperCase())]),
+      )
+      expect(found.map((record) => record?.name)).toEqual(
+        stored.flatMap((record) => [record.name, record.name]),
+      )
+    })
+
+    it('matches text ids holding quotes, backslashes and commas exactly, never a longer id to a shorter one', async () => {
+      const ids = ['a"b', 'c\\d', 'e,f', '{g}', 'h i', 'NULL', 'x'.repeat(40), 'x'.repeat(41)]
+      await database.exec(`create table text_tokens (like personal_access_tokens);
+      alter table text_tokens drop column id, add column id varchar(40) primary key`)
+      for (const [i, id] of ids.slice(0, -1).entries()) {
+        await database.exec(`insert into text_tokens (id, tokenable_type, tokenable_id, name, token, created_at, updated_at)
+        values ('${id.replaceAll("'", "''")}', 'user', '42', 'text ${i}', '${String(i).repeat(64)}', now(), now())`)
+      }
+      const store = drizzleStore(database.db, {
+        table: keyedBy('text_tokens', varchar('id', { length: 40 })),
+      })
+      const found = await Promise.all([...ids, ...ids].map((id) => store.findById(id)))
+      const expected = ids.map((_, i) => (i < ids.length - 1 ? `text ${i}` : undefined))
+      expect(found.map((record) => record?.name)).toEqual([...expected, ...expected])
+      expect(found.map((record) => record?.id)).toEqual([
+        ...ids.slice(0, -1),
+        undefined,
+        ...ids.slice(0, -1),
+        undefined,
+      ])
+    })
+  },
+)
