@@ -1,5 +1,5 @@
 import { createTokens } from '@jetstream/tokens'
-import { pgTable, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core'
+import { uuid, varchar } from 'drizzle-orm/pg-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
 import {
@@ -8,6 +8,7 @@ import {
   serverUrl,
   type TestDatabase,
 } from './test-support/databases.js'
+import { tokenTableKeyedBy } from './test-support/tables.js'
 
 const backends: [string, () => Promise<TestDatabase>][] = serverUrl
   ? [
@@ -15,21 +16,6 @@ const backends: [string, () => Promise<TestDatabase>][] = serverUrl
       ['node-postgres', () => nodePostgresDatabase(serverUrl as string)],
     ]
   : []
-
-// A table keyed by something other than a number, to see ids matched back to their lookups exactly.
-const keyedBy = (name: string, id: ReturnType<typeof uuid> | ReturnType<typeof varchar>) =>
-  pgTable(name, {
-    id: id.primaryKey(),
-    tokenableType: varchar('tokenable_type', { length: 255 }).notNull(),
-    tokenableId: text('tokenable_id').notNull(),
-    name: text('name').notNull(),
-    token: varchar('token', { length: 64 }).notNull(),
-    abilities: text('abilities'),
-    lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
-    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }),
-    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
-    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
-  })
 
 describe.skipIf(backends.length === 0).each(backends)(
   'lookups by id sharing round trips, %s',
@@ -80,7 +66,9 @@ describe.skipIf(backends.length === 0).each(backends)(
     it('matches uuid ids whatever their case', async () => {
       await database.exec(`create table uuid_tokens (like personal_access_tokens);
       alter table uuid_tokens drop column id, add column id uuid primary key default gen_random_uuid()`)
-      const store = drizzleStore(database.db, { table: keyedBy('uuid_tokens', uuid('id').defaultRandom()) })
+      const store = drizzleStore(database.db, {
+        table: tokenTableKeyedBy('uuid_tokens', uuid('id').primaryKey().defaultRandom()),
+      })
       const now = new Date()
       const stored = await Promise.all(
         Array.from({ length: 8 }, (_, i) =>
@@ -112,7 +100,7 @@ describe.skipIf(backends.length === 0).each(backends)(
         values ('${id.replaceAll("'", "''")}', 'user', '42', 'text ${i}', '${String(i).repeat(64)}', now(), now())`)
       }
       const store = drizzleStore(database.db, {
-        table: keyedBy('text_tokens', varchar('id', { length: 40 })),
+        table: tokenTableKeyedBy('text_tokens', varchar('id', { length: 40 }).primaryKey()),
       })
       const found = await Promise.all([...ids, ...ids].map((id) => store.findById(id)))
       const expected = ids.map((_, i) => (i < ids.length - 1 ? `text ${i}` : undefined))

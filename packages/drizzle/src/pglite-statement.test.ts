@@ -1,10 +1,11 @@
 import { PGlite } from '@electric-sql/pglite'
 import { createTokens, StorageUnavailableError } from '@jetstream/tokens'
-import { bigint, pgTable, text, timestamp, varchar } from 'drizzle-orm/pg-core'
+import { bigint } from 'drizzle-orm/pg-core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
 import { type PgliteClient, PgliteStatement } from './pglite-statement.js'
 import { pgliteDatabase } from './test-support/databases.js'
+import { tokenTableKeyedBy } from './test-support/tables.js'
 
 describe('a request’s lookup on PGlite', () => {
   let database: Awaited<ReturnType<typeof pgliteDatabase>>
@@ -63,18 +64,10 @@ describe('a request’s lookup on PGlite', () => {
     await database.client.exec(`
       create table wide_tokens (like personal_access_tokens including all);
       alter table wide_tokens alter column id restart with 9007199254740993`)
-    const wideTokens = pgTable('wide_tokens', {
-      id: bigint('id', { mode: 'bigint' }).primaryKey().generatedByDefaultAsIdentity(),
-      tokenableType: varchar('tokenable_type', { length: 255 }).notNull(),
-      tokenableId: text('tokenable_id').notNull(),
-      name: text('name').notNull(),
-      token: varchar('token', { length: 64 }).notNull(),
-      abilities: text('abilities'),
-      lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
-      expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }),
-      createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
-      updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
-    })
+    const wideTokens = tokenTableKeyedBy(
+      'wide_tokens',
+      bigint('id', { mode: 'bigint' }).primaryKey().generatedByDefaultAsIdentity(),
+    )
     const tokens = createTokens({ store: drizzleStore(database.db, { table: wideTokens }), lastUsed: false })
     const { token, plainTextToken } = await tokens.create('42', 'CLI')
     expect(token.id).toBe('9007199254740993')
