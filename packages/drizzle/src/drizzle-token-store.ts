@@ -72,7 +72,8 @@ export interface DrizzleStoreOptions {
 
 /**
  * A {@link TokenStore} on PostgreSQL through drizzle-orm: give it your drizzle database, whichever driver it
- * uses. Verification is one primary-key select (a prepared statement) and no write.
+ * uses. Verification is one primary-key select (a prepared statement) and no write; on a server, concurrent
+ * requests share that select (`where id = any($1)`) rather than each sending its own.
  *
  * @example
  * ```ts
