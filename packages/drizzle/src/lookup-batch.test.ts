@@ -1,5 +1,5 @@
 import { createTokens } from '@jetstream/tokens'
-import { uuid, varchar } from 'drizzle-orm/pg-core'
+import { bigserial, uuid, varchar } from 'drizzle-orm/pg-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
 import {
@@ -89,6 +89,30 @@ describe.skipIf(backends.length === 0).each(backends)(
       expect(found.map((record) => record?.name)).toEqual(
         stored.flatMap((record) => [record.name, record.name]),
       )
+    })
+
+    it('shares lookups on a bigserial id, as a Laravel table has', async () => {
+      await database.exec(`create table serial_tokens (like personal_access_tokens);
+      alter table serial_tokens drop column id, add column id bigserial primary key`)
+      const store = drizzleStore(database.db, {
+        table: tokenTableKeyedBy('serial_tokens', bigserial('id', { mode: 'number' }).primaryKey()),
+      })
+      const now = new Date()
+      const stored = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          store.insert({
+            owner: { type: 'user', id: '42' },
+            name: `serial ${i}`,
+            abilities: [],
+            tokenHash: String(i).repeat(64),
+            expiresAt: null,
+            createdAt: now,
+            updatedAt: now,
+          }),
+        ),
+      )
+      const found = await Promise.all(stored.map((record) => store.findById(record.id)))
+      expect(found.map((record) => record?.name)).toEqual(stored.map((record) => record.name))
     })
 
     it('matches text ids holding quotes, backslashes and commas exactly, never a longer id to a shorter one', async () => {
