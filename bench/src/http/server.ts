@@ -5,7 +5,8 @@
  *
  * Modes:
  * - `bare`: `{"ok":true}` with no auth at all;
- * - `bearer-auth`: Hono's own `bearerAuth` with one static token (no store);
+ * - `bearer-auth`: Hono's own `bearerAuth` with one static token (no store), hashing with WebCrypto (its default);
+ * - `bearer-auth-sync`: the same with a synchronous `node:crypto` sha256 as its `hashFunction`, its fastest;
  * - `raw-postgres`, `raw-pglite`: the floor, written plainly: sha256 + one primary-key select + constant-time compare;
  * - `memory`: the adapter's `auth` + `abilities('read')` on the memory store;
  * - `drizzle-postgres`, `drizzle-pglite` (+ `-cached`): the same on the drizzle store, without / with the cache;
@@ -114,7 +115,7 @@ if (peer) token = process.env.BENCH_PEER_KEY ?? ''
 const staticToken = token.slice(token.indexOf('|') + 1)
 
 function ready(port: number): void {
-  process.stdout.write(`READY ${port} ${mode === 'bearer-auth' ? staticToken : token}\n`)
+  process.stdout.write(`READY ${port} ${mode.startsWith('bearer-auth') ? staticToken : token}\n`)
   stats.statements = 0
 }
 
@@ -141,7 +142,10 @@ function hono(t: TokenService<'read'>): void {
   if (mode === 'bare') app.get('/hit', count, (c) => c.json(body))
   else if (mode === 'bearer-auth')
     app.get('/hit', count, bearerAuth({ token: staticToken }), (c) => c.json(body))
-  else if (peer)
+  else if (mode === 'bearer-auth-sync') {
+    const hashFunction = (data: string) => hash('sha256', data, 'hex')
+    app.get('/hit', count, bearerAuth({ token: staticToken, hashFunction }), (c) => c.json(body))
+  } else if (peer)
     app.get('/hit', count, async (c) => {
       const key = (c.req.header('authorization') ?? '').replace(/^Bearer /, '')
       const result = await peer.auth.api.verifyApiKey({ body: { key } })

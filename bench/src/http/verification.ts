@@ -41,6 +41,7 @@ export async function benchVerification(serverUrl: string): Promise<Verification
     const scenarios: HttpScenario[] = [
       scenario('bare Hono route, no auth', 'hono', 'bare', false),
       scenario("Hono's own bearerAuth, one static token", 'hono', 'bearer-auth'),
+      scenario("Hono's own bearerAuth, one static token, synchronous sha256", 'hono', 'bearer-auth-sync'),
       scenario('raw floor: sha256 + primary-key select, postgres.js', 'hono', 'raw-postgres'),
       scenario('raw floor: sha256 + primary-key select, PGlite', 'hono', 'raw-pglite'),
       scenario('@jetstream/hono, drizzle on the server, uncached', 'hono', 'drizzle-postgres'),
