@@ -55,7 +55,7 @@ export async function benchVerification(serverUrl: string): Promise<Verification
       scenario('bare Express route', 'express', 'bare', false),
       scenario('@jetstream/express, drizzle on the server, cached', 'express', 'drizzle-postgres-cached'),
     ]
-    const results = await runHttp(scenarios, { rounds: 2, seconds: 5, warmupSeconds: 2 })
+    const results = await runHttp(scenarios, { rounds: 2, seconds: 5 })
     const rate = (name: string) => results.find((r) => r.name === name)?.requestsPerSecond ?? Number.NaN
     const bareHono = rate('bare Hono route, no auth')
     const floorFor = (r: HttpResult) =>
