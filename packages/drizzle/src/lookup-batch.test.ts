@@ -1,7 +1,7 @@
 import { createTokens } from '@jetstream/tokens'
 import { bigserial, uuid, varchar } from 'drizzle-orm/pg-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { drizzleStore } from './drizzle-token-store.js'
+import { type DrizzleTokenStore, drizzleStore } from './drizzle-token-store.js'
 import {
   nodePostgresDatabase,
   postgresJsDatabase,
@@ -69,20 +69,7 @@ describe.skipIf(backends.length === 0).each(backends)(
       const store = drizzleStore(database.db, {
         table: tokenTableKeyedBy('uuid_tokens', uuid('id').primaryKey().defaultRandom()),
       })
-      const now = new Date()
-      const stored = await Promise.all(
-        Array.from({ length: 8 }, (_, i) =>
-          store.insert({
-            owner: { type: 'user', id: '42' },
-            name: `uuid ${i}`,
-            abilities: [],
-            tokenHash: String(i).repeat(64),
-            expiresAt: null,
-            createdAt: now,
-            updatedAt: now,
-          }),
-        ),
-      )
+      const stored = await insertEight(store, 'uuid')
       const found = await Promise.all(
         stored.flatMap((record) => [store.findById(record.id), store.findById(record.id.toUpperCase())]),
       )
@@ -97,20 +84,7 @@ describe.skipIf(backends.length === 0).each(backends)(
       const store = drizzleStore(database.db, {
         table: tokenTableKeyedBy('serial_tokens', bigserial('id', { mode: 'number' }).primaryKey()),
       })
-      const now = new Date()
-      const stored = await Promise.all(
-        Array.from({ length: 8 }, (_, i) =>
-          store.insert({
-            owner: { type: 'user', id: '42' },
-            name: `serial ${i}`,
-            abilities: [],
-            tokenHash: String(i).repeat(64),
-            expiresAt: null,
-            createdAt: now,
-            updatedAt: now,
-          }),
-        ),
-      )
+      const stored = await insertEight(store, 'serial')
       const found = await Promise.all(stored.map((record) => store.findById(record.id)))
       expect(found.map((record) => record?.name)).toEqual(stored.map((record) => record.name))
     })
@@ -138,3 +112,21 @@ describe.skipIf(backends.length === 0).each(backends)(
     })
   },
 )
+
+/** Eight tokens of user 42, stored at once, named `<prefix> 0` to `<prefix> 7`. */
+function insertEight(store: DrizzleTokenStore, prefix: string) {
+  const now = new Date()
+  return Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      store.insert({
+        owner: { type: 'user', id: '42' },
+        name: `${prefix} ${i}`,
+        abilities: [],
+        tokenHash: String(i).repeat(64),
+        expiresAt: null,
+        createdAt: now,
+        updatedAt: now,
+      }),
+    ),
+  )
+}
