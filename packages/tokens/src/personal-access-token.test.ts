@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { PersonalAccessToken } from './personal-access-token.js'
+import { PersonalAccessToken, type PersonalAccessTokenData } from './personal-access-token.js'
 
-function token(abilities: string[]): PersonalAccessToken {
+function token(abilities: string[], data: Partial<PersonalAccessTokenData> = {}): PersonalAccessToken {
   return new PersonalAccessToken({
     id: '7',
     owner: { type: 'user', id: '42' },
@@ -10,6 +10,7 @@ function token(abilities: string[]): PersonalAccessToken {
     lastUsedAt: null,
     expiresAt: null,
     createdAt: new Date('2026-01-01T00:00:00Z'),
+    ...data,
   })
 }
 
@@ -69,15 +70,7 @@ describe('PersonalAccessToken', () => {
   it('keeps its times to itself: changing a Date read from it, or the one it was made from, changes nothing', () => {
     const createdAt = new Date('2026-01-01T00:00:00Z')
     const expiresAt = new Date('2026-02-01T00:00:00Z')
-    const t = new PersonalAccessToken({
-      id: '7',
-      owner: { type: 'user', id: '42' },
-      name: 'CLI',
-      abilities: ['read'],
-      lastUsedAt: null,
-      expiresAt,
-      createdAt,
-    })
+    const t = token(['read'], { expiresAt, createdAt })
     expiresAt.setTime(0)
     t.expiresAt?.setTime(Date.UTC(2099, 0, 1))
     t.createdAt.setTime(0)
