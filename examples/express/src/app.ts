@@ -8,7 +8,6 @@ import {
   postTitle,
   signIn,
   titleRequired,
-  type User,
   userForToken,
 } from '@examples/shared'
 import { abilities, ability, apiTokenRoutes, auth, authOf, errorHandler } from '@jetstream/express'
@@ -85,37 +84,37 @@ export function createApp({
   }
   const invalidTitle = (res: Response) => res.status(422).json(titleRequired)
 
-  app.get('/api/posts', signedIn, abilities<Permission>('read'), (_req, res) => {
+  app.get('/api/posts', signedIn, abilities('read'), (_req, res) => {
     res.json({ posts: repository.all() })
   })
-  app.get('/api/posts/:id', signedIn, abilities<Permission>('read'), async (req, res) => {
+  app.get('/api/posts/:id', signedIn, abilities('read'), async (req, res) => {
     const post = find(req, res)
     if (!post) return
-    await authOf<User, Permission>(req).authorize(posts.view, post)
+    await authOf(req).authorize(posts.view, post)
     res.json({ post })
   })
-  app.post('/api/posts', signedIn, abilities<Permission>('create'), json, (req, res) => {
+  app.post('/api/posts', signedIn, abilities('create'), json, (req, res) => {
     const title = postTitle(req.body)
     if (!title) return void invalidTitle(res)
-    res.status(201).json({ post: repository.create((authOf<User, Permission>(req).user as User).id, title) })
+    res.status(201).json({ post: repository.create(authOf(req).user.id, title) })
   })
-  app.put('/api/posts/:id', signedIn, abilities<Permission>('update'), json, async (req, res) => {
+  app.put('/api/posts/:id', signedIn, abilities('update'), json, async (req, res) => {
     const post = find(req, res)
     if (!post) return
-    await authOf<User, Permission>(req).authorize(posts.update, post)
+    await authOf(req).authorize(posts.update, post)
     const title = postTitle(req.body)
     if (!title) return void invalidTitle(res)
     res.json({ post: repository.update(post, title) })
   })
-  app.delete('/api/posts/:id', signedIn, ability<Permission>('delete'), async (req, res) => {
+  app.delete('/api/posts/:id', signedIn, ability('delete'), async (req, res) => {
     const post = find(req, res)
     if (!post) return
-    await authOf<User, Permission>(req).authorize(posts.delete, post)
+    await authOf(req).authorize(posts.delete, post)
     repository.delete(post)
     res.status(204).end()
   })
   app.use('/user/api-tokens', signedIn)
-  app.use(apiTokenRoutes<User, Permission>(tokens))
+  app.use(apiTokenRoutes(tokens))
   app.use(errorHandler())
   return app
 }

@@ -8,7 +8,6 @@ import {
   postTitle,
   signIn,
   titleRequired,
-  type User,
   userForToken,
 } from '@examples/shared'
 import { type AuthEnv, abilities, ability, apiTokenRoutes, auth } from '@jetstream/hono'
@@ -16,7 +15,7 @@ import type { TokenService } from '@jetstream/tokens'
 import { type Context, Hono } from 'hono'
 import { CookieStore, type Session, sessionMiddleware } from 'hono-sessions'
 
-type Env = AuthEnv<User, Permission> & {
+type Env = AuthEnv & {
   Variables: { session: Session<{ userId: string }>; session_key_rotation: boolean }
 }
 
@@ -85,7 +84,7 @@ export function createApp({
   api.post('/api/posts', abilities('create'), async (c) => {
     const title = postTitle(await c.req.json().catch(() => null))
     if (!title) return c.json(titleRequired, 422)
-    return c.json({ post: repository.create((c.var.auth.user as User).id, title) }, 201)
+    return c.json({ post: repository.create(c.var.auth.user.id, title) }, 201)
   })
   api.put('/api/posts/:id', abilities('update'), async (c) => {
     const post = find(c)

@@ -8,7 +8,6 @@ import {
   postTitle,
   signIn,
   titleRequired,
-  type User,
   userForToken,
 } from '@examples/shared'
 import { type AuthState, abilities, ability, apiTokenRoutes, auth } from '@jetstream/koa'
@@ -26,7 +25,7 @@ export interface AppOptions {
   readonly posts?: PostRepository
 }
 
-type ApiContext = ParameterizedContext<AuthState<User, Permission>>
+type ApiContext = ParameterizedContext<AuthState>
 
 /** The example app: cookie sessions, the API-token page and routes, and a posts API guarded by the shared policies. */
 export function createApp({ tokens, sessionKey, posts: repository = new PostRepository() }: AppOptions): Koa {
@@ -72,7 +71,7 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
   app.use(open.routes())
 
   // Everything below needs a signed-in user: by the session cookie, or by a bearer token.
-  const api = new Router<AuthState<User, Permission>>()
+  const api = new Router<AuthState>()
   const signedIn = auth(tokens, { session: sessionUser, user: userForToken })
   const find = (ctx: ApiContext): Post | null => {
     const post = repository.find(ctx.params.id ?? '')
@@ -99,7 +98,7 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
     const title = postTitle(await json(ctx))
     if (!title) return invalidTitle(ctx)
     ctx.status = 201
-    ctx.body = { post: repository.create((ctx.state.auth.user as User).id, title) }
+    ctx.body = { post: repository.create(ctx.state.auth.user.id, title) }
   })
   api.put('/api/posts/:id', signedIn, abilities('update'), async (ctx) => {
     const post = find(ctx)
@@ -116,11 +115,10 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
     repository.delete(post)
     ctx.status = 204
   })
-  const tokenRoutes = apiTokenRoutes<User, Permission>(tokens)
   app.use(api.routes())
   app.use(async (ctx, next) =>
     ctx.path.startsWith('/user/api-tokens') ? signedIn(ctx as never, next) : next(),
   )
-  app.use(tokenRoutes.routes()).use(tokenRoutes.allowedMethods())
+  app.use(apiTokenRoutes(tokens))
   return app
 }

@@ -7,3 +7,12 @@ export const permissions = new PermissionRegistry({
 })
 
 export type Permission = (typeof permissions.permissions)[number]
+
+// Registered once for the whole app: every adapter's `abilities('…')`, `auth.tokenCan('…')` and `auth.user` are
+// typed from here, in Hono, Koa and Express alike.
+declare module '@jetstream/tokens' {
+  interface Register {
+    user: import('./users.js').User
+    permission: Permission
+  }
+}

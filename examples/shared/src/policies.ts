@@ -1,10 +1,10 @@
-import { definePolicies, type SignedIn } from '@jetstream/tokens'
+import { type Auth, definePolicies } from '@jetstream/tokens'
 import type { Permission } from './permissions.js'
 import type { Post } from './posts.js'
 import type { User } from './users.js'
 
 /** The auth every policy sees, whichever framework serves the request. */
-export type AppAuth = SignedIn<User, Permission>
+export type AppAuth = Auth<User, Permission>
 
 /**
  * The posts policy, written once against the core and imported unchanged by the Hono, Koa and Express apps. A

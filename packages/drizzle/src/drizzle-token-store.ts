@@ -454,7 +454,8 @@ const BATCH_SLOTS = 2
 const BATCH_SIZE = 64
 
 const MAX_BIGINT = 9_223_372_036_854_775_807n
-const DIGITS = /^[0-9]{1,19}$/
+// Canonical decimal only: `01` or `+1` is not token 1 (the core refuses them too; a direct caller may not).
+const DIGITS = /^(?:0|[1-9][0-9]{0,18})$/
 
 function codecFor(column: AnyPgColumn): Codec {
   const sqlType = column.getSQLType()
@@ -470,13 +471,12 @@ function codecFor(column: AnyPgColumn): Codec {
         encode: (id) => (DIGITS.test(id) && BigInt(id) <= MAX_BIGINT ? BigInt(id) : undefined),
       }
     default:
-      // uuid columns refuse anything but a uuid, kept in PostgreSQL's own lower case (so a row's id reads back as
-      // the same text); text takes anything PostgreSQL can store, which is anything but a NUL.
+      // uuid columns take a uuid only in the form PostgreSQL gives it back (lower case), so each token has one id;
+      // text takes anything PostgreSQL can store, which is anything but a NUL.
       if (sqlType === 'uuid') {
         return {
           sqlType,
-          encode: (id) =>
-            /^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(id) ? id.toLowerCase() : undefined,
+          encode: (id) => (/^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/.test(id) ? id : undefined),
         }
       }
       return { sqlType, encode: (id) => (id.includes('\0') ? undefined : id) }

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+import { inspect } from 'node:util'
 import { createTokens, InvalidInputError, StorageUnavailableError } from '@jetstream/tokens'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
@@ -15,7 +17,7 @@ describe('a PGlite that has been closed', () => {
     const error = await tokens.authenticate(plainTextToken).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StorageUnavailableError)
     expect((error as Error).cause).toBeInstanceOf(Error)
-    expect(String((error as Error).message)).not.toContain(plainTextToken.split('|')[1])
+    expectNoSecrets(error, plainTextToken.split('|')[1] as string)
   })
 })
 
@@ -55,6 +57,19 @@ describe.skipIf(!serverUrl)('the PostgreSQL server going away', () => {
       expect(text).not.toContain(plainTextToken.split('|')[1])
     }
     await expect(tokens.list('42')).rejects.toBeInstanceOf(StorageUnavailableError)
+
+    // Nothing secret in the error, however deep a log looks: not the secret, not its hash (which the lookup by
+    // hash and the insert send as parameters).
+    const secret = plainTextToken.split('|')[1] as string
+    const failures = [
+      error,
+      await tokens.authenticate(secret).catch((e: unknown) => e),
+      await tokens.create('42', 'while down').catch((e: unknown) => e),
+    ]
+    for (const failure of failures) {
+      expect(failure).toBeInstanceOf(StorageUnavailableError)
+      expectNoSecrets(failure, secret)
+    }
 
     await proxy.up()
     await expect
@@ -105,6 +120,15 @@ describe.skipIf(!serverUrl)('the PostgreSQL server going away', () => {
   })
 })
 
+/** Fails when the error, inspected as deeply as any logger would, shows the secret or its hash. */
+function expectNoSecrets(error: unknown, secret: string): void {
+  const hash = createHash('sha256').update(secret).digest('hex')
+  const shown = inspect(error, { showHidden: true, depth: 10 })
+  expect(shown).not.toContain(secret)
+  expect(shown).not.toContain(hash)
+  expect(shown).toContain('cause') // the driver's message is kept, only its parameters are not
+}
+
 const backends: [string, () => Promise<TestDatabase>][] = [['PGlite', pgliteDatabase]]
 if (serverUrl) backends.push(['the PostgreSQL server', () => postgresJsDatabase(serverUrl as string)])
 
@@ -138,6 +162,19 @@ describe.each(backends)('hostile input on %s', (_, open) => {
     // A lone surrogate cannot be UTF-8: the driver sends U+FFFD in its place, like any UTF-8 encoder.
     expect([name, name.replace('\ud83d', '\ufffd')]).toContain(found?.name)
     expect(found?.owner.id).toBe(stored.owner.id)
+  })
+
+  it('keeps the hash out of a failed insert’s error (a duplicate, whose details name the value)', async () => {
+    const store = drizzleStore(database.db)
+    const first = record('original')
+    await store.insert(first)
+    const error = await store
+      .insert({ ...record('copy'), tokenHash: first.tokenHash })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StorageUnavailableError)
+    const shown = inspect(error, { showHidden: true, depth: 10 })
+    expect(shown).not.toContain(first.tokenHash)
+    expect(shown).toContain('duplicate key')
   })
 
   it('refuses a NUL byte with InvalidInputError, not a SQL error', async () => {

@@ -1,93 +1,88 @@
-import {
-  ApiTokenManager,
-  type ApiTokenRoutesOptions,
-  type AuthMiddlewareOptions,
-  assertAbilities,
-  assertAnyAbility,
-  BadRequestError,
-  errorResponse,
-  isTokenError,
-  type RequestAuth,
-  RequestGuard,
-  type TokenService,
-  UnauthenticatedError,
+import type {
+  ApiTokenRoutesOptions,
+  Auth,
+  AuthOptions as CoreAuthOptions,
+  RegisteredPermission,
+  RegisteredUser,
+  TokenService,
 } from '@jetstream/tokens'
-import express, {
-  type ErrorRequestHandler,
-  type NextFunction,
-  type Request,
-  type RequestHandler,
-  type Response,
-  Router,
-} from 'express'
+import {
+  type AbilityMode,
+  ApiTokenRoutes,
+  abilityCheck,
+  errorAnswer,
+  HttpAnswer,
+  type RequestBody,
+  RequestGuard,
+} from '@jetstream/tokens/adapter'
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express'
 
 declare global {
   namespace Express {
     interface Request {
-      /** Set by `auth(tokens, options)` from `@jetstream/express`. Type it with `AuthRequest<User, Permission>`. */
-      auth?: RequestAuth
+      /**
+       * Set by `auth(tokens, options)` from `@jetstream/express`, typed with the app's registered user and
+       * permissions (see `Register` in `@jetstream/tokens`). Read it with `authOf(req)` behind a required `auth`.
+       */
+      auth?: Auth<RegisteredUser | null, RegisteredPermission>
     }
   }
 }
 
 /**
- * A request that went through {@link auth}: `req.auth` typed with your user and permissions.
+ * `req.auth` behind a required {@link auth}: the signed-in user, typed with the app's registered user and
+ * permissions (or the ones given). Throws when {@link auth} did not run before, which is a wiring mistake.
  *
  * @example
  * ```ts
- * app.get('/me', (req: AuthRequest<User, Permission>, res) => res.json(req.auth.user))
- * ```
- */
-export type AuthRequest<U = unknown, P extends string = string> = Omit<Request, 'auth'> & {
-  auth: RequestAuth<U, P>
-}
-
-/**
- * `req.auth` with your user and permission types (the global `Request` type can only say `RequestAuth`). Throws
- * when {@link auth} did not run before, which is a wiring mistake.
- *
- * @example
- * ```ts
- * app.put('/posts/:id', (req, res) => {
- *   const auth = authOf<User, Permission>(req)
+ * app.put('/posts/:id', async (req, res) => {
+ *   const auth = authOf(req)
  *   auth.tokenCan('update') // 'updte' would not compile
+ *   auth.user.id // the app's User, not User | null
  * })
  * ```
  */
-export function authOf<U = unknown, P extends string = string>(req: Request): RequestAuth<U, P> {
-  return currentAuth<P, U>(req)
+export function authOf<U = RegisteredUser, P extends string = RegisteredPermission>(
+  req: Request,
+): Auth<U, P> {
+  return currentAuth(req) as unknown as Auth<U, P>
 }
+
+/**
+ * Options of {@link auth}: how the app signs users in, whether a route group needs it, and the realm.
+ *
+ * @example
+ * ```ts
+ * const options: AuthOptions = { user: (token) => findUser(token.owner.id), required: false }
+ * ```
+ */
+export type AuthOptions<U = RegisteredUser, P extends string = RegisteredPermission> = CoreAuthOptions<
+  U,
+  P,
+  Request
+>
 
 /**
  * Options of {@link apiTokenRoutes}, shared by every adapter.
  *
  * @example
  * ```ts
- * apiTokenRoutes(tokens, { prefix: '/settings/api-tokens' } satisfies ApiTokenRoutesOptions<User>)
+ * apiTokenRoutes(tokens, { prefix: '/settings/api-tokens' } satisfies ApiTokenRoutesOptions)
  * ```
  */
 export type { ApiTokenRoutesOptions } from '@jetstream/tokens'
 
 /**
- * Options of {@link auth}: how the app signs users in, and whether a route group needs it.
- *
- * @example
- * ```ts
- * const options: AuthOptions<User, Permission> = { user: (token) => findUser(token.owner.id), required: false }
- * ```
- */
-export type AuthOptions<U, P extends string> = AuthMiddlewareOptions<U, P, Request>
-
-/**
  * The auth middleware (Sanctum's guard): the app's session first, then `Authorization: Bearer …`. Sets
- * `req.auth`; answers 401 when `required` (the default) and nobody is signed in.
+ * `req.auth`; answers 401 when `required` (the default) and nobody is signed in. Every answer is the core's, the
+ * same in every framework.
  *
  * @example
  * ```ts
  * app.use(auth(tokens, { session: (req) => req.session.user ?? null, user: (token) => users.find(token.owner.id) }))
  * ```
  */
-export function auth<U, P extends string>(
+export function auth<U = RegisteredUser, P extends string = RegisteredPermission>(
   tokens: TokenService<P>,
   options: AuthOptions<U, P>,
 ): RequestHandler {
@@ -95,45 +90,38 @@ export function auth<U, P extends string>(
     method: (req) => req.method,
     header: (req, name) => req.get(name),
   })
-  const required = options.required ?? true
-  const realm = options.realm ?? 'api'
-  const enter = (req: Request, res: Response, next: NextFunction, resolved: RequestAuth<U, P>) => {
-    if (required && resolved.user === null)
-      return refuse(res, next, new UnauthenticatedError({ tokenRejected: resolved.tokenRejected }))
-    req.auth = resolved as unknown as RequestAuth
+  const enter = (
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    resolved: Auth<U | null, P> | HttpAnswer,
+  ) => {
+    if (resolved instanceof HttpAnswer) return send(res, resolved)
+    req.auth = resolved as unknown as NonNullable<Request['auth']>
     next()
-  }
-  const refuse = (res: Response, next: NextFunction, error: unknown) => {
-    if (!isTokenError(error)) return next(error)
-    respond(res, error, realm)
   }
   // Not an async function: a request whose auth needs no lookup (a session, a cached token) pays for no promise.
   return function auth(req, res, next) {
-    let resolved: RequestAuth<U, P> | Promise<RequestAuth<U, P>>
-    try {
-      resolved = guard.resolve(req)
-    } catch (error) {
-      return refuse(res, next, error)
-    }
+    const resolved = guard.resolve(req)
     if (!(resolved instanceof Promise)) return enter(req, res, next, resolved)
     // Returned, so that Express 5 passes anything thrown further on to the app's error handler.
-    return resolved.then(
-      (found) => enter(req, res, next, found),
-      (error: unknown) => refuse(res, next, error),
-    )
+    return resolved.then((found) => enter(req, res, next, found))
   }
 }
 
 /**
  * Needs every listed ability (Sanctum's `abilities` middleware): 401 without auth, 403 naming the missing ones.
+ * The names are the app's registered permissions, so a typo does not compile.
  *
  * @example
  * ```ts
  * app.post('/posts', abilities('create', 'read'), createPost)
  * ```
  */
-export function abilities<P extends string>(...required: P[]): RequestHandler {
-  return checking('abilities', (auth: RequestAuth<unknown, P>) => assertAbilities(auth, required))
+export function abilities<P extends string = RegisteredPermission>(
+  ...required: NoInfer<P>[]
+): RequestHandler {
+  return checking('abilities', 'all', required)
 }
 
 /**
@@ -144,31 +132,26 @@ export function abilities<P extends string>(...required: P[]): RequestHandler {
  * app.delete('/posts/:id', ability('delete', 'admin'), deletePost)
  * ```
  */
-export function ability<P extends string>(...anyOf: P[]): RequestHandler {
-  return checking('ability', (auth: RequestAuth<unknown, P>) => assertAnyAbility(auth, anyOf))
+export function ability<P extends string = RegisteredPermission>(...anyOf: NoInfer<P>[]): RequestHandler {
+  return checking('ability', 'any', anyOf)
 }
 
-// A middleware that runs a core check on the request's auth and answers its refusal; named for stack traces.
-function checking<P extends string>(
-  name: string,
-  check: (auth: RequestAuth<unknown, P>) => void,
-): RequestHandler {
+// A middleware that runs the core's ability check and sends its refusal; named for stack traces.
+function checking(name: string, mode: AbilityMode, listed: readonly string[]): RequestHandler {
+  const check = abilityCheck(mode, listed)
   const middleware: RequestHandler = (req, res, next) => {
-    try {
-      check(currentAuth<P>(req))
-    } catch (error) {
-      if (!isTokenError(error)) return next(error)
-      return respond(res, error)
-    }
+    const refusal = check(currentAuth(req))
+    if (refusal) return send(res, refusal)
     next()
   }
   return Object.defineProperty(middleware, 'name', { value: name })
 }
 
 /**
- * Jetstream's API-token routes for the signed-in user's own tokens, as an Express router: `GET` (list), `POST`
- * (create; the plain text is in this answer only), `PUT /:id` (permissions), `DELETE /:id`. Mount after
- * {@link auth}.
+ * Jetstream's API-token routes for the signed-in user's own tokens, as one middleware for everything below the
+ * prefix: `GET` (list), `POST` (create; the plain text is in this answer only), `PUT /:id` (permissions),
+ * `DELETE /:id`. Only the user's session may use them unless `bearerAbility` is set. Mount after {@link auth};
+ * other paths pass through.
  *
  * @example
  * ```ts
@@ -176,32 +159,32 @@ function checking<P extends string>(
  * app.use(apiTokenRoutes(tokens))
  * ```
  */
-export function apiTokenRoutes<U, P extends string>(
+export function apiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPermission>(
   tokens: TokenService<P>,
-  options: ApiTokenRoutesOptions<U> = {},
-): Router {
-  const manager = new ApiTokenManager<U, P>(tokens, options)
-  const prefix = options.prefix ?? '/user/api-tokens'
-  const router = Router()
-  const json = express.json({ limit: options.bodyLimit ?? '100kb', strict: true })
-  const send = (res: Response, result: { status: number; body?: unknown }) =>
-    result.body === undefined ? res.status(result.status).end() : res.status(result.status).json(result.body)
-  router.get(prefix, async (req, res) => send(res, await manager.list(currentAuth(req))))
-  router.post(prefix, json, async (req, res) => send(res, await manager.create(currentAuth(req), req.body)))
-  router.put(`${prefix}/:id`, json, async (req, res) =>
-    send(res, await manager.update(currentAuth(req), String(req.params.id), req.body)),
-  )
-  router.delete(`${prefix}/:id`, async (req, res) =>
-    send(res, await manager.delete(currentAuth(req), String(req.params.id))),
-  )
-  router.use(errorHandler())
-  return router
+  options: ApiTokenRoutesOptions<U, P> = {},
+): RequestHandler {
+  const routes = new ApiTokenRoutes<U, P>(tokens, options)
+  const prefix = routes.prefix
+  return async function apiTokenRoutes(req, res, next) {
+    // The raw path (Express's own `req.path` is the same, undecoded), so the core judges ids as they arrived.
+    const path = rawPath(req.url)
+    if (path !== prefix && !path.startsWith(`${prefix}/`)) return next()
+    const answer = await routes.handle({
+      method: req.method,
+      path: path.slice(prefix.length),
+      header: (name) => req.get(name),
+      // A body parser of the app's own (`express.json()`) may have read it already.
+      body: req.body !== undefined ? { parsed: req.body } : (req as unknown as RequestBody),
+      auth: req.auth as Auth<U | null, P> | undefined,
+    })
+    send(res, answer)
+  }
 }
 
 /**
- * Answers the errors of this library with their status and JSON body, a malformed JSON body with 400, and
- * anything else as a bare 500 without a stack (Express's own handler prints stacks outside production). Add it
- * after your routes.
+ * Answers the errors of this library, and the client errors of Express's body parsers (413, 415, malformed JSON),
+ * as the core builds them; anything else as a bare 500 without a stack (Express's own handler prints stacks
+ * outside production). Add it after your routes.
  *
  * @example
  * ```ts
@@ -211,29 +194,26 @@ export function apiTokenRoutes<U, P extends string>(
 export function errorHandler(options: { realm?: string } = {}): ErrorRequestHandler {
   return function errorHandler(error: unknown, _req, res, next) {
     if (res.headersSent) return next(error)
-    const parseFailure = (error as { type?: string } | null)?.type === 'entity.parse.failed'
-    const tooLarge = (error as { type?: string } | null)?.type === 'entity.too.large'
-    if (tooLarge) {
-      res.status(413).json({ message: 'The request body is too large.', code: 'payload_too_large' })
-      return
-    }
-    respond(
-      res,
-      parseFailure ? new BadRequestError('The request body is not valid JSON.', { cause: error }) : error,
-      options.realm ?? 'api',
-    )
+    send(res, errorAnswer(error, options))
   }
 }
 
-function currentAuth<P extends string, U = unknown>(req: Request): RequestAuth<U, P> {
+function rawPath(url: string): string {
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
+}
+
+function currentAuth(req: Request): Auth<unknown, string> {
   if (!req.auth)
     throw new Error(
       'No auth on this request: use auth(tokens, options) before abilities, ability and apiTokenRoutes.',
     )
-  return req.auth as unknown as RequestAuth<U, P>
+  return req.auth as Auth<unknown, string>
 }
 
-function respond(res: Response, error: unknown, realm = 'api'): void {
-  const { status, headers, body } = errorResponse(error, { realm })
-  res.status(status).set(headers).json(body)
+// Written with Node's own calls: Express's `res.json`/`res.send` would add a charset and an ETag of their own.
+function send(res: Response, answer: HttpAnswer): void {
+  res.statusCode = answer.status
+  for (const name in answer.headers) res.setHeader(name, answer.headers[name] as string)
+  res.end(answer.body === '' ? undefined : answer.body)
 }

@@ -1,60 +1,70 @@
-import {
-  ApiTokenManager,
-  type ApiTokenRoutesOptions,
-  type AuthMiddlewareOptions,
-  assertAbilities,
-  assertAnyAbility,
-  BadRequestError,
-  errorResponse,
-  isTokenError,
-  type RequestAuth,
-  RequestGuard,
-  type TokenService,
-  UnauthenticatedError,
+import type {
+  ApiTokenRoutesOptions,
+  Auth,
+  AuthOptions as CoreAuthOptions,
+  RegisteredPermission,
+  RegisteredUser,
+  TokenService,
 } from '@jetstream/tokens'
-import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono'
+import {
+  type AbilityMode,
+  ApiTokenRoutes,
+  abilityCheck,
+  errorAnswer,
+  HttpAnswer,
+  type RequestBody,
+  RequestGuard,
+} from '@jetstream/tokens/adapter'
+import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status'
 
 // What a Hono middleware's promise settles to: a response, or nothing once `next()` has run.
 type Answer = Awaited<ReturnType<MiddlewareHandler>>
 
 /**
  * The Hono environment the middleware provides: `c.var.auth`. Use it as your app's (or merge it into your) `Env`.
+ * Its types default to what the app registered (see `Register` in `@jetstream/tokens`); for routes where auth is
+ * optional, use `AuthEnv<User | null>`.
  *
  * @example
  * ```ts
- * const app = new Hono<AuthEnv<User, Permission>>()
+ * const app = new Hono<AuthEnv>()
  * app.get('/me', (c) => c.json(c.var.auth.user))
  * ```
  */
-export interface AuthEnv<U = unknown, P extends string = string> {
-  Variables: { auth: RequestAuth<U, P> }
+export interface AuthEnv<U = RegisteredUser, P extends string = RegisteredPermission> {
+  Variables: { auth: Auth<U, P> }
 }
+
+/**
+ * Options of {@link auth}: how the app signs users in, whether a route group needs it, and the realm.
+ *
+ * @example
+ * ```ts
+ * const options: AuthOptions = { user: (token) => findUser(token.owner.id), required: false }
+ * ```
+ */
+export type AuthOptions<U = RegisteredUser, P extends string = RegisteredPermission> = CoreAuthOptions<
+  U,
+  P,
+  Context
+>
 
 /**
  * Options of {@link apiTokenRoutes}, shared by every adapter.
  *
  * @example
  * ```ts
- * apiTokenRoutes(tokens, { prefix: '/settings/api-tokens' } satisfies ApiTokenRoutesOptions<User>)
+ * apiTokenRoutes(tokens, { prefix: '/settings/api-tokens' } satisfies ApiTokenRoutesOptions)
  * ```
  */
 export type { ApiTokenRoutesOptions } from '@jetstream/tokens'
 
 /**
- * Options of {@link auth}: how the app signs users in, and whether a route group needs it.
- *
- * @example
- * ```ts
- * const options: AuthOptions<User, Permission> = { user: (token) => findUser(token.owner.id), required: false }
- * ```
- */
-export type AuthOptions<U, P extends string> = AuthMiddlewareOptions<U, P, Context>
-
-/**
  * The auth middleware (Sanctum's guard): the app's session first, then `Authorization: Bearer …`. Sets
- * `c.var.auth`; answers 401 when `required` (the default) and nobody is signed in.
+ * `c.var.auth`; answers 401 when `required` (the default) and nobody is signed in. Every answer it gives is the
+ * core's, the same in every framework.
  *
  * @example
  * ```ts
@@ -64,56 +74,54 @@ export type AuthOptions<U, P extends string> = AuthMiddlewareOptions<U, P, Conte
  * }))
  * ```
  */
+export function auth<U = RegisteredUser, P extends string = RegisteredPermission>(
+  tokens: TokenService<P>,
+  options: AuthOptions<U, P> & { readonly required?: true },
+): MiddlewareHandler<AuthEnv<U, P>>
+export function auth<U = RegisteredUser, P extends string = RegisteredPermission>(
+  tokens: TokenService<P>,
+  options: AuthOptions<U, P> & { readonly required: boolean },
+): MiddlewareHandler<AuthEnv<U | null, P>>
 export function auth<U, P extends string>(
   tokens: TokenService<P>,
   options: AuthOptions<U, P>,
-): MiddlewareHandler<AuthEnv<U, P>> {
-  const realm = options.realm ?? 'api'
+): MiddlewareHandler<AuthEnv<U | null, P>> {
   const guard = new RequestGuard<U, P, Context>(tokens, options, {
     method: (c) => c.req.method,
     header,
-    // Hono renders an HTTPException by itself, so a refusal in a handler needs no error handler of the app's.
-    refusal: (error) => httpException(error, realm),
+    // Hono answers an HTTPException by itself, so a policy's refusal in a handler needs no error handler of the app's.
+    refusal: (error) => httpException(errorAnswer(error), error),
   })
-  const required = options.required ?? true
-  const refuse = (c: Context, error: unknown) => {
-    if (!isTokenError(error)) throw error
-    return respond(c, error, realm)
-  }
-  const enter = (c: Context<AuthEnv<U, P>>, resolved: RequestAuth<U, P>, next: Next) => {
-    if (required && resolved.user === null)
-      return respond(c, new UnauthenticatedError({ tokenRejected: resolved.tokenRejected }), realm)
-    c.set('auth', resolved)
-    return next()
-  }
   // Not an async function: a request whose auth needs no lookup (a session, a cached token) runs through without
   // a promise of its own.
   return function auth(c, next) {
-    let resolved: RequestAuth<U, P> | Promise<RequestAuth<U, P>>
-    try {
-      resolved = guard.resolve(c)
-    } catch (error) {
-      return Promise.resolve(refuse(c, error))
+    const resolved = guard.resolve(c)
+    if (!(resolved instanceof Promise)) {
+      if (resolved instanceof HttpAnswer) return Promise.resolve(send(c, resolved))
+      c.set('auth', resolved)
+      return next()
     }
-    return resolved instanceof Promise
-      ? resolved.then<Answer, Answer>(
-          (found) => enter(c, found, next),
-          (error: unknown) => refuse(c, error),
-        )
-      : Promise.resolve(enter(c, resolved, next))
+    return resolved.then<Answer>((found) => {
+      if (found instanceof HttpAnswer) return send(c, found)
+      c.set('auth', found)
+      return next()
+    })
   }
 }
 
 /**
  * Needs every listed ability (Sanctum's `abilities` middleware): 401 without auth, 403 naming the missing ones.
+ * The names are the app's registered permissions, so a typo does not compile.
  *
  * @example
  * ```ts
  * app.post('/posts', abilities('create', 'read'), createPost)
  * ```
  */
-export function abilities<P extends string>(...required: P[]): MiddlewareHandler {
-  return checking('abilities', (auth: RequestAuth<unknown, P>) => assertAbilities(auth, required))
+export function abilities<P extends string = RegisteredPermission>(
+  ...required: NoInfer<P>[]
+): MiddlewareHandler {
+  return checking('abilities', 'all', required)
 }
 
 /**
@@ -124,30 +132,24 @@ export function abilities<P extends string>(...required: P[]): MiddlewareHandler
  * app.delete('/posts/:id', ability('delete', 'admin'), deletePost)
  * ```
  */
-export function ability<P extends string>(...anyOf: P[]): MiddlewareHandler {
-  return checking('ability', (auth: RequestAuth<unknown, P>) => assertAnyAbility(auth, anyOf))
+export function ability<P extends string = RegisteredPermission>(...anyOf: NoInfer<P>[]): MiddlewareHandler {
+  return checking('ability', 'any', anyOf)
 }
 
-// A middleware that runs a core check on the request's auth and answers its refusal; named for stack traces.
-function checking<P extends string>(
-  name: string,
-  check: (auth: RequestAuth<unknown, P>) => void,
-): MiddlewareHandler {
+// A middleware that runs the core's ability check and sends its refusal; named for stack traces.
+function checking(name: string, mode: AbilityMode, listed: readonly string[]): MiddlewareHandler {
+  const check = abilityCheck(mode, listed)
   const middleware: MiddlewareHandler = (c, next) => {
-    try {
-      check(currentAuth<unknown, P>(c))
-    } catch (error) {
-      if (!isTokenError(error)) throw error
-      return Promise.resolve(respond(c, error))
-    }
-    return next()
+    const refusal = check(currentAuth(c))
+    return refusal ? Promise.resolve(send(c, refusal)) : next()
   }
   return Object.defineProperty(middleware, 'name', { value: name })
 }
 
 /**
  * Jetstream's API-token routes for the signed-in user's own tokens: `GET` (list), `POST` (create; the plain text
- * is in this answer only), `PUT /:id` (permissions), `DELETE /:id`. Mount after {@link auth}.
+ * is in this answer only), `PUT /:id` (permissions), `DELETE /:id`. Only the user's session may use them unless
+ * `bearerAbility` is set. Mount after {@link auth}.
  *
  * @example
  * ```ts
@@ -155,20 +157,26 @@ function checking<P extends string>(
  * app.route('/', apiTokenRoutes(tokens))
  * ```
  */
-export function apiTokenRoutes<U, P extends string>(
+export function apiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPermission>(
   tokens: TokenService<P>,
-  options: ApiTokenRoutesOptions<U> = {},
-): Hono<AuthEnv<U, P>> {
-  const manager = new ApiTokenManager<U, P>(tokens, options)
-  const routes = new Hono<AuthEnv<U, P>>().basePath(options.prefix ?? '/user/api-tokens')
-  routes.onError((error, c) => respond(c, error))
-  routes.get('/', async (c) => send(c, await manager.list(currentAuth(c))))
-  routes.post('/', async (c) => send(c, await manager.create(currentAuth(c), await jsonBody(c))))
-  routes.put('/:id', async (c) =>
-    send(c, await manager.update(currentAuth(c), c.req.param('id'), await jsonBody(c))),
-  )
-  routes.delete('/:id', async (c) => send(c, await manager.delete(currentAuth(c), c.req.param('id'))))
-  return routes
+  options: ApiTokenRoutesOptions<U, P> = {},
+): Hono<AuthEnv<U | null, P>> {
+  const routes = new ApiTokenRoutes<U, P>(tokens, options)
+  const app = new Hono<AuthEnv<U | null, P>>()
+  const handler = async (c: Context<AuthEnv<U | null, P>>) =>
+    send(
+      c,
+      await routes.handle({
+        method: c.req.method,
+        path: below(c),
+        header: (name) => header(c, name),
+        body: await body(c),
+        auth: c.get('auth'),
+      }),
+    )
+  app.all(routes.prefix, handler)
+  app.all(`${routes.prefix}/*`, handler)
+  return app
 }
 
 /**
@@ -182,29 +190,53 @@ export function apiTokenRoutes<U, P extends string>(
  */
 export function errorHandler(options: { realm?: string } = {}): (error: Error, c: Context) => Response {
   return (error, c) =>
-    error instanceof HTTPException ? error.getResponse() : respond(c, error, options.realm)
+    error instanceof HTTPException ? error.getResponse() : send(c, errorAnswer(error, options))
 }
 
-// The ability middlewares add nothing to the app's Env (an intersection would widen `tokenCan` to any string), so
-// they read the auth through a plain Context.
 /**
  * A request header. On Node (`@hono/node-server`), read from the `IncomingMessage` it passes as `c.env.incoming`:
  * touching `c.req.header()` there builds a whole Fetch `Request`, which cost more than verifying the token. Other
  * runtimes use `c.req.header()`.
  */
 function header(c: Context, name: string): string | undefined {
-  const incoming = (
-    c.env as { incoming?: { headers?: Record<string, string | string[] | undefined> } } | undefined
-  )?.incoming
-  if (incoming?.headers) {
+  const incoming = nodeRequest(c)
+  if (incoming) {
     const value = incoming.headers[name]
     return Array.isArray(value) ? value.join(', ') : value
   }
   return c.req.header(name)
 }
 
-function currentAuth<U, P extends string>(c: Context): RequestAuth<U, P> {
-  const found = (c as Context<AuthEnv<U, P>>).get('auth')
+interface NodeRequest {
+  readonly headers: Record<string, string | string[] | undefined>
+  readonly readableEnded?: boolean
+}
+
+function nodeRequest(c: Context): NodeRequest | undefined {
+  const incoming = (c.env as { incoming?: NodeRequest } | undefined)?.incoming
+  return incoming?.headers ? incoming : undefined
+}
+
+// The body unread: on Node, its own stream (asking the Fetch request anything would start it reading that stream
+// too), elsewhere the Fetch body; what a validator of the app's already read comes from Hono's cache.
+async function body(c: Context): Promise<RequestBody> {
+  if (Object.keys(c.req.bodyCache).length > 0) return new Uint8Array(await c.req.arrayBuffer())
+  return (nodeRequest(c) as RequestBody | undefined) ?? c.req.raw.body
+}
+
+// The path below the routes' prefix, still percent-encoded: what follows the segments the matched route names.
+function below(c: Context): string {
+  const url = c.req.url
+  const start = url.indexOf('/', url.indexOf('//') + 2)
+  const end = url.indexOf('?', start)
+  const path = url.slice(start, end === -1 ? undefined : end)
+  const route = c.req.routePath.replace(/\/\*$/, '')
+  const segments = route.split('/').length
+  return path.split('/').length > segments ? `/${path.split('/').slice(segments).join('/')}` : ''
+}
+
+function currentAuth(c: Context): Auth<unknown, string> {
+  const found = (c as Context<AuthEnv<unknown, string>>).get('auth')
   if (!found)
     throw new Error(
       'No auth on this request: use auth(tokens, options) before abilities, ability and apiTokenRoutes.',
@@ -212,31 +244,13 @@ function currentAuth<U, P extends string>(c: Context): RequestAuth<U, P> {
   return found
 }
 
-async function jsonBody(c: Context): Promise<unknown> {
-  try {
-    return await c.req.json()
-  } catch (error) {
-    throw new BadRequestError('The request body is not valid JSON.', { cause: error })
-  }
+function send(c: Context, answer: HttpAnswer): Response {
+  return answer.body === ''
+    ? c.body(null, answer.status as StatusCode, answer.headers)
+    : c.body(answer.body, answer.status as ContentfulStatusCode, answer.headers)
 }
 
-function send(c: Context, result: { status: number; body?: unknown }): Response {
-  return result.body === undefined
-    ? c.body(null, result.status as 204)
-    : c.json(result.body, result.status as ContentfulStatusCode)
-}
-
-function respond(c: Context, error: unknown, realm?: string): Response {
-  const { status, headers, body } = errorResponse(error, realm === undefined ? {} : { realm })
-  return c.json(body, status as ContentfulStatusCode, headers)
-}
-
-function httpException(error: unknown, realm: string): unknown {
-  if (!isTokenError(error)) return error
-  const { status, headers, body } = errorResponse(error, { realm })
-  const res = new Response(JSON.stringify(body), {
-    status,
-    headers: { ...headers, 'content-type': 'application/json' },
-  })
-  return new HTTPException(status as ContentfulStatusCode, { res, cause: error })
+function httpException(answer: HttpAnswer, cause: unknown): HTTPException {
+  const res = new Response(answer.body, { status: answer.status, headers: answer.headers })
+  return new HTTPException(answer.status as ContentfulStatusCode, { res, cause })
 }

@@ -1,7 +1,7 @@
 import type { TokenStore } from '@jetstream/tokens'
-import { expect, it } from 'vitest'
-import { createSetup } from './fixture.js'
-import type { StartApp } from './scenarios.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createSetup, type ScenarioSetup } from './fixture.js'
+import type { RunningApp, StartApp } from './scenarios.js'
 
 /**
  * One end-to-end run on a real database: a session user creates a token on the management routes, uses it on
@@ -12,11 +12,22 @@ export function endToEnd(
   start: StartApp,
   open: () => Promise<{ store: TokenStore; close(): Promise<void> }>,
 ): void {
-  it(`${framework} end to end on a real database: create, use, widen, see last use, delete`, async () => {
-    const database = await open()
-    const setup = createSetup(database.store)
-    const app = await start(setup)
-    try {
+  describe(`${framework} end to end on a real database`, () => {
+    let database: { store: TokenStore; close(): Promise<void> }
+    let setup: ScenarioSetup
+    let app: RunningApp
+    // The database boots here, with room for a busy machine, never inside a test's own time.
+    beforeAll(async () => {
+      database = await open()
+      setup = createSetup(database.store)
+      app = await start(setup)
+    }, 60_000)
+    afterAll(async () => {
+      await app?.close()
+      await database?.close()
+    }, 60_000)
+
+    it('create, use, widen, see last use, delete', async () => {
       const origin = new URL(app.url).origin
       const json = { 'content-type': 'application/json' }
       const session = { cookie: 'session=1', origin }
@@ -58,9 +69,6 @@ export function endToEnd(
           .status,
       ).toBe(204)
       expect((await fetch(`${app.url}/posts/10`, { headers: bearer })).status).toBe(401)
-    } finally {
-      await app.close()
-      await database.close()
-    }
+    })
   })
 }

@@ -18,6 +18,14 @@ export interface User {
   readonly name: string
 }
 
+// The scenario apps are written as an app would be: with its user and permissions registered once.
+declare module '@jetstream/tokens' {
+  interface Register {
+    user: User
+    permission: Permission
+  }
+}
+
 export interface Post {
   readonly id: string
   readonly authorId: string
@@ -60,7 +68,9 @@ export class SwitchableStore extends MemoryTokenStore {
  * - `DELETE /posts/:id`: ability('delete', 'update') → 204
  * - `GET /custom/me`: auth required, token read from the `x-api-token` header → `{ user }`
  * - `POST /session/ping`: auth required → `{ ok: true }` (a state-changing request, for the origin rule)
- * - the token-management routes at `/user/api-tokens`
+ * - `GET /acme/me`: auth required in realm `acme`, then abilities('delete') → `{ ok: true }`
+ * - the token-management routes at `/user/api-tokens` (session only, the default), and again at
+ *   `/bearer/api-tokens` with `bearerAbility: 'create'` (bearer management opted in)
  * Sessions: the `session` cookie holds a user id (`sessionUser`); tokens belong to users by id (`userForToken`).
  */
 export interface ScenarioSetup {

@@ -1,8 +1,8 @@
-import { definePolicies, type SignedIn } from '@jetstream/tokens'
+import { type Auth, definePolicies } from '@jetstream/tokens'
 import type { Permission, Post, User } from './fixture.js'
 
 /** The app's auth as every policy sees it, in any framework. */
-export type AppAuth = SignedIn<User, Permission>
+export type AppAuth = Auth<User, Permission>
 
 /** Written once against the core; imported unchanged by the Hono, Koa and Express tests. */
 export const posts = definePolicies({

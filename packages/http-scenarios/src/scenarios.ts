@@ -408,20 +408,33 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
         expect(answer.status).toBe(403)
       })
 
-      it('let a token mint tokens only within its own abilities', async () => {
+      it('refuse a bearer token with 403 session_required, whatever it holds', async () => {
+        const answer = await call('GET', base, {
+          token: await tokenFor('1', ['create', 'read', 'update', 'delete']),
+        })
+        expect(answer.status).toBe(403)
+        expect(answer.json).toEqual({
+          message:
+            'Tokens are managed from the app’s own signed-in session; an API token cannot manage tokens here.',
+          code: 'session_required',
+        })
+      })
+
+      it('let a token mint tokens only within its own abilities, where bearer management is opted in', async () => {
+        const opted = '/bearer/api-tokens'
         const limited = await tokenFor('1', ['read', 'create'])
-        const ok = await call('POST', base, {
+        const ok = await call('POST', opted, {
           token: limited,
           body: { name: 'Child', permissions: ['read'] },
         })
         expect(ok.status).toBe(201)
-        const escalate = await call('POST', base, {
+        const escalate = await call('POST', opted, {
           token: limited,
           body: { name: 'Escalate', permissions: ['read', 'delete'] },
         })
         expect(escalate.status).toBe(403)
         expect(escalate.json.abilities).toEqual(['delete'])
-        const widen = await call('PUT', `${base}/${ok.json.token.id}`, {
+        const widen = await call('PUT', `${opted}/${ok.json.token.id}`, {
           token: limited,
           body: { permissions: ['update'] },
         })

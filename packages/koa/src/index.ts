@@ -1,81 +1,94 @@
-import {
-  ApiTokenManager,
-  type ApiTokenRoutesOptions,
-  type AuthMiddlewareOptions,
-  assertAbilities,
-  assertAnyAbility,
-  BadRequestError,
-  errorResponse,
-  isTokenError,
-  type RequestAuth,
-  RequestGuard,
-  type TokenService,
-  UnauthenticatedError,
+import type {
+  ApiTokenRoutesOptions,
+  Auth,
+  AuthOptions as CoreAuthOptions,
+  RegisteredPermission,
+  RegisteredUser,
+  TokenService,
 } from '@jetstream/tokens'
-import { Router } from '@koa/router'
-import coBody from 'co-body'
+import { isTokenError } from '@jetstream/tokens'
+import {
+  type AbilityMode,
+  ApiTokenRoutes,
+  abilityCheck,
+  errorAnswer,
+  HttpAnswer,
+  type RequestBody,
+  RequestGuard,
+} from '@jetstream/tokens/adapter'
 import type { Context, Middleware, Next, ParameterizedContext } from 'koa'
 
 /**
- * The Koa state the middleware provides: `ctx.state.auth`. Use it as your middleware's state type.
+ * The Koa state the middleware provides: `ctx.state.auth`. Its types default to what the app registered (see
+ * `Register` in `@jetstream/tokens`); for routes where auth is optional, use `AuthState<User | null>`.
  *
  * @example
  * ```ts
- * router.get('/me', (ctx: ParameterizedContext<AuthState<User, Permission>>) => { ctx.body = ctx.state.auth.user })
+ * router.get('/me', (ctx: ParameterizedContext<AuthState>) => { ctx.body = ctx.state.auth.user })
  * ```
  */
-export interface AuthState<U = unknown, P extends string = string> {
-  auth: RequestAuth<U, P>
+export interface AuthState<U = RegisteredUser, P extends string = RegisteredPermission> {
+  auth: Auth<U, P>
 }
+
+/**
+ * Options of {@link auth}: how the app signs users in, whether a route group needs it, and the realm.
+ *
+ * @example
+ * ```ts
+ * const options: AuthOptions = { user: (token) => findUser(token.owner.id), required: false }
+ * ```
+ */
+export type AuthOptions<U = RegisteredUser, P extends string = RegisteredPermission> = CoreAuthOptions<
+  U,
+  P,
+  Context
+>
 
 /**
  * Options of {@link apiTokenRoutes}, shared by every adapter.
  *
  * @example
  * ```ts
- * apiTokenRoutes(tokens, { prefix: '/settings/api-tokens' } satisfies ApiTokenRoutesOptions<User>)
+ * apiTokenRoutes(tokens, { prefix: '/settings/api-tokens' } satisfies ApiTokenRoutesOptions)
  * ```
  */
 export type { ApiTokenRoutesOptions } from '@jetstream/tokens'
 
 /**
- * Options of {@link auth}: how the app signs users in, and whether a route group needs it.
- *
- * @example
- * ```ts
- * const options: AuthOptions<User, Permission> = { user: (token) => findUser(token.owner.id), required: false }
- * ```
- */
-export type AuthOptions<U, P extends string> = AuthMiddlewareOptions<U, P, Context>
-
-/**
  * The auth middleware (Sanctum's guard): the app's session first, then `Authorization: Bearer …`. Sets
- * `ctx.state.auth`; answers 401 when `required` (the default) and nobody is signed in. Errors of this library
- * thrown further down (a policy's refusal, a missing ability) are answered as JSON with the right status.
+ * `ctx.state.auth`; answers 401 when `required` (the default) and nobody is signed in. Refusals raised further
+ * down (a policy's, through `auth.authorize`) are answered too. Every answer is the core's, the same in every
+ * framework.
  *
  * @example
  * ```ts
  * app.use(auth(tokens, { session: (ctx) => ctx.session?.user, user: (token) => users.find(token.owner.id) }))
  * ```
  */
+export function auth<U = RegisteredUser, P extends string = RegisteredPermission>(
+  tokens: TokenService<P>,
+  options: AuthOptions<U, P> & { readonly required?: true },
+): Middleware<AuthState<U, P>>
+export function auth<U = RegisteredUser, P extends string = RegisteredPermission>(
+  tokens: TokenService<P>,
+  options: AuthOptions<U, P> & { readonly required: boolean },
+): Middleware<AuthState<U | null, P>>
 export function auth<U, P extends string>(
   tokens: TokenService<P>,
   options: AuthOptions<U, P>,
-): Middleware<AuthState<U, P>> {
+): Middleware<AuthState<U | null, P>> {
   const guard = new RequestGuard<U, P, Context>(tokens, options, {
     method: (ctx) => ctx.method,
     header: (ctx, name) => ctx.get(name) || undefined,
   })
-  const required = options.required ?? true
-  const realm = options.realm ?? 'api'
-  // A refusal here or further down (a policy's, a missing ability) is answered as JSON; anything else is Koa's.
-  const refuse = (ctx: Context, error: unknown) => {
-    if (!isTokenError(error)) throw error
-    respond(ctx, error, realm)
-  }
-  const enter = (ctx: Context, resolved: RequestAuth<U, P>, next: Next): Promise<void> | undefined => {
-    if (required && resolved.user === null) {
-      respond(ctx, new UnauthenticatedError({ tokenRejected: resolved.tokenRejected }), realm)
+  const enter = (
+    ctx: Context,
+    resolved: Auth<U | null, P> | HttpAnswer,
+    next: Next,
+  ): Promise<void> | undefined => {
+    if (resolved instanceof HttpAnswer) {
+      send(ctx, resolved)
       return undefined
     }
     ctx.state.auth = resolved
@@ -85,34 +98,24 @@ export function auth<U, P extends string>(
   // of its own.
   return function auth(ctx, next) {
     const context = ctx as unknown as Context
-    let resolved: RequestAuth<U, P> | Promise<RequestAuth<U, P>>
-    try {
-      resolved = guard.resolve(context)
-    } catch (error) {
-      return Promise.resolve(refuse(context, error))
-    }
+    const resolved = guard.resolve(context)
     return resolved instanceof Promise
-      ? resolved.then(
-          (found) => enter(context, found, next),
-          (error: unknown) => refuse(context, error),
-        )
+      ? resolved.then((found) => enter(context, found, next))
       : Promise.resolve(enter(context, resolved, next))
   }
 }
 
 /**
  * Needs every listed ability (Sanctum's `abilities` middleware): 401 without auth, 403 naming the missing ones.
+ * The names are the app's registered permissions, so a typo does not compile.
  *
  * @example
  * ```ts
  * router.post('/posts', abilities('create', 'read'), createPost)
  * ```
  */
-export function abilities<P extends string>(...required: P[]): Middleware {
-  return function abilities(ctx, next) {
-    assertAbilities(currentAuth<unknown, P>(ctx), required)
-    return next()
-  }
+export function abilities<P extends string = RegisteredPermission>(...required: NoInfer<P>[]): Middleware {
+  return checking('abilities', 'all', required)
 }
 
 /**
@@ -123,51 +126,54 @@ export function abilities<P extends string>(...required: P[]): Middleware {
  * router.delete('/posts/:id', ability('delete', 'admin'), deletePost)
  * ```
  */
-export function ability<P extends string>(...anyOf: P[]): Middleware {
-  return function ability(ctx, next) {
-    assertAnyAbility(currentAuth<unknown, P>(ctx), anyOf)
-    return next()
+export function ability<P extends string = RegisteredPermission>(...anyOf: NoInfer<P>[]): Middleware {
+  return checking('ability', 'any', anyOf)
+}
+
+// A middleware that runs the core's ability check and sends its refusal; named for stack traces.
+function checking(name: string, mode: AbilityMode, listed: readonly string[]): Middleware {
+  const check = abilityCheck(mode, listed)
+  const middleware: Middleware = (ctx, next) => {
+    const refusal = check(currentAuth(ctx))
+    if (!refusal) return next()
+    send(ctx as unknown as Context, refusal)
+    return Promise.resolve()
   }
+  return Object.defineProperty(middleware, 'name', { value: name })
 }
 
 /**
- * Jetstream's API-token routes for the signed-in user's own tokens, as a `@koa/router` router: `GET` (list),
- * `POST` (create; the plain text is in this answer only), `PUT /:id` (permissions), `DELETE /:id`. Mount after
- * {@link auth}.
+ * Jetstream's API-token routes for the signed-in user's own tokens, as one middleware for everything below the
+ * prefix: `GET` (list), `POST` (create; the plain text is in this answer only), `PUT /:id` (permissions),
+ * `DELETE /:id`. Only the user's session may use them unless `bearerAbility` is set. Mount after {@link auth};
+ * other paths pass through.
  *
  * @example
  * ```ts
- * const tokenRoutes = apiTokenRoutes(tokens)
- * app.use(tokenRoutes.routes()).use(tokenRoutes.allowedMethods())
+ * app.use(auth(tokens, { session, user }))
+ * app.use(apiTokenRoutes(tokens))
  * ```
  */
-export function apiTokenRoutes<U, P extends string>(
+export function apiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPermission>(
   tokens: TokenService<P>,
-  options: ApiTokenRoutesOptions<U> = {},
-): Router<AuthState<U, P>> {
-  const manager = new ApiTokenManager<U, P>(tokens, options)
-  const limit = options.bodyLimit ?? '100kb'
-  const router = new Router<AuthState<U, P>>({ prefix: options.prefix ?? '/user/api-tokens' })
-  const json = async (ctx: ParameterizedContext) => {
-    try {
-      return await coBody.json(ctx.req, { limit, strict: true })
-    } catch (error) {
-      const status = (error as { status?: number }).status
-      if (status === 413) throw error // koa answers 413 for a body over the limit
-      throw new BadRequestError('The request body is not valid JSON.', { cause: error })
-    }
+  options: ApiTokenRoutesOptions<U, P> = {},
+): Middleware<AuthState<U | null, P>> {
+  const routes = new ApiTokenRoutes<U, P>(tokens, options)
+  const prefix = routes.prefix
+  return async function apiTokenRoutes(ctx, next) {
+    const path = ctx.path
+    if (path !== prefix && !path.startsWith(`${prefix}/`)) return next()
+    const parsed = (ctx.request as { body?: unknown }).body
+    const answer = await routes.handle({
+      method: ctx.method,
+      path: path.slice(prefix.length),
+      header: (name) => ctx.get(name) || undefined,
+      // A body parser of the app's own (koa-bodyparser) may have read it already.
+      body: parsed !== undefined ? { parsed } : (ctx.req as unknown as RequestBody),
+      auth: ctx.state.auth,
+    })
+    send(ctx as unknown as Context, answer)
   }
-  const send = (ctx: ParameterizedContext, result: { status: number; body?: unknown }) => {
-    ctx.status = result.status
-    if (result.body !== undefined) ctx.body = result.body
-  }
-  router.get('/', async (ctx) => send(ctx, await manager.list(currentAuth(ctx))))
-  router.post('/', async (ctx) => send(ctx, await manager.create(currentAuth(ctx), await json(ctx))))
-  router.put('/:id', async (ctx) =>
-    send(ctx, await manager.update(currentAuth(ctx), ctx.params.id ?? '', await json(ctx))),
-  )
-  router.delete('/:id', async (ctx) => send(ctx, await manager.delete(currentAuth(ctx), ctx.params.id ?? '')))
-  return router
 }
 
 /**
@@ -185,15 +191,19 @@ export function errorHandler(options: { realm?: string } = {}): Middleware {
       await next()
     } catch (error) {
       if (!isTokenError(error)) throw error
-      respond(ctx, error, options.realm ?? 'api')
+      send(ctx as unknown as Context, errorAnswer(error, options))
     }
   }
 }
 
-// The ability middlewares add nothing to the app's state type (an intersection would widen `tokenCan` to any
-// string), so they read the auth through a plain context.
-function currentAuth<U, P extends string>(ctx: ParameterizedContext): RequestAuth<U, P> {
-  const found = (ctx.state as Partial<AuthState<U, P>>).auth
+// A refusal raised further down (a policy's) is answered as the core builds it; anything else is Koa's.
+function refuse(ctx: Context, error: unknown): void {
+  if (!isTokenError(error)) throw error
+  send(ctx, errorAnswer(error))
+}
+
+function currentAuth(ctx: ParameterizedContext): Auth<unknown, string> {
+  const found = (ctx.state as Partial<AuthState<unknown, string>>).auth
   if (!found)
     throw new Error(
       'No auth on this request: use auth(tokens, options) before abilities, ability and apiTokenRoutes.',
@@ -201,9 +211,8 @@ function currentAuth<U, P extends string>(ctx: ParameterizedContext): RequestAut
   return found
 }
 
-function respond(ctx: ParameterizedContext, error: unknown, realm: string): void {
-  const { status, headers, body } = errorResponse(error, { realm })
-  ctx.status = status
-  ctx.set(headers)
-  ctx.body = body
+function send(ctx: Context, answer: HttpAnswer): void {
+  ctx.status = answer.status
+  ctx.set(answer.headers as Record<string, string>)
+  ctx.body = answer.body === '' ? null : answer.body
 }

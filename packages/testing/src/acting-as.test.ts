@@ -1,4 +1,4 @@
-import { allows, definePolicies, type SignedIn } from '@jetstream/tokens'
+import { type Auth, allows, definePolicies, ForbiddenError } from '@jetstream/tokens'
 import { describe, expect, it } from 'vitest'
 import { actingAs } from './acting-as.js'
 
@@ -6,7 +6,7 @@ interface User {
   id: number
 }
 const posts = definePolicies({
-  update: (auth: SignedIn<User, 'read' | 'update'>, post: { authorId: number }) =>
+  update: (auth: Auth<User, 'read' | 'update'>, post: { authorId: number }) =>
     auth.tokenCan('update') && post.authorId === auth.user.id,
 })
 
@@ -18,6 +18,13 @@ describe('actingAs', () => {
     expect(auth.tokenCan('update')).toBe(false)
     expect(await allows(auth, posts.update, { authorId: 42 })).toBe(false)
     expect(auth.token && 'owner' in auth.token ? auth.token.owner : null).toEqual({ type: 'user', id: '42' })
+  })
+
+  it('authorizes as a handler’s auth does', async () => {
+    const auth = actingAs<User, 'read' | 'update'>({ id: 42 }, ['update'])
+    await expect(auth.authorize(posts.update, { authorId: 42 })).resolves.toBeUndefined()
+    await expect(auth.authorize(posts.update, { authorId: 7 })).rejects.toBeInstanceOf(ForbiddenError)
+    expect(auth.tokenRejected).toBe(false)
   })
 
   it('gives no abilities by default, as Sanctum does', () => {

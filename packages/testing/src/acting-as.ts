@@ -1,4 +1,5 @@
-import { type Auth, createAuth, PersonalAccessToken, TransientToken } from '@jetstream/tokens'
+import { type Auth, PersonalAccessToken, type RegisteredPermission, TransientToken } from '@jetstream/tokens'
+import { createAuth } from '@jetstream/tokens/adapter'
 
 /**
  * Options of {@link actingAs}.
@@ -14,17 +15,19 @@ export interface ActingAsOptions {
 }
 
 /**
- * An auth object for a user holding a token with `abilities`, without a store or a database (Sanctum's
- * `Sanctum::actingAs($user, ['read'])`). Pass `'session'` for a first-party session request (a `TransientToken`).
+ * The auth of a user holding a token with `abilities`, without a store or a database (Sanctum's
+ * `Sanctum::actingAs($user, ['read'])`): the same object a handler receives as `c.var.auth`, `ctx.state.auth`
+ * or `req.auth`, `authorize` included. Pass `'session'` for a first-party session request (a `TransientToken`).
  *
  * @example
  * ```ts
  * const auth = actingAs({ id: '42' }, ['read'])
  * expect(await allows(auth, posts.update, post)).toBe(false)
+ * await expect(auth.authorize(posts.update, post)).rejects.toThrow(ForbiddenError)
  * actingAs({ id: '42' }, 'session').tokenCan('delete') // true
  * ```
  */
-export function actingAs<U, P extends string = string>(
+export function actingAs<U, P extends string = RegisteredPermission>(
   user: U,
   abilities: readonly (P | '*')[] | 'session' = [],
   options: ActingAsOptions = {},

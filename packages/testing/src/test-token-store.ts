@@ -94,6 +94,16 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         const second = await store.insert(record())
         expect(second.id).not.toBe(first.id)
         expect(second.id).toMatch(/^[A-Za-z0-9_-]{1,64}$/)
+        expect(isTokenId(second.id)).toBe(true)
+      })
+
+      it('knows a token by its one id: another spelling of it finds nothing', async () => {
+        const stored = await store.insert(record())
+        const id = stored.id
+        const spellings = [`0${id}`, `00${id}`, `-${id}`, `+${id}`, ` ${id}`, `${id} `, id.toUpperCase()]
+        for (const spelling of spellings.filter((other) => other !== id)) {
+          expect(await store.findById(spelling), spelling).toBeNull()
+        }
       })
 
       it('rejects a duplicate hash', async () => {
@@ -368,6 +378,21 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
     })
 
     describe('behind the token service', () => {
+      it('refuses a plain text whose id is another spelling of a real one, before asking the store', async () => {
+        const tokens = createTokens({ store, lastUsed: false })
+        const { token, plainTextToken } = await tokens.create('42', 'canonical', ['read'])
+        const secret = plainTextToken.slice(plainTextToken.indexOf('|') + 1)
+        const forms = [
+          `0${token.id}`,
+          `-${token.id}`,
+          `+${token.id}`,
+          ` ${token.id}`,
+          `${token.id}0`.padStart(21, '9'),
+        ]
+        for (const form of forms) expect(await tokens.authenticate(`${form}|${secret}`), form).toBeNull()
+        expect((await tokens.authenticate(plainTextToken))?.id).toBe(token.id)
+      })
+
       it('creates, authenticates, updates and revokes tokens', async () => {
         const tokens = createTokens({ store, lastUsed: { flushDelay: 0 } })
         const { token, plainTextToken } = await tokens.create('42', 'service round trip', ['read'])

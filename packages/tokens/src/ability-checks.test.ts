@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { assertAbilities, assertAnyAbility } from './ability-checks.js'
+import { abilityCheck } from './ability-checks.js'
 import { createAuth } from './auth.js'
-import { MissingAbilitiesError, UnauthenticatedError } from './errors.js'
+import { MisconfigurationError } from './errors.js'
+import type { HttpAnswer } from './http-answer.js'
 import { PersonalAccessToken } from './personal-access-token.js'
-import { createRequestAuth } from './request-guard.js'
 import { TransientToken } from './transient-token.js'
 
 type Permission = 'create' | 'read' | 'update' | 'delete'
@@ -26,144 +26,96 @@ function tokenWith(abilities: string[]): PersonalAccessToken<Permission> {
   })
 }
 
-function withToken(abilities: string[]) {
-  return createAuth<User, Permission>(user, tokenWith(abilities))
+function withToken(abilities: string[], realm?: string) {
+  return createAuth<User, Permission>(user, tokenWith(abilities), realm === undefined ? {} : { realm })
 }
 
-/** The error `run` throws, or a failure when it throws none. */
-function thrown(run: () => void): unknown {
-  try {
-    run()
-  } catch (error) {
-    return error
+const guest = createAuth<User | null, Permission>(null, null)
+const refusedGuest = createAuth<User | null, Permission>(null, null, { tokenRejected: true })
+
+function read(answer: HttpAnswer | null) {
+  if (answer === null) return null
+  return {
+    status: answer.status,
+    challenge: answer.headers['www-authenticate'],
+    body: JSON.parse(answer.body),
   }
-  throw new Error('expected the call to throw')
 }
 
-describe('assertAbilities (needs every ability)', () => {
+describe("abilityCheck('all') (Sanctum's abilities middleware)", () => {
   it('passes when the token holds every ability asked for', () => {
-    expect(() => assertAbilities(withToken(['read', 'update', 'delete']), ['read', 'update'])).not.toThrow()
+    expect(abilityCheck('all', ['read', 'update'])(withToken(['read', 'update', 'delete']))).toBeNull()
   })
 
-  it('passes for an empty list of abilities', () => {
-    expect(() => assertAbilities(withToken([]), [])).not.toThrow()
-  })
-
-  it('throws MissingAbilitiesError (403) naming only the missing abilities, in the order asked', () => {
-    const error = thrown(() => assertAbilities(withToken(['read']), ['delete', 'read', 'update']))
-    expect(error).toBeInstanceOf(MissingAbilitiesError)
-    expect((error as MissingAbilitiesError).abilities).toEqual(['delete', 'update'])
-    expect((error as MissingAbilitiesError).status).toBe(403)
-    expect((error as MissingAbilitiesError).code).toBe('missing_abilities')
-  })
-
-  it('names a single missing ability even when the token holds the others', () => {
-    const error = thrown(() => assertAbilities(withToken(['read', 'update']), ['read', 'update', 'delete']))
-    expect((error as MissingAbilitiesError).abilities).toEqual(['delete'])
+  it('answers 403 insufficient_scope naming only the missing abilities, in the order asked', () => {
+    expect(read(abilityCheck<Permission>('all', ['delete', 'read', 'update'])(withToken(['read'])))).toEqual({
+      status: 403,
+      challenge: 'Bearer realm="api", error="insufficient_scope", scope="delete update"',
+      body: {
+        message: 'The token is missing the "delete", "update" abilities.',
+        code: 'missing_abilities',
+        abilities: ['delete', 'update'],
+      },
+    })
   })
 
   it('matches abilities exactly and case-sensitively', () => {
-    const error = thrown(() => assertAbilities(withToken(['READ']), ['read']))
-    expect((error as MissingAbilitiesError).abilities).toEqual(['read'])
+    expect(read(abilityCheck<Permission>('all', ['read'])(withToken(['Read', 'read '])))?.status).toBe(403)
   })
 
-  it("lets a token holding '*' pass whatever is asked", () => {
-    expect(() => assertAbilities(withToken(['*']), ['create', 'read', 'update', 'delete'])).not.toThrow()
+  it("lets a token holding '*' and a session request (TransientToken) pass whatever is asked", () => {
+    const check = abilityCheck<Permission>('all', ['create', 'read', 'update', 'delete'])
+    expect(check(withToken(['*']))).toBeNull()
+    expect(check(createAuth<User, Permission>(user, new TransientToken()))).toBeNull()
   })
 
-  it('lets a session request (TransientToken) pass whatever is asked', () => {
-    const auth = createAuth<User, Permission>(user, new TransientToken())
-    expect(() => assertAbilities(auth, ['create', 'read', 'update', 'delete'])).not.toThrow()
+  it('answers 401 for a guest, with invalid_token when its token was refused', () => {
+    const check = abilityCheck<Permission>('all', ['read'])
+    expect(read(check(guest))).toMatchObject({ status: 401, challenge: 'Bearer realm="api"' })
+    expect(read(check(refusedGuest))?.challenge).toContain('error="invalid_token"')
   })
 
-  it('throws UnauthenticatedError (401) for a guest, before looking at abilities', () => {
-    const error = thrown(() => assertAbilities(createAuth<User, Permission>(null, null), ['read']))
-    expect(error).toBeInstanceOf(UnauthenticatedError)
-    expect((error as UnauthenticatedError).status).toBe(401)
-    // Even asking for nothing needs a signed-in request.
-    expect(thrown(() => assertAbilities(createAuth<User, Permission>(null, null), []))).toBeInstanceOf(
-      UnauthenticatedError,
+  it('answers in the realm of the request’s guard', () => {
+    expect(read(abilityCheck<Permission>('all', ['delete'])(withToken(['read'], 'acme')))?.challenge).toBe(
+      'Bearer realm="acme", error="insufficient_scope", scope="delete"',
     )
-  })
-
-  it('throws UnauthenticatedError for a user without a token and for a token without a user', () => {
-    expect(thrown(() => assertAbilities(createAuth<User, Permission>(user, null), ['read']))).toBeInstanceOf(
-      UnauthenticatedError,
-    )
-    expect(
-      thrown(() => assertAbilities(createAuth<User, Permission>(null, tokenWith(['*'])), ['read'])),
-    ).toBeInstanceOf(UnauthenticatedError)
+    const acmeGuest = createAuth<User | null, Permission>(null, null, { realm: 'acme' })
+    expect(read(abilityCheck<Permission>('any', ['read'])(acmeGuest))?.challenge).toBe('Bearer realm="acme"')
   })
 })
 
-describe('assertAnyAbility (needs one of the abilities)', () => {
+describe("abilityCheck('any') (Sanctum's ability middleware)", () => {
   it('passes when the token holds at least one of the abilities', () => {
-    expect(() => assertAnyAbility(withToken(['update']), ['read', 'update'])).not.toThrow()
-    expect(() => assertAnyAbility(withToken(['read', 'update']), ['read', 'update'])).not.toThrow()
+    expect(abilityCheck<Permission>('any', ['delete', 'read'])(withToken(['read']))).toBeNull()
   })
 
-  it('throws MissingAbilitiesError naming every ability asked for when the token holds none', () => {
-    const error = thrown(() => assertAnyAbility(withToken(['create']), ['read', 'update', 'delete']))
-    expect(error).toBeInstanceOf(MissingAbilitiesError)
-    expect((error as MissingAbilitiesError).abilities).toEqual(['read', 'update', 'delete'])
-    expect((error as MissingAbilitiesError).status).toBe(403)
+  it('answers 403 naming every ability asked for when the token holds none', () => {
+    expect(read(abilityCheck<Permission>('any', ['delete', 'update'])(withToken(['read'])))?.body).toEqual({
+      message: 'The token is missing the "delete", "update" abilities.',
+      code: 'missing_abilities',
+      abilities: ['delete', 'update'],
+    })
+    expect(read(abilityCheck<Permission>('any', ['read'])(withToken([])))?.status).toBe(403)
   })
 
-  it('refuses a token with no abilities at all', () => {
-    const error = thrown(() => assertAnyAbility(withToken([]), ['read']))
-    expect((error as MissingAbilitiesError).abilities).toEqual(['read'])
-  })
-
-  it('refuses when no abilities are asked for, since none of them is held', () => {
-    const error = thrown(() => assertAnyAbility(withToken(['*']), []))
-    expect(error).toBeInstanceOf(MissingAbilitiesError)
-    expect((error as MissingAbilitiesError).abilities).toEqual([])
-  })
-
-  it("lets a token holding '*' pass", () => {
-    expect(() => assertAnyAbility(withToken(['*']), ['delete'])).not.toThrow()
-  })
-
-  it('lets a session request (TransientToken) pass', () => {
-    const auth = createAuth<User, Permission>(user, new TransientToken())
-    expect(() => assertAnyAbility(auth, ['delete', 'update'])).not.toThrow()
-  })
-
-  it('throws UnauthenticatedError for a guest, a user without a token or a token without a user', () => {
-    expect(thrown(() => assertAnyAbility(createAuth<User, Permission>(null, null), ['read']))).toBeInstanceOf(
-      UnauthenticatedError,
-    )
-    expect(thrown(() => assertAnyAbility(createAuth<User, Permission>(user, null), ['read']))).toBeInstanceOf(
-      UnauthenticatedError,
-    )
+  it("lets a token holding '*' and a session request pass", () => {
+    expect(abilityCheck<Permission>('any', ['delete'])(withToken(['*']))).toBeNull()
     expect(
-      thrown(() => assertAnyAbility(createAuth<User, Permission>(null, tokenWith(['*'])), ['read'])),
-    ).toBeInstanceOf(UnauthenticatedError)
+      abilityCheck<Permission>('any', ['delete'])(createAuth<User, Permission>(user, new TransientToken())),
+    ).toBeNull()
   })
 })
 
-describe('ability checks on a request whose token was refused', () => {
-  // Adapters pass a RequestAuth: a refused token must still read as `error="invalid_token"` in the 401.
-  it('assertAbilities keeps tokenRejected on its UnauthenticatedError', () => {
-    const error = thrown(() =>
-      assertAbilities(createRequestAuth<User, Permission>(null, null, true), ['read']),
-    )
-    expect(error).toBeInstanceOf(UnauthenticatedError)
-    expect((error as UnauthenticatedError).tokenRejected).toBe(true)
+describe('abilityCheck: the list is checked when the middleware is built', () => {
+  it.each([[[]], [['']], [[42 as unknown as string]]])('refuses %j', (abilities) => {
+    expect(() => abilityCheck('all', abilities)).toThrow(MisconfigurationError)
+    expect(() => abilityCheck('any', abilities)).toThrow(MisconfigurationError)
   })
 
-  it('assertAnyAbility keeps tokenRejected on its UnauthenticatedError', () => {
-    const error = thrown(() =>
-      assertAnyAbility(createRequestAuth<User, Permission>(null, null, true), ['read']),
-    )
-    expect(error).toBeInstanceOf(UnauthenticatedError)
-    expect((error as UnauthenticatedError).tokenRejected).toBe(true)
-  })
-
-  it('reports tokenRejected false for a guest that presented no token', () => {
-    const error = thrown(() =>
-      assertAbilities(createRequestAuth<User, Permission>(null, null, false), ['read']),
-    )
-    expect((error as UnauthenticatedError).tokenRejected).toBe(false)
+  it('keeps its own copy of the list', () => {
+    const asked: Permission[] = ['read']
+    const check = abilityCheck('all', asked)
+    asked.push('delete')
+    expect(check(withToken(['read']))).toBeNull()
   })
 })

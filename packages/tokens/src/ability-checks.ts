@@ -1,40 +1,58 @@
-import { type Auth, isSignedIn } from './auth.js'
-import { MissingAbilitiesError, UnauthenticatedError } from './errors.js'
+import { type Auth, isSignedIn, realmOf } from './auth.js'
+import { MisconfigurationError, MissingAbilitiesError, UnauthenticatedError } from './errors.js'
+import { errorAnswer, type HttpAnswer } from './http-answer.js'
 
 /**
- * Sanctum's `abilities` middleware: the request's token must hold every one of `abilities`. A session request's
- * `TransientToken` holds them all.
+ * Sanctum's two ability middlewares: `'all'` (`abilities`: the token must hold every one) and `'any'` (`ability`:
+ * at least one).
  *
- * @throws UnauthenticatedError (401) without a signed-in user and token.
- * @throws MissingAbilitiesError (403) naming the abilities the token lacks.
  * @example
  * ```ts
- * assertAbilities(auth, ['read', 'update'])
+ * const mode: AbilityMode = 'all'
  * ```
  */
-export function assertAbilities<P extends string>(
-  auth: Auth<unknown, P> & { tokenRejected?: boolean },
-  abilities: readonly P[],
-): void {
-  if (!isSignedIn(auth)) throw new UnauthenticatedError({ tokenRejected: auth.tokenRejected === true })
-  const missing = abilities.filter((ability) => auth.tokenCant(ability))
-  if (missing.length > 0) throw new MissingAbilitiesError(missing)
-}
+export type AbilityMode = 'all' | 'any'
 
 /**
- * Sanctum's `ability` middleware: the request's token must hold at least one of `abilities`.
+ * Builds the check behind an adapter's `abilities(...)` (`'all'`) or `ability(...)` (`'any'`): given the request's
+ * auth, null to go on, or the answer that refuses it, 401 without a signed-in user and 403 `insufficient_scope`
+ * naming the missing abilities, in the realm the request's guard was given. The list is checked once, here.
  *
- * @throws UnauthenticatedError (401) without a signed-in user and token.
- * @throws MissingAbilitiesError (403) naming all of `abilities` when it holds none.
+ * @throws MisconfigurationError when no ability is named or one is not a non-empty string.
  * @example
  * ```ts
- * assertAnyAbility(auth, ['read', 'admin'])
+ * const check = abilityCheck('all', ['read', 'update'])
+ * const refusal = check(auth)
+ * if (refusal) return send(refusal)
  * ```
  */
-export function assertAnyAbility<P extends string>(
-  auth: Auth<unknown, P> & { tokenRejected?: boolean },
+export function abilityCheck<P extends string>(
+  mode: AbilityMode,
   abilities: readonly P[],
-): void {
-  if (!isSignedIn(auth)) throw new UnauthenticatedError({ tokenRejected: auth.tokenRejected === true })
-  if (!abilities.some((ability) => auth.tokenCan(ability))) throw new MissingAbilitiesError(abilities)
+): (auth: Auth<unknown, P>) => HttpAnswer | null {
+  const name = mode === 'all' ? 'abilities' : 'ability'
+  if (abilities.length === 0 || abilities.some((ability) => typeof ability !== 'string' || ability === '')) {
+    throw new MisconfigurationError(`\`${name}(...)\` takes one or more ability names.`)
+  }
+  const listed = Object.freeze([...abilities])
+  return (auth) => {
+    if (!isSignedIn(auth)) {
+      const realm = realmOf(auth)
+      return errorAnswer(
+        new UnauthenticatedError({
+          tokenRejected: auth.tokenRejected,
+          ...(realm !== undefined && { realm }),
+        }),
+      )
+    }
+    const missing =
+      mode === 'all'
+        ? listed.filter((ability) => auth.tokenCant(ability))
+        : listed.some((ability) => auth.tokenCan(ability))
+          ? []
+          : listed
+    if (missing.length === 0) return null
+    const realm = realmOf(auth)
+    return errorAnswer(new MissingAbilitiesError(missing, realm === undefined ? {} : { realm }))
+  }
 }

@@ -1,5 +1,7 @@
+import { inspect } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import {
+  DriverError,
   ForbiddenError,
   InvalidInputError,
   isTokenError,
@@ -41,9 +43,28 @@ describe('errors', () => {
     expect(isTokenError('unauthenticated')).toBe(false)
   })
 
-  it('keeps the cause of a storage failure', () => {
-    const cause = new Error('connect ECONNREFUSED 127.0.0.1:5432')
-    expect(new StorageUnavailableError('down', { cause }).cause).toBe(cause)
+  it('keeps the cause of a storage failure by name, message and code only', () => {
+    const cause = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+      code: 'ECONNREFUSED',
+      query: 'select * from tokens where token = $1',
+      parameters: ['a'.repeat(64)],
+    })
+    const kept = new StorageUnavailableError('down', { cause }).cause
+    expect(kept).toBeInstanceOf(DriverError)
+    expect(kept).toMatchObject({ name: 'Error', message: cause.message, code: 'ECONNREFUSED' })
+    expect(Object.keys(kept as object)).not.toContain('parameters')
+    expect(inspect(kept, { showHidden: true, depth: 10 })).not.toContain('a'.repeat(64))
+  })
+
+  it('redacts anything shaped like a hash or a secret from the cause’s message', () => {
+    const hash = 'f'.repeat(64)
+    const secret = 'Ab3'.repeat(14)
+    const cause = new Error(`duplicate key (token)=(${hash}) for ${secret}`)
+    const error = new StorageUnavailableError('down', { cause })
+    const shown = inspect(error, { showHidden: true, depth: 10 })
+    expect(shown).not.toContain(hash)
+    expect(shown).not.toContain(secret)
+    expect((error.cause as Error).message).toBe('duplicate key (token)=([redacted]) for [redacted]')
   })
 
   it('names the missing abilities', () => {

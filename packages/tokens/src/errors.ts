@@ -17,9 +17,13 @@ const brand = Symbol.for('@jetstream/tokens/error')
 export type TokenErrorCode =
   | 'bad_request'
   | 'not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'unauthenticated'
   | 'missing_abilities'
   | 'forbidden'
+  | 'session_required'
   | 'invalid_input'
   | 'storage_unavailable'
   | 'misconfigured'
@@ -106,10 +110,13 @@ export class NotFoundError extends TokenError {
  */
 export class UnauthenticatedError extends TokenError {
   readonly tokenRejected: boolean
+  /** The realm of its `WWW-Authenticate` challenge, when the guard that refused has one; else the answer's. */
+  readonly realm: string | undefined
 
-  constructor(options: { tokenRejected?: boolean; message?: string } = {}) {
+  constructor(options: { tokenRejected?: boolean; message?: string; realm?: string } = {}) {
     super('unauthenticated', 401, options.message ?? 'Unauthenticated.')
     this.tokenRejected = options.tokenRejected ?? false
+    this.realm = options.realm
   }
 }
 
@@ -125,14 +132,17 @@ export class UnauthenticatedError extends TokenError {
 export class MissingAbilitiesError extends TokenError {
   /** The abilities that were needed and are missing. */
   readonly abilities: readonly string[]
+  /** The realm of its `WWW-Authenticate` challenge, as for {@link UnauthenticatedError.realm}. */
+  readonly realm: string | undefined
 
-  constructor(abilities: readonly string[]) {
+  constructor(abilities: readonly string[], options: { realm?: string } = {}) {
     super(
       'missing_abilities',
       403,
       `The token is missing the ${list(abilities)} abilit${abilities.length === 1 ? 'y' : 'ies'}.`,
     )
     this.abilities = [...abilities]
+    this.realm = options.realm
   }
 }
 
@@ -147,6 +157,68 @@ export class MissingAbilitiesError extends TokenError {
 export class ForbiddenError extends TokenError {
   constructor(message = 'This action is unauthorized.') {
     super('forbidden', 403, message)
+  }
+}
+
+/**
+ * A route that only the app's own session may use was called with a bearer token (HTTP 403): managing tokens is
+ * first-party, as in Jetstream, unless the app opts in.
+ *
+ * @example
+ * ```ts
+ * throw new SessionRequiredError()
+ * ```
+ */
+export class SessionRequiredError extends TokenError {
+  constructor(
+    message = 'Tokens are managed from the app’s own signed-in session; an API token cannot manage tokens here.',
+  ) {
+    super('session_required', 403, message)
+  }
+}
+
+/**
+ * The route exists but not for this method (HTTP 405); `allow` lists the methods it takes.
+ *
+ * @example
+ * ```ts
+ * throw new MethodNotAllowedError(['GET', 'POST'])
+ * ```
+ */
+export class MethodNotAllowedError extends TokenError {
+  readonly allow: readonly string[]
+
+  constructor(allow: readonly string[]) {
+    super('method_not_allowed', 405, `This route takes ${allow.join(', ')} only.`)
+    this.allow = [...allow]
+  }
+}
+
+/**
+ * The request body is larger than the route accepts (HTTP 413).
+ *
+ * @example
+ * ```ts
+ * throw new PayloadTooLargeError(102_400)
+ * ```
+ */
+export class PayloadTooLargeError extends TokenError {
+  constructor(limit: number) {
+    super('payload_too_large', 413, `The request body is larger than ${limit} bytes.`)
+  }
+}
+
+/**
+ * The request body is in a media type, charset or content encoding the route does not read (HTTP 415).
+ *
+ * @example
+ * ```ts
+ * throw new UnsupportedMediaTypeError('Send the body as application/json in UTF-8.')
+ * ```
+ */
+export class UnsupportedMediaTypeError extends TokenError {
+  constructor(message = 'Send the body as application/json in UTF-8, without a content encoding.') {
+    super('unsupported_media_type', 415, message)
   }
 }
 
@@ -180,8 +252,11 @@ export class InvalidInputError extends TokenError {
 }
 
 /**
- * The token store could not answer: the database is down, timed out or failed (HTTP 503). The driver's own error
- * is kept as `cause`. It is never turned into "no such token", which would read as a 401.
+ * The token store could not answer: the database is down, timed out or failed (HTTP 503). It is never turned into
+ * "no such token", which would read as a 401.
+ *
+ * Its `cause` keeps the driver's error by name, message and code only: a driver's error may carry the query and
+ * its parameters (a token's hash among them), and this error is the kind that gets logged.
  *
  * @example
  * ```ts
@@ -190,8 +265,47 @@ export class InvalidInputError extends TokenError {
  */
 export class StorageUnavailableError extends TokenError {
   constructor(message = 'The token store is unavailable.', options?: { cause?: unknown }) {
-    super('storage_unavailable', 503, message, options)
+    super(
+      'storage_unavailable',
+      503,
+      message,
+      options && 'cause' in options ? { cause: driverError(options.cause) } : undefined,
+    )
   }
+}
+
+/**
+ * What a {@link StorageUnavailableError} keeps of a driver's error: its name, message and SQLSTATE-like `code`.
+ *
+ * @example
+ * ```ts
+ * new StorageUnavailableError('down', { cause: pgError }).cause // DriverError { name, message, code }
+ * ```
+ */
+export class DriverError extends Error {
+  /** The driver's error code (a SQLSTATE such as `57P01`, or `ECONNREFUSED`), when it had one. */
+  readonly code: string | undefined
+
+  constructor(name: string, message: string, code: string | undefined) {
+    super(message)
+    this.name = name
+    this.code = code
+  }
+}
+
+// A hash is 64 hex characters; a secret is 40 or more letters and digits. Neither belongs in a message.
+const SECRET_LIKE = /\b(?:[0-9a-f]{64}|[A-Za-z0-9]{40,})\b/gi
+
+function driverError(cause: unknown): DriverError | undefined {
+  if (cause === undefined || cause === null) return undefined
+  if (cause instanceof DriverError) return cause
+  const error = cause as { name?: unknown; message?: unknown; code?: unknown }
+  const message = typeof error.message === 'string' ? error.message : String(cause)
+  return new DriverError(
+    typeof error.name === 'string' ? error.name : 'Error',
+    message.replace(SECRET_LIKE, '[redacted]'),
+    typeof error.code === 'string' || typeof error.code === 'number' ? String(error.code) : undefined,
+  )
 }
 
 /**

@@ -1,27 +1,23 @@
-export { assertAbilities, assertAnyAbility } from './ability-checks.js'
-export type {
-  ApiTokenManagerOptions,
-  ApiTokenResult,
-  ApiTokenRoutesOptions,
-  ApiTokenView,
-} from './api-token-manager.js'
-export { ApiTokenManager } from './api-token-manager.js'
-export type { AccessToken, Auth, SignedIn } from './auth.js'
-export { createAuth, isSignedIn } from './auth.js'
-export type { ErrorResponse } from './error-response.js'
-export { errorResponse } from './error-response.js'
+export type { ApiTokenRoutesOptions, ApiTokenView } from './api-token-routes.js'
+export type { AccessToken, Auth } from './auth.js'
+export { isSignedIn } from './auth.js'
 export type { FieldErrors, TokenErrorCode } from './errors.js'
 export {
   BadRequestError,
+  DriverError,
   ForbiddenError,
   InvalidInputError,
   isTokenError,
+  MethodNotAllowedError,
   MisconfigurationError,
   MissingAbilitiesError,
   NotFoundError,
+  PayloadTooLargeError,
+  SessionRequiredError,
   StorageUnavailableError,
   TokenError,
   UnauthenticatedError,
+  UnsupportedMediaTypeError,
 } from './errors.js'
 export type { LastUsedOptions } from './last-used-tracker.js'
 export type { MaybePromise } from './maybe-promise.js'
@@ -33,14 +29,9 @@ export type { PersonalAccessTokenData } from './personal-access-token.js'
 export { PersonalAccessToken } from './personal-access-token.js'
 export { isTokenId } from './plain-text-token.js'
 export type { Policy } from './policies.js'
-export { allows, authorize, definePolicies } from './policies.js'
-export type {
-  AuthMiddlewareOptions,
-  GuardAdapter,
-  RequestAuth,
-  RequestGuardOptions,
-} from './request-guard.js'
-export { createRequestAuth, RequestGuard } from './request-guard.js'
+export { allows, definePolicies } from './policies.js'
+export type { Register, RegisteredPermission, RegisteredUser } from './register.js'
+export type { AuthOptions } from './request-guard.js'
 export { statefulDomains } from './stateful-domains.js'
 export type { OwnerInput, TokenOwner } from './token-owner.js'
 export type {

@@ -14,7 +14,15 @@ import {
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 const entropy = fc.string({ unit: fc.constantFrom(...ALNUM), minLength: 40, maxLength: 40 })
-const tokenId = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/)
+// What a store can give as an id, written out here apart from the parser: a word, and a number only in canonical
+// decimal (no sign, no leading zero, at most a bigint).
+const MAX_BIGINT = 9_223_372_036_854_775_807n
+function canonical(id: string): boolean {
+  if (/^-[0-9]+$/.test(id)) return false
+  if (!/^[0-9]+$/.test(id)) return true
+  return /^(?:0|[1-9][0-9]*)$/.test(id) && BigInt(id) <= MAX_BIGINT
+}
+const tokenId = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/).filter(canonical)
 const prefix = fc.stringMatching(/^[A-Za-z0-9_-]{0,32}$/)
 
 // Sanctum 4: $entropy . hash('crc32b', $entropy), written here with Node's own CRC-32 to cross-check ours.
@@ -142,6 +150,28 @@ describe('isTokenId and assertValidPrefix', () => {
     expect(isTokenId('42')).toBe(true)
     expect(isTokenId('01J9Z-abc_DEF')).toBe(true)
     for (const bad of ['', '4 2', '4|2', 'x'.repeat(65), 42, null]) expect(isTokenId(bad)).toBe(false)
+  })
+
+  it('take a number only in canonical decimal: no sign, no leading zero, at most a bigint', () => {
+    for (const good of ['0', '7', '9223372036854775807', '1e3', 'a-1', '-abc', '0x1f'])
+      expect(isTokenId(good)).toBe(true)
+    for (const bad of ['01', '00', '0001', '-1', '-0', '9223372036854775808', '99999999999999999999'])
+      expect(isTokenId(bad)).toBe(false)
+    fc.assert(
+      fc.property(fc.stringMatching(/^-?[0-9]{1,25}$/), (digits) => {
+        expect(isTokenId(digits)).toBe(canonical(digits))
+      }),
+    )
+  })
+
+  it('refuse a token whose id is a non-canonical spelling, before any lookup', () => {
+    const secret = sanctumSecret('', 'A'.repeat(40))
+    expect(parsePlainTextToken(`1|${secret}`, '')).toEqual({ id: '1', secret })
+    for (const id of ['01', '0001', '-1', '+1', ' 1', '1 ', '99999999999999999999'])
+      expect(parsePlainTextToken(`${id}|${secret}`, '')).toBeNull()
+  })
+
+  it('accept prefixes of plain words only', () => {
     expect(() => assertValidPrefix('acme_')).not.toThrow()
     expect(() => assertValidPrefix('')).not.toThrow()
     for (const bad of ['a|b', 'a b', 'x'.repeat(33), 'é'])

@@ -12,8 +12,9 @@ const CHECKSUM_LENGTH = 8
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 // The largest multiple of 62 below 256: bytes at or above it are redrawn, so every character is equally likely.
 const UNBIASED_LIMIT = 248
-const ID = /^[A-Za-z0-9_-]{1,64}$/
 const MAX_ID_LENGTH = 64
+// The largest id any SQL integer column holds (bigint): a decimal id past it can only be a forgery.
+const MAX_DECIMAL_ID = '9223372036854775807'
 const PREFIX = /^[A-Za-z0-9_-]{0,32}$/
 
 /**
@@ -82,11 +83,7 @@ export function parsePlainTextToken(plainText: string, prefix: string): ParsedPl
   // One pass over the characters, no regular expression: this runs on every request.
   if (typeof plainText !== 'string') return null
   const bar = plainText.indexOf('|')
-  if (bar === 0 || bar > MAX_ID_LENGTH) return null
-  for (let i = 0; i < bar; i++) {
-    // Out of the table's range reads undefined, which is no class either.
-    if (!CLASS[plainText.charCodeAt(i)]) return null
-  }
+  if (bar === 0 || (bar > 0 && !isCanonicalId(plainText, bar))) return null
   const start = bar + 1
   const entropyStart = start + prefix.length
   const checksumStart = entropyStart + ENTROPY_LENGTH
@@ -141,17 +138,45 @@ export function hashesEqual(a: string, b: string): boolean {
 }
 
 /**
- * True for a string that can be a token id: 1 to 64 characters of `[A-Za-z0-9_-]` (so never a `|`).
+ * True for a string that can be a token id, in the one form a store gives it: 1 to 64 characters of
+ * `[A-Za-z0-9_-]` (so never a `|`), and a number only as canonical decimal: no sign, no leading zero, no more than
+ * a bigint holds. So `01`, `-1` and `99999999999999999999` are never token 1, -1 or anything, on any store.
  *
  * @example
  * ```ts
  * isTokenId('42')  // true
+ * isTokenId('042') // false
  * isTokenId('4 2') // false
  * ```
  */
 export function isTokenId(id: unknown): id is string {
-  return typeof id === 'string' && ID.test(id)
+  return typeof id === 'string' && id.length > 0 && isCanonicalId(id, id.length)
 }
+
+// The first `length` characters of `text` as an id: see isTokenId. No regular expression: this runs per request.
+function isCanonicalId(text: string, length: number): boolean {
+  if (length > MAX_ID_LENGTH) return false
+  let digits = 0
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i)
+    // Out of the table's range reads undefined, which is no class either.
+    if (!CLASS[code]) return false
+    if (code >= ZERO && code <= NINE) digits++
+  }
+  const first = text.charCodeAt(0)
+  // A sign before digits (`-1`) is a number in disguise, not a word.
+  if (first === MINUS && digits === length - 1 && length > 1) return false
+  if (digits !== length) return true
+  if (first === ZERO) return length === 1
+  return (
+    length < MAX_DECIMAL_ID.length ||
+    (length === MAX_DECIMAL_ID.length && text.slice(0, length) <= MAX_DECIMAL_ID)
+  )
+}
+
+const ZERO = 48
+const NINE = 57
+const MINUS = 45
 
 // Character classes of ASCII codes: ALNUM for [A-Za-z0-9], WORD for the extra id characters `_` and `-`.
 const ALNUM = 1

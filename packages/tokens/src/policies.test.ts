@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { createAuth, type SignedIn } from './auth.js'
+import { type Auth, createAuth } from './auth.js'
 import { ForbiddenError, UnauthenticatedError } from './errors.js'
 import { PersonalAccessToken } from './personal-access-token.js'
-import { allows, authorize, definePolicies } from './policies.js'
+import { allows, definePolicies } from './policies.js'
 import { TransientToken } from './transient-token.js'
 
 interface User {
@@ -11,7 +11,7 @@ interface User {
 interface Post {
   authorId: string
 }
-type AppAuth = SignedIn<User, 'read' | 'update'>
+type AppAuth = Auth<User, 'read' | 'update'>
 
 const posts = definePolicies({
   view: (auth: AppAuth, _post: Post) => auth.tokenCan('read'),
@@ -55,22 +55,22 @@ describe('policies', () => {
       called = true
       return true
     }
-    expect(await allows(createAuth<User, 'read' | 'update'>(null, null), policy, mine)).toBe(false)
+    expect(await allows(createAuth<User | null, 'read' | 'update'>(null, null), policy, mine)).toBe(false)
     expect(called).toBe(false)
   })
 
-  it('authorize throws 401 for a guest and 403 for a refusal', async () => {
+  it('auth.authorize rejects with 401 for a guest and 403 for a refusal', async () => {
     await expect(
-      authorize(createAuth<User, 'read' | 'update'>(null, null), posts.view, mine),
+      createAuth<User | null, 'read' | 'update'>(null, null).authorize(posts.view, mine),
     ).rejects.toBeInstanceOf(UnauthenticatedError)
     const writer = createAuth<User, 'read' | 'update'>({ id: '42' }, tokenWith(['update']))
-    await expect(authorize(writer, posts.update, theirs)).rejects.toBeInstanceOf(ForbiddenError)
-    await expect(authorize(writer, posts.update, mine)).resolves.toBeUndefined()
+    await expect(writer.authorize(posts.update, theirs)).rejects.toBeInstanceOf(ForbiddenError)
+    await expect(writer.authorize(posts.update, mine)).resolves.toBeUndefined()
   })
 
   it('treats anything but true as a refusal', async () => {
     const auth = createAuth<User, 'read' | 'update'>({ id: '42' }, new TransientToken())
     const sloppy = (() => 'yes') as unknown as (auth: AppAuth, post: Post) => boolean
-    await expect(authorize(auth, sloppy, mine)).rejects.toBeInstanceOf(ForbiddenError)
+    await expect(auth.authorize(sloppy, mine)).rejects.toBeInstanceOf(ForbiddenError)
   })
 })

@@ -1,5 +1,5 @@
-import { type Auth, isSignedIn, type SignedIn } from './auth.js'
-import { ForbiddenError, UnauthenticatedError } from './errors.js'
+import { type Auth, isSignedIn } from './auth.js'
+import type { RegisteredPermission, RegisteredUser } from './register.js'
 
 /**
  * One rule for one action on one kind of resource, written once and used by every adapter.
@@ -10,17 +10,19 @@ import { ForbiddenError, UnauthenticatedError } from './errors.js'
  *   auth.tokenCan('update') && post.authorId === auth.user.id
  * ```
  */
-export type Policy<U, P extends string, R> = (auth: SignedIn<U, P>, resource: R) => boolean | Promise<boolean>
+export type Policy<U = RegisteredUser, P extends string = RegisteredPermission, R = unknown> = (
+  auth: Auth<U, P>,
+  resource: R,
+) => boolean | Promise<boolean>
 
 /**
  * Groups the policies of one resource by action. It only checks and keeps the types; the object is returned as is.
  *
  * @example
  * ```ts
- * type AppAuth = SignedIn<User, 'create' | 'read' | 'update' | 'delete'>
  * export const posts = definePolicies({
- *   view: (auth: AppAuth, _post: Post) => auth.tokenCan('read'),
- *   update: (auth: AppAuth, post: Post) => auth.tokenCan('update') && post.authorId === auth.user.id,
+ *   view: (auth: Auth, _post: Post) => auth.tokenCan('read'),
+ *   update: (auth: Auth, post: Post) => auth.tokenCan('update') && post.authorId === auth.user.id,
  * })
  * ```
  */
@@ -31,7 +33,8 @@ export function definePolicies<
 }
 
 /**
- * Asks a policy. A guest is never allowed.
+ * Asks a policy and returns its answer, for showing or hiding things. A guest is never allowed. To refuse the
+ * request instead, use `auth.authorize(policy, resource)`.
  *
  * @example
  * ```ts
@@ -39,27 +42,9 @@ export function definePolicies<
  * ```
  */
 export async function allows<U, P extends string, R>(
-  auth: Auth<U, P>,
+  auth: Auth<U | null, P>,
   policy: Policy<U, P, R>,
   resource: R,
 ): Promise<boolean> {
   return isSignedIn(auth) && (await policy(auth, resource)) === true
-}
-
-/**
- * Asks a policy and throws when it says no: {@link UnauthenticatedError} (401) for a guest, {@link ForbiddenError}
- * (403) for a refusal. Adapters expose it as `auth.authorize(policy, resource)`.
- *
- * @example
- * ```ts
- * await authorize(auth, posts.update, post)
- * ```
- */
-export async function authorize<U, P extends string, R>(
-  auth: Auth<U, P>,
-  policy: Policy<U, P, R>,
-  resource: R,
-): Promise<void> {
-  if (!isSignedIn(auth)) throw new UnauthenticatedError()
-  if ((await policy(auth, resource)) !== true) throw new ForbiddenError()
 }

@@ -1,22 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest'
-import { createAuth, type SignedIn } from './auth.js'
-import {
-  ForbiddenError,
-  MisconfigurationError,
-  StorageUnavailableError,
-  UnauthenticatedError,
-} from './errors.js'
+import { type Auth, createAuth } from './auth.js'
+import { ForbiddenError, MisconfigurationError, UnauthenticatedError } from './errors.js'
+import { HttpAnswer } from './http-answer.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { PermissionRegistry } from './permission-registry.js'
 import { PersonalAccessToken } from './personal-access-token.js'
 import { definePolicies, type Policy } from './policies.js'
-import {
-  createRequestAuth,
-  type GuardAdapter,
-  type RequestAuth,
-  RequestGuard,
-  type RequestGuardOptions,
-} from './request-guard.js'
+import { type AuthOptions, type GuardAdapter, RequestGuard } from './request-guard.js'
 import { createTokens, type TokenService } from './token-service.js'
 import { TransientToken } from './transient-token.js'
 
@@ -59,13 +49,29 @@ const adapter: GuardAdapter<FakeRequest> = {
   header: (request, name) => request.headers[name],
 }
 
-/** The guard's answer as a promise, whether it came at once, as a promise, or as a throw. */
+type RequestAuth = Auth<User | null, Permission>
+
+/** The guard's auth as a promise, whether it came at once or as a promise; a refusal (an answer) rejects with it. */
 async function resolveWith(
   requestGuard: RequestGuard<User, Permission, FakeRequest>,
   request: FakeRequest,
-): Promise<RequestAuth<User, Permission>> {
-  return requestGuard.resolve(request)
+): Promise<RequestAuth> {
+  const resolved = await requestGuard.resolve(request)
+  if (resolved instanceof HttpAnswer) throw resolved
+  return resolved
 }
+
+/** What a refusing answer says: its status, its body's code, and its challenge. */
+function refusal(answer: unknown): { status: number; code: string; challenge: string | undefined } {
+  if (!(answer instanceof HttpAnswer)) throw new Error(`expected an answer, got ${String(answer)}`)
+  return {
+    status: answer.status,
+    code: (JSON.parse(answer.body) as { code: string }).code,
+    challenge: answer.headers['www-authenticate'],
+  }
+}
+
+const FORBIDDEN = { status: 403, code: 'forbidden', challenge: undefined }
 
 /** A MemoryTokenStore that counts lookups, so tests can see whether the store was asked. */
 class CountingStore extends MemoryTokenStore {
@@ -107,23 +113,22 @@ function findUser(token: PersonalAccessToken<Permission>, request: FakeRequest):
 }
 
 function guard(
-  options: Partial<RequestGuardOptions<User, Permission, FakeRequest>> = {},
+  options: Partial<AuthOptions<User, Permission, FakeRequest>> = {},
 ): RequestGuard<User, Permission, FakeRequest> {
+  // Most tests read the guest's auth; `required` (the default) is tested on its own.
   return new RequestGuard<User, Permission, FakeRequest>(
     tokens,
     {
       session: (request) => request.session,
       user: findUser,
+      required: false,
       ...options,
     },
     adapter,
   )
 }
 
-function resolve(
-  request: FakeRequest,
-  options: Partial<RequestGuardOptions<User, Permission, FakeRequest>> = {},
-) {
+function resolve(request: FakeRequest, options: Partial<AuthOptions<User, Permission, FakeRequest>> = {}) {
   return resolveWith(guard(options), request)
 }
 
@@ -210,27 +215,28 @@ describe('RequestGuard: session requests that change state need a first-party or
   const foreign = { origin: 'https://evil.test', host: 'api.example.com' }
 
   it.each(['POST', 'PUT', 'PATCH', 'DELETE', 'post', 'Put', 'patch', 'dElEtE'])(
-    'refuses a %s from a foreign origin with ForbiddenError (403)',
+    'refuses a %s from a foreign origin with 403 forbidden',
     async (method) => {
-      const error = await resolve(fakeRequest(method, foreign, { session: ada })).catch((e: unknown) => e)
-      expect(error).toBeInstanceOf(ForbiddenError)
-      expect((error as ForbiddenError).status).toBe(403)
+      const answer = await resolve(fakeRequest(method, foreign, { session: ada })).catch((e: unknown) => e)
+      expect(refusal(answer)).toEqual(FORBIDDEN)
     },
   )
 
   it.each(['POST', 'PUT', 'PATCH', 'DELETE'])(
     'refuses a %s with neither Origin nor Referer',
     async (method) => {
-      await expect(
-        resolve(fakeRequest(method, { host: 'api.example.com' }, { session: ada })),
-      ).rejects.toBeInstanceOf(ForbiddenError)
+      const answer = await resolve(fakeRequest(method, { host: 'api.example.com' }, { session: ada })).catch(
+        (e: unknown) => e,
+      )
+      expect(refusal(answer)).toEqual(FORBIDDEN)
     },
   )
 
   it('refuses a state-changing request whose Origin is "null"', async () => {
-    await expect(
-      resolve(fakeRequest('POST', { origin: 'null', host: 'api.example.com' }, { session: ada })),
-    ).rejects.toBeInstanceOf(ForbiddenError)
+    const answer = await resolve(
+      fakeRequest('POST', { origin: 'null', host: 'api.example.com' }, { session: ada }),
+    ).catch((e: unknown) => e)
+    expect(refusal(answer)).toEqual(FORBIDDEN)
   })
 
   it.each(['GET', 'HEAD', 'OPTIONS', 'get'])('lets a %s from a foreign origin through', async (method) => {
@@ -264,9 +270,10 @@ describe('RequestGuard: session requests that change state need a first-party or
 
   it('refuses the own Host once domains are configured and it is not among them', async () => {
     const headers = { origin: 'https://api.example.com', host: 'api.example.com' }
-    await expect(
-      resolve(fakeRequest('POST', headers, { session: ada }), { statefulDomains: ['app.example.com'] }),
-    ).rejects.toBeInstanceOf(ForbiddenError)
+    const answer = await resolve(fakeRequest('POST', headers, { session: ada }), {
+      statefulDomains: ['app.example.com'],
+    }).catch((e: unknown) => e)
+    expect(refusal(answer)).toEqual(FORBIDDEN)
   })
 
   it('does not apply the origin check to bearer requests', async () => {
@@ -524,7 +531,7 @@ describe('RequestGuard: auth.authorize', () => {
   interface Post {
     authorId: string
   }
-  type AppAuth = SignedIn<User, Permission>
+  type AppAuth = Auth<User, Permission>
   const posts = definePolicies({
     update: (auth: AppAuth, post: Post) => auth.tokenCan('update') && post.authorId === auth.user.id,
   })
@@ -566,9 +573,9 @@ describe('RequestGuard: auth.authorize', () => {
   })
 })
 
-describe('createRequestAuth', () => {
+describe('createAuth', () => {
   it('builds a guest that is not rejected by default', () => {
-    const auth = createRequestAuth<User, Permission>(null, null)
+    const auth = createAuth<User | null, Permission>(null, null)
     expect(auth.user).toBeNull()
     expect(auth.token).toBeNull()
     expect(auth.tokenRejected).toBe(false)
@@ -577,19 +584,18 @@ describe('createRequestAuth', () => {
   })
 
   it('keeps tokenRejected when given', () => {
-    expect(createRequestAuth<User, Permission>(null, null, true).tokenRejected).toBe(true)
+    expect(createAuth<User | null, Permission>(null, null, { tokenRejected: true }).tokenRejected).toBe(true)
   })
 
-  it('answers tokenCan like createAuth, for a session and for a token', async () => {
-    const session = createRequestAuth<User, Permission>(ada, new TransientToken())
+  it('answers tokenCan from its token, for a session and for a token', async () => {
+    const session = createAuth<User, Permission>(ada, new TransientToken())
     expect(session.user).toBe(ada)
     expect(session.tokenCan('delete')).toBe(true)
     const { token } = await issue(ada, ['read'])
-    const viaToken = createRequestAuth<User, Permission>(ada, token)
-    const plain = createAuth<User, Permission>(ada, token)
+    const viaToken = createAuth<User, Permission>(ada, token)
     for (const ability of permissions.permissions) {
-      expect(viaToken.tokenCan(ability)).toBe(plain.tokenCan(ability))
-      expect(viaToken.tokenCant(ability)).toBe(plain.tokenCant(ability))
+      expect(viaToken.tokenCan(ability)).toBe(token.can(ability))
+      expect(viaToken.tokenCant(ability)).toBe(token.cant(ability))
     }
     expect(viaToken.token).toBe(token)
   })
@@ -597,11 +603,11 @@ describe('createRequestAuth', () => {
   it('authorizes through policies', async () => {
     const isAuthor: Policy<User, Permission, { authorId: string }> = (auth, post) =>
       post.authorId === auth.user.id
-    const auth = createRequestAuth<User, Permission>(ada, new TransientToken())
+    const auth = createAuth<User, Permission>(ada, new TransientToken())
     await expect(auth.authorize(isAuthor, { authorId: ada.id })).resolves.toBeUndefined()
     await expect(auth.authorize(isAuthor, { authorId: grace.id })).rejects.toBeInstanceOf(ForbiddenError)
     await expect(
-      createRequestAuth<User, Permission>(null, null).authorize(isAuthor, { authorId: ada.id }),
+      createAuth<User | null, Permission>(null, null).authorize(isAuthor, { authorId: ada.id }),
     ).rejects.toBeInstanceOf(UnauthenticatedError)
   })
 })
@@ -618,19 +624,19 @@ describe('RequestGuard: answers at once where nothing is awaited', () => {
     expect((refused as RequestAuth).tokenRejected).toBe(true)
     const session = g.resolve(fakeRequest('GET', {}, { session: ada }))
     expect(session).not.toBeInstanceOf(Promise)
-    expect((session as RequestAuth<User>).user).toBe(ada)
+    expect((session as RequestAuth).user).toBe(ada)
   })
 
   it('verifies a token on the memory store, or a cached one, without a promise', async () => {
     const { plainTextToken } = await issue(ada)
     const answer = guard().resolve(fakeRequest('GET', bearer(plainTextToken)))
     expect(answer).not.toBeInstanceOf(Promise)
-    expect((answer as RequestAuth<User>).user).toBe(ada)
+    expect((answer as RequestAuth).user).toBe(ada)
 
     const down = new DownStore()
     const cachedTokens = createTokens({ store: down, permissions, lastUsed: false, cache: true })
     const issued = await cachedTokens.create(ada.id, 'cached', ['read'])
-    // First request: the store is asked (and is down), so the answer is a promise that rejects.
+    // First request: the store is asked (and is down), so the answer is a promise of a 503.
     const cachedGuard = new RequestGuard<User, Permission, FakeRequest>(
       cachedTokens,
       { user: findUser },
@@ -638,7 +644,7 @@ describe('RequestGuard: answers at once where nothing is awaited', () => {
     )
     const first = cachedGuard.resolve(fakeRequest('GET', bearer(issued.plainTextToken)))
     expect(first).toBeInstanceOf(Promise)
-    await expect(first).rejects.toBeInstanceOf(StorageUnavailableError)
+    expect(refusal(await first).status).toBe(503)
   })
 
   it('answers with a promise when the store, the session or `user` answers with one, thenables included', async () => {
@@ -674,7 +680,7 @@ describe('RequestGuard: answers at once where nothing is awaited', () => {
     }
     const mapped = new RequestGuard<User, Permission, FakeRequest>(
       tokens,
-      { user: findUser },
+      { user: findUser, required: false },
       { ...adapter, refusal: (error) => new FrameworkError(error.status) },
     )
     const signedIn = await resolveWith(mapped, fakeRequest('GET', bearer(plainTextToken)))
@@ -690,7 +696,7 @@ describe('RequestGuard: answers at once where nothing is awaited', () => {
 })
 
 describe('RequestGuard: misconfiguration is caught at construction', () => {
-  type Options = RequestGuardOptions<User, Permission, FakeRequest>
+  type Options = AuthOptions<User, Permission, FakeRequest>
 
   function buildWith(service: unknown, options: unknown) {
     return () =>
@@ -746,25 +752,36 @@ describe('RequestGuard: misconfiguration is caught at construction', () => {
 })
 
 describe('RequestGuard: storage failures', () => {
-  it('rejects with StorageUnavailableError (503) when the store cannot answer, never a guest', async () => {
+  it('answers 503 storage_unavailable when the store cannot answer, never a guest', async () => {
     const down = createTokens({ store: new DownStore(), permissions, lastUsed: false })
     const { plainTextToken } = await issue(ada)
     const downGuard = new RequestGuard<User, Permission, FakeRequest>(down, { user: findUser }, adapter)
     const request = fakeRequest('GET', bearer(plainTextToken))
-    const error = await resolveWith(downGuard, request).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(StorageUnavailableError)
-    expect((error as StorageUnavailableError).status).toBe(503)
-    expect((error as StorageUnavailableError).message).not.toContain(plainTextToken)
+    const answer = await resolveWith(downGuard, request).catch((e: unknown) => e)
+    expect(refusal(answer)).toEqual({ status: 503, code: 'storage_unavailable', challenge: undefined })
+    expect((answer as HttpAnswer).body).not.toContain(plainTextToken.split('|')[1])
     expect(userCalls).toEqual([])
   })
 
-  it('rejects too when a plain text without its id makes the store look the hash up', async () => {
+  it('answers 503 too when a plain text without its id makes the store look the hash up', async () => {
     const down = createTokens({ store: new DownStore(), permissions, lastUsed: false })
     const { plainTextToken } = await issue(ada)
     const secretOnly = plainTextToken.split('|')[1] as string
     const downGuard = new RequestGuard<User, Permission, FakeRequest>(down, { user: findUser }, adapter)
     const request = fakeRequest('GET', bearer(secretOnly))
-    await expect(resolveWith(downGuard, request)).rejects.toBeInstanceOf(StorageUnavailableError)
+    expect(refusal(await resolveWith(downGuard, request).catch((e: unknown) => e)).status).toBe(503)
+  })
+
+  it('lets an error of the app’s own `user` reject, for the framework’s error handling', async () => {
+    const { plainTextToken } = await issue(ada)
+    const failing = guard({
+      user: () => {
+        throw new TypeError('a bug in the app')
+      },
+    })
+    await expect(resolveWith(failing, fakeRequest('GET', bearer(plainTextToken)))).rejects.toBeInstanceOf(
+      TypeError,
+    )
   })
 
   it('does not reach the store when the session answers, even when the store is down', async () => {
@@ -779,5 +796,47 @@ describe('RequestGuard: storage failures', () => {
     )
     const request = fakeRequest('GET', bearer('1|whatever'), { session: ada })
     expect((await resolveWith(downGuard, request)).user).toBe(ada)
+  })
+})
+
+describe('RequestGuard: required and realm are the guard’s', () => {
+  const strict = (options: Partial<AuthOptions<User, Permission, FakeRequest>> = {}) =>
+    new RequestGuard<User, Permission, FakeRequest>(tokens, { user: findUser, ...options }, adapter)
+
+  it('answers a guest 401 by default, with a bare challenge, and one answer for every guest', async () => {
+    const g = strict()
+    const answer = g.resolve(fakeRequest('GET'))
+    expect(refusal(answer)).toEqual({ status: 401, code: 'unauthenticated', challenge: 'Bearer realm="api"' })
+    expect(g.resolve(fakeRequest('GET'))).toBe(answer)
+  })
+
+  it('answers a refused token 401 invalid_token, in the realm it was given', async () => {
+    const answer = await strict({ realm: 'acme' }).resolve(fakeRequest('GET', bearer('1|nope')))
+    expect(refusal(answer)).toEqual({
+      status: 401,
+      code: 'unauthenticated',
+      challenge:
+        'Bearer realm="acme", error="invalid_token", error_description="The access token is invalid or expired."',
+    })
+  })
+
+  it('hands its realm to the auth, whose refusals carry it', async () => {
+    const guest = await resolveWith(guard({ realm: 'acme' }), fakeRequest('GET'))
+    const error = await guest.authorize(() => true, null).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UnauthenticatedError)
+    expect((error as UnauthenticatedError).realm).toBe('acme')
+  })
+
+  it.each([
+    ['', 'an empty realm'],
+    ['a"b', 'a quote'],
+    ['a\\b', 'a backslash'],
+    ['a\nb', 'a line break'],
+  ])('refuses the realm %j (%s) at construction', (realm) => {
+    expect(() => strict({ realm })).toThrow(MisconfigurationError)
+  })
+
+  it('refuses a `required` that is not a boolean', () => {
+    expect(() => strict({ required: 'yes' as unknown as boolean })).toThrow(MisconfigurationError)
   })
 })

@@ -1,21 +1,16 @@
-import { type AccessToken, type Auth, isSignedIn } from './auth.js'
-import {
-  ForbiddenError,
-  isTokenError,
-  MisconfigurationError,
-  type TokenError,
-  UnauthenticatedError,
-} from './errors.js'
+import { type AccessToken, type Auth, type AuthContext, createAuth } from './auth.js'
+import { ForbiddenError, isTokenError, MisconfigurationError, UnauthenticatedError } from './errors.js'
+import { errorAnswer, type HttpAnswer } from './http-answer.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
-import { authorize, type Policy } from './policies.js'
+import type { RegisteredPermission, RegisteredUser } from './register.js'
 import { statefulDomains } from './stateful-domains.js'
 import { type TokenService, verifyToken } from './token-service.js'
 import { TransientToken } from './transient-token.js'
 
 /**
  * How an adapter reads its framework's request, given once when the guard is built (so a request costs no object
- * of its own), and how it wants refusals thrown.
+ * of its own), and how it wants `auth.authorize`'s refusals thrown.
  *
  * @example
  * ```ts
@@ -31,21 +26,25 @@ export interface GuardAdapter<R> {
   /** A request header by lower-case name, or undefined. */
   header(request: R, name: string): string | undefined
   /**
-   * What `auth.authorize` throws in place of the core's refusal (`UnauthenticatedError`, `ForbiddenError`): Hono
-   * gives an `HTTPException`, which it answers by itself. Default: the core's error.
+   * What `auth.authorize` rejects with in place of the core's refusal: Hono gives an `HTTPException` built from
+   * {@link errorAnswer}, which it answers by itself. Default: the core's error.
    */
-  refusal?(error: TokenError): unknown
+  refusal?: AuthContext['refusal']
 }
 
 /**
- * How the app signs users in; the options every adapter's `auth(tokens, options)` takes. `R` is the framework's request.
+ * How the app signs users in, and whether a route group needs it: the options every adapter's
+ * `auth(tokens, options)` takes. `R` is the framework's request.
  *
  * @example
  * ```ts
- * const options: RequestGuardOptions<User, Permission, Request> = { session: (req) => req.user ?? null, user: (token) => users.find(token.owner.id) }
+ * const options: AuthOptions<User, Permission, Request> = {
+ *   session: (req) => req.user ?? null,
+ *   user: (token) => users.find(token.owner.id),
+ * }
  * ```
  */
-export interface RequestGuardOptions<U, P extends string, R> {
+export interface AuthOptions<U = RegisteredUser, P extends string = RegisteredPermission, R = unknown> {
   /**
    * The user signed in through the app's own session (a cookie), or null. Such a request gets a
    * {@link TransientToken}: it can do everything.
@@ -64,47 +63,19 @@ export interface RequestGuardOptions<U, P extends string, R> {
    * `Referer`). Default: the request's own `Host`.
    */
   readonly statefulDomains?: readonly string[]
-}
-
-/**
- * What every adapter's `auth(tokens, options)` takes: the guard's options, plus whether a route group needs auth.
- *
- * @example
- * ```ts
- * app.use('/maybe/*', auth(tokens, { user: findOwner, required: false, realm: 'acme' }))
- * ```
- */
-export interface AuthMiddlewareOptions<U, P extends string, R> extends RequestGuardOptions<U, P, R> {
-  /** Answer 401 when the request is not signed in. Default true; false merely reads the auth. */
+  /** Answer 401 when the request is not signed in. Default true; false lets guests through with `user: null`. */
   readonly required?: boolean
-  /** The realm in `WWW-Authenticate`. Default `api`. */
+  /** The realm of every `WWW-Authenticate` challenge about this request, later ability checks' included. Default `api`. */
   readonly realm?: string
-}
-
-/**
- * The auth of one request, as every adapter exposes it (`c.var.auth`, `ctx.state.auth`, `req.auth`).
- *
- * @example
- * ```ts
- * const auth: RequestAuth<User, Permission> = c.var.auth
- * if (auth.tokenRejected) console.warn('a token was refused')
- * ```
- */
-export interface RequestAuth<U = unknown, P extends string = string> extends Auth<U, P> {
-  /** True when the request presented a token that was refused (for `WWW-Authenticate: … error="invalid_token"`). */
-  readonly tokenRejected: boolean
-  /**
-   * Asks a policy; throws `UnauthenticatedError` (401) for a guest, `ForbiddenError` (403) when it says no.
-   */
-  authorize<Resource>(policy: Policy<U, P, Resource>, resource: Resource): Promise<void>
 }
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 /**
  * Sanctum's guard, without a framework: the app's session first (a {@link TransientToken}), else the bearer token
- * (a {@link PersonalAccessToken} and its owner), else a guest. Adapters call {@link RequestGuard.resolve} once per
- * request.
+ * (a {@link PersonalAccessToken} and its owner), else a guest. It decides every answer about who the request is:
+ * adapters call {@link RequestGuard.resolve} once per request and either send the {@link HttpAnswer} it gives or
+ * hand the {@link Auth} on.
  *
  * @example
  * ```ts
@@ -112,20 +83,25 @@ const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
  *   method: (req) => req.method,
  *   header: (req, name) => req.headers[name],
  * })
- * const auth = await guard.resolve(req)
+ * const resolved = await guard.resolve(req)
+ * if (resolved instanceof HttpAnswer) send(resolved)
+ * else req.auth = resolved
  * ```
  */
 export class RequestGuard<U, P extends string, R> {
   readonly #tokens: TokenService<P>
-  readonly #options: RequestGuardOptions<U, P, R>
+  readonly #options: AuthOptions<U, P, R>
   readonly #adapter: GuardAdapter<R>
   readonly #firstParty: ReturnType<typeof statefulDomains>
   readonly #tokenHeader: string | null
-  // Guests hold nothing of their request, so two answers serve them all.
-  readonly #guest: RequestAuth<U, P>
-  readonly #refused: RequestAuth<U, P>
+  readonly #required: boolean
+  readonly #context: AuthContext
+  readonly #rejectedContext: AuthContext
+  // Guests hold nothing of their request, so four answers serve them all.
+  readonly #guest: Auth<U | null, P> | HttpAnswer
+  readonly #refused: Auth<U | null, P> | HttpAnswer
 
-  constructor(tokens: TokenService<P>, options: RequestGuardOptions<U, P, R>, adapter: GuardAdapter<R>) {
+  constructor(tokens: TokenService<P>, options: AuthOptions<U, P, R>, adapter: GuardAdapter<R>) {
     if (typeof tokens?.authenticate !== 'function') {
       throw new MisconfigurationError(
         'The auth middleware needs the token service: auth(createTokens({ … }), options).',
@@ -143,6 +119,13 @@ export class RequestGuard<U, P extends string, R> {
     if (token !== undefined && typeof token !== 'function' && (typeof token !== 'string' || token === '')) {
       throw new MisconfigurationError('`token` is a header name or a function (request) => the token.')
     }
+    if (options.required !== undefined && typeof options.required !== 'boolean') {
+      throw new MisconfigurationError('`required` is true (answer 401 to guests, the default) or false.')
+    }
+    const realm = options.realm
+    if (realm !== undefined && (typeof realm !== 'string' || realm === '' || /[\p{Cc}"\\]/u.test(realm))) {
+      throw new MisconfigurationError('`realm` is a name without quotes, backslashes or control characters.')
+    }
     if (typeof adapter?.method !== 'function' || typeof adapter.header !== 'function') {
       throw new MisconfigurationError(
         'RequestGuard needs the adapter: { method: (request) => …, header: (request, name) => … }.',
@@ -153,15 +136,21 @@ export class RequestGuard<U, P extends string, R> {
     this.#adapter = adapter
     this.#firstParty = statefulDomains(options.statefulDomains)
     this.#tokenHeader = typeof token === 'string' ? token.toLowerCase() : null
-    this.#guest = Object.freeze(createRequestAuth<U, P>(null, null, false, adapter.refusal))
-    this.#refused = Object.freeze(createRequestAuth<U, P>(null, null, true, adapter.refusal))
+    this.#required = options.required ?? true
+    this.#context = {
+      ...(realm !== undefined && { realm }),
+      ...(adapter.refusal !== undefined && { refusal: adapter.refusal }),
+    }
+    this.#rejectedContext = { ...this.#context, tokenRejected: true }
+    this.#guest = this.#anonymous(false)
+    this.#refused = this.#anonymous(true)
   }
 
   /**
-   * The auth of a request: at once when no lookup was needed (a guest, a session, a cached token), else a
-   * promise. A session request that changes state from a foreign origin throws `ForbiddenError` (403); a store
-   * that cannot answer rejects with `StorageUnavailableError` (503). Everything else resolves: a refused token
-   * gives a guest with `tokenRejected`.
+   * The auth of a request, or the answer that refuses it: at once when no lookup was needed (a guest, a session,
+   * a cached token), else a promise. Refusals are answers, never rejections: 401 for a guest where auth is
+   * required, 403 for a session request that changes state from a foreign origin, 503 when the store cannot
+   * answer. The promise rejects only when the app's own `session` or `user` throws.
    *
    * @example
    * ```ts
@@ -169,36 +158,48 @@ export class RequestGuard<U, P extends string, R> {
    * const auth = resolved instanceof Promise ? await resolved : resolved
    * ```
    */
-  resolve(request: R): RequestAuth<U, P> | Promise<RequestAuth<U, P>> {
+  resolve(request: R): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
     // Nothing is awaited that is not a promise: every tick counts on the path each request takes (bench/).
     const session = this.#options.session ? this.#options.session(request) : null
-    return isPromiseLike(session)
-      ? Promise.resolve(session).then((user) => this.#afterSession(request, user))
-      : this.#afterSession(request, session)
+    if (!isPromiseLike(session)) return this.#afterSession(request, session)
+    return Promise.resolve(session).then((user) => this.#afterSession(request, user))
   }
 
   #afterSession(
     request: R,
     sessionUser: U | null | undefined,
-  ): RequestAuth<U, P> | Promise<RequestAuth<U, P>> {
+  ): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
     if (sessionUser !== null && sessionUser !== undefined) {
       if (STATE_CHANGING.has(this.#adapter.method(request).toUpperCase()) && !this.#fromFirstParty(request)) {
-        throw new ForbiddenError(
-          'This request changes state and did not come from one of the app’s own origins.',
+        return errorAnswer(
+          new ForbiddenError(
+            'This request changes state and did not come from one of the app’s own origins.',
+          ),
         )
       }
-      return createRequestAuth(sessionUser, new TransientToken(), false, this.#adapter.refusal)
+      return createAuth<U | null, P>(sessionUser, new TransientToken(), this.#context)
     }
     const plainText = this.#plainText(request)
     if (plainText === null) return this.#guest
     if (plainText === '') return this.#refused
-    const token = verifyToken(this.#tokens, plainText)
+    let token: ReturnType<typeof verifyToken<P>>
+    try {
+      token = verifyToken(this.#tokens, plainText)
+    } catch (error) {
+      return this.#storageAnswer(error)
+    }
     return token instanceof Promise
-      ? token.then((found) => this.#owner(request, found))
+      ? token.then(
+          (found) => this.#owner(request, found),
+          (error: unknown) => this.#storageAnswer(error),
+        )
       : this.#owner(request, token)
   }
 
-  #owner(request: R, token: PersonalAccessToken<P> | null): RequestAuth<U, P> | Promise<RequestAuth<U, P>> {
+  #owner(
+    request: R,
+    token: PersonalAccessToken<P> | null,
+  ): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
     if (token === null) return this.#refused
     const found = this.#options.user(token, request)
     return isPromiseLike(found)
@@ -206,10 +207,25 @@ export class RequestGuard<U, P extends string, R> {
       : this.#signedIn(found, token)
   }
 
-  #signedIn(owner: U | null | undefined, token: PersonalAccessToken<P>): RequestAuth<U, P> {
+  #signedIn(owner: U | null | undefined, token: AccessToken<P>): Auth<U | null, P> | HttpAnswer {
     return owner === null || owner === undefined
       ? this.#refused
-      : createRequestAuth(owner, token, false, this.#adapter.refusal)
+      : createAuth<U | null, P>(owner, token, this.#context)
+  }
+
+  #anonymous(tokenRejected: boolean): Auth<U | null, P> | HttpAnswer {
+    const realm = this.#context.realm
+    return this.#required
+      ? errorAnswer(new UnauthenticatedError({ tokenRejected, ...(realm !== undefined && { realm }) }))
+      : Object.freeze(
+          createAuth<U | null, P>(null, null, tokenRejected ? this.#rejectedContext : this.#context),
+        )
+  }
+
+  // A store that cannot answer is a 503 (StorageUnavailableError); anything else a driver throws is a bug to surface.
+  #storageAnswer(error: unknown): HttpAnswer {
+    if (isTokenError(error)) return errorAnswer(error)
+    throw error
   }
 
   #fromFirstParty(request: R): boolean {
@@ -254,42 +270,3 @@ function bearerToken(authorization: string | undefined): string | null {
 
 const SPACE = 32
 const SCHEME = 'bearer'
-
-/**
- * A {@link RequestAuth}: {@link createAuth} plus `tokenRejected` and `authorize`. The guard builds these; tests
- * may too.
- *
- * @example
- * ```ts
- * const auth = createRequestAuth(user, new TransientToken())
- * await auth.authorize(posts.update, post)
- * ```
- */
-export function createRequestAuth<U, P extends string = string>(
-  user: U | null,
-  token: AccessToken<P> | null,
-  tokenRejected = false,
-  refusal?: (error: TokenError) => unknown,
-): RequestAuth<U, P> {
-  // One object literal, no spread of `createAuth`'s result: this runs on every request, and spreading an object of
-  // closures showed up at 5 % of a Koa server's busy time.
-  const auth: RequestAuth<U, P> = {
-    user,
-    token,
-    tokenRejected,
-    tokenCan: (ability) => token?.can(ability) === true,
-    tokenCant: (ability) => token === null || token.cant(ability),
-    authorize: (policy, resource) => {
-      // A guest whose token was refused keeps that fact, for `WWW-Authenticate: … error="invalid_token"`.
-      const asked = isSignedIn(auth)
-        ? authorize(auth, policy, resource)
-        : Promise.reject(new UnauthenticatedError({ tokenRejected }))
-      return refusal ? asked.catch((error: unknown) => Promise.reject(refuse(error, refusal))) : asked
-    },
-  }
-  return auth
-}
-
-function refuse(error: unknown, refusal: (error: TokenError) => unknown): unknown {
-  return isTokenError(error) ? refusal(error) : error
-}

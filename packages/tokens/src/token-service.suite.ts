@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import {
+  ForbiddenError,
   InvalidInputError,
   MisconfigurationError,
   MissingAbilitiesError,
@@ -208,6 +209,57 @@ export function tokenServiceSuite(cache: boolean): void {
         MissingAbilitiesError,
       )
       await expect(all.create('42', 'x', ['*'], { grantedBy: star })).resolves.toBeTruthy()
+    })
+
+    it('clamps a token made by a token to its maker’s own expiry: absent or later both become it', async () => {
+      const tokens = service()
+      const end = new Date(clock.at + 2_000)
+      const maker = (await tokens.create('42', 'maker', ['read'], { expiresAt: end })).token
+      const open = await tokens.create('42', 'no expiry asked', ['read'], { grantedBy: maker })
+      expect(open.token.expiresAt).toEqual(end)
+      const later = await tokens.create('42', 'later', ['read'], {
+        grantedBy: maker,
+        expiresAt: new Date(clock.at + 86_400_000),
+      })
+      expect(later.token.expiresAt).toEqual(end)
+      const sooner = new Date(clock.at + 1_000)
+      expect(
+        (await tokens.create('42', 'sooner', ['read'], { grantedBy: maker, expiresAt: sooner })).token
+          .expiresAt,
+      ).toEqual(sooner)
+      clock.advance(2_000)
+      expect(await tokens.authenticate(open.plainTextToken)).toBeNull()
+      expect(await tokens.authenticate(later.plainTextToken)).toBeNull()
+    })
+
+    it('clamps to the global expiration counted from the maker’s creation', async () => {
+      const tokens = service({ expiration: 60 })
+      const maker = (await tokens.create('42', 'maker', ['read'])).token
+      clock.advance(10 * 60_000)
+      const child = await tokens.create('42', 'child', ['read'], { grantedBy: maker })
+      expect(child.token.expiresAt).toEqual(new Date(maker.createdAt.getTime() + 60 * 60_000))
+    })
+
+    it('sets no bound for a maker that never expires, nor for a session', async () => {
+      const tokens = service()
+      const maker = (await tokens.create('42', 'maker', ['read'])).token
+      expect((await tokens.create('42', 'child', ['read'], { grantedBy: maker })).token.expiresAt).toBeNull()
+      const far = new Date(clock.at + 365 * 86_400_000)
+      const fromSession = await tokens.create('42', 'x', ['read'], {
+        grantedBy: new TransientToken(),
+        expiresAt: far,
+      })
+      expect(fromSession.token.expiresAt).toEqual(far)
+    })
+
+    it('refuses with 403 to let an expired maker make anything', async () => {
+      const tokens = service()
+      const maker = (await tokens.create('42', 'maker', ['read'], { expiresAt: new Date(clock.at + 1_000) }))
+        .token
+      clock.advance(1_000)
+      const error = await tokens.create('42', 'x', ['read'], { grantedBy: maker }).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ForbiddenError)
+      expect(await tokens.list('42')).toHaveLength(1)
     })
   })
 
@@ -429,6 +481,33 @@ export function tokenServiceSuite(cache: boolean): void {
       ).rejects.toBeInstanceOf(MissingAbilitiesError)
     })
 
+    it('lets a token add abilities only to a token that ends no later than it does', async () => {
+      const tokens = service()
+      const maker = (
+        await tokens.create('42', 'maker', ['read', 'update'], { expiresAt: new Date(clock.at + 60_000) })
+      ).token
+      const longer = (await tokens.create('42', 'longer', ['read'])).token
+      const shorter = (
+        await tokens.create('42', 'shorter', ['read'], { expiresAt: new Date(clock.at + 1_000) })
+      ).token
+      const widen = tokens.update('42', longer.id, { abilities: ['read', 'update'], grantedBy: maker })
+      await expect(widen).rejects.toBeInstanceOf(ForbiddenError)
+      expect((await tokens.list('42')).find((t) => t.id === longer.id)?.abilities).toEqual(['read'])
+      // Narrowing, or widening one that ends sooner, hands nothing on past the maker's end.
+      expect((await tokens.update('42', longer.id, { abilities: [], grantedBy: maker }))?.abilities).toEqual(
+        [],
+      )
+      const widened = await tokens.update('42', shorter.id, {
+        abilities: ['read', 'update'],
+        grantedBy: maker,
+      })
+      expect(widened?.abilities).toEqual(['read', 'update'])
+      // Another owner's token is not found, whoever asks.
+      const theirs = (await tokens.create('7', 'theirs', ['read'], { expiresAt: new Date(clock.at + 1_000) }))
+        .token
+      expect(await tokens.update('42', theirs.id, { abilities: ['read'], grantedBy: maker })).toBeNull()
+    })
+
     it('changed abilities apply to the next authenticate', async () => {
       const tokens = service()
       const { token, plainTextToken } = await tokens.create('42', 'x', ['read'])
@@ -514,7 +593,7 @@ export function tokenServiceSuite(cache: boolean): void {
       const valid = (await service().create('42', 'x')).plainTextToken
       const error = await tokens.authenticate(valid).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(StorageUnavailableError)
-      expect((error as StorageUnavailableError).cause).toBe(cause)
+      expect((error as StorageUnavailableError).cause).toMatchObject({ message: cause.message })
       expect((error as Error).message).not.toContain(valid.split('|')[1])
       for (const call of [
         () => tokens.create('42', 'x'),
@@ -542,7 +621,7 @@ export function tokenServiceSuite(cache: boolean): void {
       expect(answer).toBeInstanceOf(Promise)
       const error = await answer.catch((e: unknown) => e)
       expect(error).toBeInstanceOf(StorageUnavailableError)
-      expect((error as StorageUnavailableError).cause).toBe(cause)
+      expect((error as StorageUnavailableError).cause).toMatchObject({ message: cause.message })
     })
 
     it('await a lookup that answers with a thenable rather than a Promise', async () => {

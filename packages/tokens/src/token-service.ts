@@ -1,5 +1,6 @@
 import type { AccessToken } from './auth.js'
 import {
+  ForbiddenError,
   isTokenError,
   MisconfigurationError,
   MissingAbilitiesError,
@@ -20,6 +21,7 @@ import {
 import { tokenAbilities, tokenExpiry, tokenName, tokenOwner } from './token-input.js'
 import type { OwnerInput } from './token-owner.js'
 import type { TokenRecord, TokenStore } from './token-store.js'
+import type { TransientToken } from './transient-token.js'
 import { VerificationCache, type VerificationCacheOptions } from './verification-cache.js'
 
 // Set by TokenService's static block: lets the request guard in this package reach `#verify`, which is not API.
@@ -107,22 +109,42 @@ export interface NewAccessToken<P extends string = string> {
   readonly plainTextToken: string
 }
 
-/** Options of {@link TokenService.create}. */
+/**
+ * Options of {@link TokenService.create}.
+ *
+ * @example
+ * ```ts
+ * const options: CreateTokenOptions = { expiresAt: new Date(Date.now() + 86_400_000), grantedBy: auth.token }
+ * ```
+ */
 export interface CreateTokenOptions {
   /** When the token stops working; must be in the future. */
   readonly expiresAt?: Date | null
   /**
-   * The token of the request that asks for this one: a new token may only carry abilities this token has, so a
-   * token can never mint a stronger one. A session request's `TransientToken` may grant anything.
+   * The token of the request that asks for this one. A token never makes a token that outranks or outlives it:
+   * the new token may only carry abilities this one holds (else `MissingAbilitiesError`, 403), and its expiry is
+   * clamped to this token's own end, which is the earlier of its `expiresAt` and the service's `expiration`
+   * counted from its creation (an absent or later `expiresAt` becomes that instant). A session request's
+   * `TransientToken` may grant anything, for any time.
    */
   readonly grantedBy?: AccessToken | null
 }
 
-/** What {@link TokenService.update} may change. */
+/**
+ * What {@link TokenService.update} may change.
+ *
+ * @example
+ * ```ts
+ * const changes: TokenUpdate<'read'> = { abilities: ['read'], grantedBy: auth.token }
+ * ```
+ */
 export interface TokenUpdate<P extends string = string> {
   readonly name?: string
   readonly abilities?: readonly (P | '*')[]
-  /** As in {@link CreateTokenOptions.grantedBy}: the new abilities must be within this token's. */
+  /**
+   * As in {@link CreateTokenOptions.grantedBy}: the new abilities must be within this token's, and it may add an
+   * ability only to a token that ends no later than it does (else `ForbiddenError`, 403).
+   */
   readonly grantedBy?: AccessToken | null
 }
 
@@ -260,7 +282,7 @@ export class TokenService<P extends string = string> {
       owner: tokenOwner(owner, this.#ownerType),
       name: tokenName(name),
       abilities: this.#abilities(abilities ?? this.permissions?.defaults ?? ['*'], options.grantedBy),
-      expiresAt: tokenExpiry(options.expiresAt, now),
+      expiresAt: this.#clampedExpiry(tokenExpiry(options.expiresAt, now), options.grantedBy, now),
     }
     const secret = generateSecret(this.#prefix)
     const stored = await this.#call('insert', () =>
@@ -392,6 +414,16 @@ export class TokenService<P extends string = string> {
     const abilities =
       changes.abilities === undefined ? undefined : this.#abilities(changes.abilities, changes.grantedBy)
     if (!isTokenId(id)) return null
+    const maker = changes.grantedBy
+    if (abilities !== undefined && maker && !isTransient(maker)) {
+      // Adding an ability to a token that outlives the maker would hand that ability on past the maker's end.
+      const target = await this.#call('find', async () => this.#store.findById(id))
+      if (!target || target.owner.type !== who.type || target.owner.id !== who.id) return null
+      const added = abilities.some((ability) => !target.abilities.includes(ability))
+      if (added && this.#endOf(target) > this.#endOf(maker)) {
+        throw new ForbiddenError('A token cannot add abilities to a token that lives longer than it does.')
+      }
+    }
     const record = await this.#call('update', () =>
       this.#store.update(who, id, {
         ...(name !== undefined && { name }),
@@ -485,6 +517,23 @@ export class TokenService<P extends string = string> {
     return abilities
   }
 
+  // A token made by `maker` ends no later than the maker does; a session (TransientToken) sets no bound.
+  #clampedExpiry(requested: Date | null, maker: AccessToken | null | undefined, now: Date): Date | null {
+    if (!maker || isTransient(maker)) return requested
+    const end = this.#endOf(maker)
+    if (end === Number.POSITIVE_INFINITY) return requested
+    if (end <= now.getTime()) throw new ForbiddenError('The token granting this one has expired.')
+    return requested === null || requested.getTime() > end ? new Date(end) : requested
+  }
+
+  // The instant a token stops working, by its own expiry and the global lifetime; Infinity for neither.
+  #endOf(token: { readonly expiresAt: Date | null; readonly createdAt: Date }): number {
+    const own = token.expiresAt === null ? Number.POSITIVE_INFINITY : token.expiresAt.getTime()
+    const global =
+      this.#expirationMs === null ? Number.POSITIVE_INFINITY : token.createdAt.getTime() + this.#expirationMs
+    return Math.min(own, global)
+  }
+
   #isExpired(record: TokenRecord, now: number): boolean {
     if (record.expiresAt !== null && record.expiresAt.getTime() <= now) return true
     return this.#expirationMs !== null && record.createdAt.getTime() + this.#expirationMs <= now
@@ -531,6 +580,10 @@ function storageError(operation: string, error: unknown): Error {
   return isTokenError(error)
     ? error
     : new StorageUnavailableError(`The token store failed to ${operation}.`, { cause: error })
+}
+
+function isTransient(token: AccessToken): token is TransientToken {
+  return (token as { transient?: unknown }).transient === true
 }
 
 function isStore(store: unknown): store is TokenStore {

@@ -84,7 +84,9 @@ export interface TokenChangeListener {
  * Rules every driver MUST keep (the conformance suite checks each, except the two about a database that fails or
  * hangs, which need it taken down: test those in the driver’s own tests):
  * - Ids are non-empty strings of `[A-Za-z0-9_-]`, at most 64 characters (so never contain `|`), unique for the
- *   store's lifetime: a deleted token's id is never given again.
+ *   store's lifetime: a deleted token's id is never given again. A numeric id is canonical decimal (no sign, no
+ *   leading zero), as `isTokenId` says.
+ * - A token has one id: a lookup by any other spelling of it (`01` for `1`, an upper-case uuid) resolves to null.
  * - `tokenHash` is unique across all tokens; an insert that would duplicate one rejects.
  * - Lookups of unknown ids or hashes — including ids the store could never have issued, such as `abc` for a
  *   numeric id column — resolve to `null`; they never throw for that reason.

@@ -1,11 +1,5 @@
 import type { AddressInfo } from 'node:net'
-import {
-  type Permission,
-  posts,
-  type RunningApp,
-  type ScenarioSetup,
-  type User,
-} from '@jetstream/http-scenarios'
+import { posts, type RunningApp, type ScenarioSetup } from '@jetstream/http-scenarios'
 import express, { type Express, type Request } from 'express'
 import { abilities, ability, apiTokenRoutes, auth, authOf, errorHandler } from '../index.js'
 
@@ -17,16 +11,24 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   const signedIn = auth(setup.tokens, { session, user })
 
   app.get('/maybe', auth(setup.tokens, { session, user, required: false }), (req, res) => {
-    res.json({ user: authOf<User, Permission>(req).user })
+    res.json({ user: req.auth?.user ?? null })
   })
   app.get('/custom/me', auth(setup.tokens, { user, token: 'x-api-token' }), (req, res) => {
-    res.json({ user: authOf<User, Permission>(req).user })
+    res.json({ user: req.auth?.user ?? null })
   })
+  app.get(
+    '/acme/me',
+    auth(setup.tokens, { session, user, realm: 'acme' }),
+    abilities('delete'),
+    (_req, res) => {
+      res.json({ ok: true })
+    },
+  )
   app.get('/me', signedIn, (req, res) => {
-    const { user: me, token, tokenCan } = authOf<User, Permission>(req)
+    const { user: me, token, tokenCan } = authOf(req)
     res.json({
       user: me,
-      via: token && 'transient' in token ? 'session' : 'token',
+      via: 'transient' in token ? 'session' : 'token',
       can: {
         create: tokenCan('create'),
         read: tokenCan('read'),
@@ -38,28 +40,30 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   app.post('/session/ping', signedIn, (_req, res) => {
     res.json({ ok: true })
   })
-  app.get('/posts/:id', signedIn, abilities<Permission>('read'), (req, res) => {
+  app.get('/posts/:id', signedIn, abilities('read'), (req, res) => {
     const post = setup.posts.get(String(req.params.id))
     if (post) res.json(post)
     else res.status(404).json({ message: 'Not found.', code: 'not_found' })
   })
-  app.post('/posts', signedIn, abilities<Permission>('create', 'read'), (_req, res) => {
+  app.post('/posts', signedIn, abilities('create', 'read'), (_req, res) => {
     res.status(201).json({ created: true })
   })
-  app.put('/posts/:id', signedIn, abilities<Permission>('update'), async (req, res) => {
+  app.put('/posts/:id', signedIn, abilities('update'), async (req, res) => {
     const post = setup.posts.get(String(req.params.id))
     if (!post) {
       res.status(404).end()
       return
     }
-    await authOf<User, Permission>(req).authorize(posts.update, post)
+    await authOf(req).authorize(posts.update, post)
     res.json({ updated: true })
   })
-  app.delete('/posts/:id', signedIn, ability<Permission>('delete', 'update'), (_req, res) => {
+  app.delete('/posts/:id', signedIn, ability('delete', 'update'), (_req, res) => {
     res.status(204).end()
   })
   app.use('/user/api-tokens', signedIn)
-  app.use(apiTokenRoutes<User, Permission>(setup.tokens))
+  app.use(apiTokenRoutes(setup.tokens))
+  app.use('/bearer/api-tokens', signedIn)
+  app.use(apiTokenRoutes(setup.tokens, { prefix: '/bearer/api-tokens', bearerAbility: 'create' }))
   app.use(errorHandler())
   return app
 }

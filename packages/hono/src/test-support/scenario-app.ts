@@ -1,22 +1,16 @@
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
-import {
-  type Permission,
-  posts,
-  type RunningApp,
-  type ScenarioSetup,
-  type User,
-} from '@jetstream/http-scenarios'
+import { posts, type RunningApp, type ScenarioSetup } from '@jetstream/http-scenarios'
 import { Hono } from 'hono'
 import { getCookie } from 'hono/cookie'
 import { type AuthEnv, abilities, ability, apiTokenRoutes, auth } from '../index.js'
 
 /** The scenario app, as a Hono user would write it. */
-export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv<User, Permission>> {
+export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
   const session = (c: Parameters<typeof getCookie>[0]) =>
     setup.sessionUser(`session=${getCookie(c, 'session') ?? ''}`)
   const user = (token: { owner: { id: string } }) => setup.userForToken(token.owner.id)
-  const app = new Hono<AuthEnv<User, Permission>>()
+  const app = new Hono<AuthEnv>()
 
   app.get('/maybe', auth(setup.tokens, { session, user, required: false }), (c) =>
     c.json({ user: c.var.auth.user }),
@@ -24,14 +18,17 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv<User, Permission
   app.get('/custom/me', auth(setup.tokens, { user, token: 'x-api-token' }), (c) =>
     c.json({ user: c.var.auth.user }),
   )
+  app.get('/acme/me', auth(setup.tokens, { session, user, realm: 'acme' }), abilities('delete'), (c) =>
+    c.json({ ok: true }),
+  )
 
-  const api = new Hono<AuthEnv<User, Permission>>()
+  const api = new Hono<AuthEnv>()
   api.use(auth(setup.tokens, { session, user }))
   api.get('/me', (c) => {
     const { user: me, token, tokenCan } = c.var.auth
     return c.json({
       user: me,
-      via: token && 'transient' in token ? 'session' : 'token',
+      via: 'transient' in token ? 'session' : 'token',
       can: {
         create: tokenCan('create'),
         read: tokenCan('read'),
@@ -54,6 +51,7 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv<User, Permission
   })
   api.delete('/posts/:id', ability('delete', 'update'), (c) => c.body(null, 204))
   api.route('/', apiTokenRoutes(setup.tokens))
+  api.route('/', apiTokenRoutes(setup.tokens, { prefix: '/bearer/api-tokens', bearerAbility: 'create' }))
   app.route('/', api)
   return app
 }

@@ -1,37 +1,33 @@
 import type { AddressInfo } from 'node:net'
-import {
-  type Permission,
-  posts,
-  type RunningApp,
-  type ScenarioSetup,
-  type User,
-} from '@jetstream/http-scenarios'
+import { posts, type RunningApp, type ScenarioSetup, type User } from '@jetstream/http-scenarios'
 import { Router } from '@koa/router'
 import Koa, { type Context } from 'koa'
 import { type AuthState, abilities, ability, apiTokenRoutes, auth } from '../index.js'
 
 /** The scenario app, as a Koa user would write it. */
-export function scenarioApp(setup: ScenarioSetup): Koa<AuthState<User, Permission>> {
+export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   const session = (ctx: Context) => setup.sessionUser(`session=${ctx.cookies.get('session') ?? ''}`)
   const user = (token: { owner: { id: string } }) => setup.userForToken(token.owner.id)
-  const app = new Koa<AuthState<User, Permission>>()
+  const app = new Koa<AuthState>()
 
-  const open = new Router<AuthState<User, Permission>>()
+  const open = new Router<AuthState<User | null>>()
   open.get('/maybe', auth(setup.tokens, { session, user, required: false }), (ctx) => {
     ctx.body = { user: ctx.state.auth.user }
   })
   open.get('/custom/me', auth(setup.tokens, { user, token: 'x-api-token' }), (ctx) => {
     ctx.body = { user: ctx.state.auth.user }
   })
+  open.get('/acme/me', auth(setup.tokens, { session, user, realm: 'acme' }), abilities('delete'), (ctx) => {
+    ctx.body = { ok: true }
+  })
   app.use(open.routes())
 
-  const api = new Router<AuthState<User, Permission>>()
-  api.use(auth(setup.tokens, { session, user }))
+  const api = new Router<AuthState>()
   api.get('/me', (ctx) => {
     const { user: me, token, tokenCan } = ctx.state.auth
     ctx.body = {
       user: me,
-      via: token && 'transient' in token ? 'session' : 'token',
+      via: 'transient' in token ? 'session' : 'token',
       can: {
         create: tokenCan('create'),
         read: tokenCan('read'),
@@ -64,12 +60,20 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState<User, Permissio
   api.delete('/posts/:id', ability('delete', 'update'), (ctx) => {
     ctx.status = 204
   })
-  const tokenRoutes = apiTokenRoutes<User, Permission>(setup.tokens)
-  api.use(tokenRoutes.routes(), tokenRoutes.allowedMethods())
-  // Everything below the open routes needs auth; mount the protected router only for its own paths.
+  // Everything but the open routes needs auth: the API's routes, then the token routes.
+  const signedIn = auth(setup.tokens, { session, user })
+  const tokenRoutes = apiTokenRoutes(setup.tokens)
+  const bearerTokenRoutes = apiTokenRoutes(setup.tokens, {
+    prefix: '/bearer/api-tokens',
+    bearerAbility: 'create',
+  })
   app.use(async (ctx, next) => {
-    if (ctx.path === '/maybe' || ctx.path === '/custom/me') return next()
-    return api.routes()(ctx as never, next)
+    if (ctx.path === '/maybe' || ctx.path === '/custom/me' || ctx.path === '/acme/me') return next()
+    return signedIn(ctx, () =>
+      api.routes()(ctx as never, () =>
+        tokenRoutes(ctx as never, () => bearerTokenRoutes(ctx as never, next)),
+      ),
+    )
   })
   return app
 }

@@ -1,16 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest'
-import { ApiTokenManager, type ApiTokenView } from './api-token-manager.js'
-import {
-  InvalidInputError,
-  MisconfigurationError,
-  MissingAbilitiesError,
-  NotFoundError,
-  UnauthenticatedError,
-} from './errors.js'
+import { ApiTokenRoutes, type ApiTokenRoutesOptions, type ApiTokenView } from './api-token-routes.js'
+import { type Auth, createAuth } from './auth.js'
+import { MisconfigurationError } from './errors.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { PermissionRegistry } from './permission-registry.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
-import { createRequestAuth, type RequestAuth } from './request-guard.js'
 import { createTokens, type TokenService } from './token-service.js'
 import { TransientToken } from './transient-token.js'
 
@@ -51,6 +45,64 @@ let clock: Clock
 let tokens: TokenService<Permission>
 let manager: ApiTokenManager<User, Permission>
 
+type RequestAuth<U, P extends string> = Auth<U | null, P>
+
+/** What a refusing answer holds: its status and body fields, so a test can read `code`, `errors`, `abilities`. */
+interface Refusal {
+  readonly status: number
+  readonly code: string
+  readonly challenge: string | undefined
+  readonly [field: string]: unknown
+}
+
+/**
+ * The four management actions as calls of {@link ApiTokenRoutes.handle}: each resolves to `{ status, body }` for a
+ * success and rejects with a {@link Refusal} for any other answer. Bearer management is on, for tokens holding
+ * `read`, so the rules for tokens that make tokens can be tested here.
+ */
+class ApiTokenManager<U, P extends string> {
+  readonly routes: ApiTokenRoutes<U, P>
+  constructor(service: TokenService<P>, options: ApiTokenRoutesOptions<U, P> = {}) {
+    this.routes = new ApiTokenRoutes<U, P>(service, { bearerAbility: 'read' as P, ...options })
+  }
+  list(auth: RequestAuth<U, P>) {
+    return this.#run('GET', '', auth)
+  }
+  create(auth: RequestAuth<U, P>, input: unknown) {
+    return this.#run('POST', '', auth, input)
+  }
+  update(auth: RequestAuth<U, P>, id: string, input: unknown) {
+    return this.#run('PUT', `/${encodeURIComponent(id)}`, auth, input)
+  }
+  delete(auth: RequestAuth<U, P>, id: string) {
+    return this.#run('DELETE', `/${encodeURIComponent(id)}`, auth)
+  }
+  async #run(method: string, path: string, auth: RequestAuth<U, P>, input?: unknown) {
+    const body = input === undefined ? null : encoder.encode(JSON.stringify(input))
+    const answer = await this.routes.handle({
+      method,
+      path,
+      header: (name) => (name === 'content-type' && body ? 'application/json' : undefined),
+      body,
+      auth,
+    })
+    const parsed = answer.body === '' ? undefined : JSON.parse(answer.body, dates)
+    if (answer.status >= 300) {
+      throw { status: answer.status, challenge: answer.headers['www-authenticate'], ...parsed } as Refusal
+    }
+    return { status: answer.status, body: parsed as unknown }
+  }
+}
+
+const encoder = new TextEncoder()
+
+// The answer's dates back as Date objects, as a client would read them.
+function dates(key: string, value: unknown): unknown {
+  return ['createdAt', 'expiresAt', 'lastUsedAt'].includes(key) && typeof value === 'string'
+    ? new Date(value)
+    : value
+}
+
 beforeEach(() => {
   store = new MemoryTokenStore()
   clock = new Clock()
@@ -60,13 +112,13 @@ beforeEach(() => {
 
 /** A first-party session request of `user`. */
 function session(user: User): RequestAuth<User, Permission> {
-  return createRequestAuth<User, Permission>(user, new TransientToken())
+  return createAuth<User | null, Permission>(user, new TransientToken())
 }
 
 /** A bearer request of `user`, made with a real token holding `abilities`. */
 async function viaToken(user: User, abilities: Permission[]): Promise<RequestAuth<User, Permission>> {
   const { token } = await tokens.create(user.id, 'request token', abilities)
-  return createRequestAuth<User, Permission>(user, token)
+  return createAuth<User | null, Permission>(user, token)
 }
 
 /** What a promise rejects with; fails the test when it resolves. */
@@ -172,7 +224,7 @@ describe('ApiTokenManager.list', () => {
     const free = new ApiTokenManager<User, string>(
       createTokens({ store: new MemoryTokenStore(), lastUsed: false }),
     )
-    const result = await free.list(createRequestAuth<User>(ada, new TransientToken()))
+    const result = await free.list(createAuth<User>(ada, new TransientToken()))
     expect(result.body).toEqual({ tokens: [], availablePermissions: [], defaultPermissions: [] })
   })
 })
@@ -233,8 +285,8 @@ describe('ApiTokenManager.create', () => {
     ['a number', 1],
   ])('refuses permissions that are %s', async (_, permissionsInput) => {
     const error = await rejection(manager.create(session(ada), { name: 'x', permissions: permissionsInput }))
-    expect(error).toBeInstanceOf(InvalidInputError)
-    expect((error as InvalidInputError).errors).toEqual({
+    expect(error).toMatchObject({ code: 'invalid_input' })
+    expect((error as Refusal).errors).toEqual({
       permissions: ['The permissions field must be a list.'],
     })
     expect(await tokens.list(ada.id)).toEqual([])
@@ -251,9 +303,9 @@ describe('ApiTokenManager.create', () => {
   ])('refuses a name that is %s, with errors.name', async (_, name, message) => {
     const input = name === undefined ? { permissions: ['read'] } : { name, permissions: ['read'] }
     const error = await rejection(manager.create(session(ada), input))
-    expect(error).toBeInstanceOf(InvalidInputError)
-    expect((error as InvalidInputError).status).toBe(422)
-    expect((error as InvalidInputError).errors).toEqual({ name: [message] })
+    expect(error).toMatchObject({ code: 'invalid_input' })
+    expect((error as Refusal).status).toBe(422)
+    expect((error as Refusal).errors).toEqual({ name: [message] })
     expect(await tokens.list(ada.id)).toEqual([])
   })
 
@@ -268,12 +320,24 @@ describe('ApiTokenManager.create', () => {
     ['an array', [{ name: 'x' }]],
     ['a string', 'CI'],
     ['a number', 42],
-    ['undefined', undefined],
-  ])('refuses a body that is %s', async (_, input) => {
+  ])('refuses a JSON body that is %s with 400, creating nothing', async (_, input) => {
     const error = await rejection(manager.create(session(ada), input))
-    expect(error).toBeInstanceOf(InvalidInputError)
-    expect((error as InvalidInputError).errors.name).toBeDefined()
+    expect(error).toEqual({
+      status: 400,
+      challenge: undefined,
+      message: 'The request body must be a JSON object, such as {"name": "CI"}.',
+      code: 'bad_request',
+    })
     expect(await tokens.list(ada.id)).toEqual([])
+  })
+
+  it('reads no body as an empty object: the name is then missing', async () => {
+    const error = await rejection(manager.create(session(ada), undefined))
+    expect(error).toMatchObject({
+      status: 422,
+      code: 'invalid_input',
+      errors: { name: ['The name field is required.'] },
+    })
   })
 
   it('accepts expiresAt as an ISO string', async () => {
@@ -305,8 +369,8 @@ describe('ApiTokenManager.create', () => {
     ['an object', { date: '2030-01-01' }],
   ])('refuses an expiresAt that is %s', async (_, expiresAt) => {
     const error = await rejection(manager.create(session(ada), { name: 'x', expiresAt }))
-    expect(error).toBeInstanceOf(InvalidInputError)
-    expect((error as InvalidInputError).errors).toEqual({
+    expect(error).toMatchObject({ code: 'invalid_input' })
+    expect((error as Refusal).errors).toEqual({
       expiresAt: ['The expires at field must be a valid date.'],
     })
     expect(await tokens.list(ada.id)).toEqual([])
@@ -315,8 +379,8 @@ describe('ApiTokenManager.create', () => {
   it('refuses an expiresAt in the past or now', async () => {
     for (const expiresAt of [new Date(clock.at - 1_000).toISOString(), new Date(clock.at).toISOString()]) {
       const error = await rejection(manager.create(session(ada), { name: 'x', expiresAt }))
-      expect(error).toBeInstanceOf(InvalidInputError)
-      expect((error as InvalidInputError).errors).toEqual({
+      expect(error).toMatchObject({ code: 'invalid_input' })
+      expect((error as Refusal).errors).toEqual({
         expiresAt: ['The expires at field must be a date after now.'],
       })
     }
@@ -340,9 +404,9 @@ describe('ApiTokenManager.create', () => {
   it('refuses escalation: a token holding only read cannot create one with read and delete', async () => {
     const auth = await viaToken(ada, ['read'])
     const error = await rejection(manager.create(auth, { name: 'x', permissions: ['read', 'delete'] }))
-    expect(error).toBeInstanceOf(MissingAbilitiesError)
-    expect((error as MissingAbilitiesError).abilities).toEqual(['delete'])
-    expect((error as MissingAbilitiesError).status).toBe(403)
+    expect(error).toMatchObject({ code: 'missing_abilities' })
+    expect((error as Refusal).abilities).toEqual(['delete'])
+    expect((error as Refusal).status).toBe(403)
     expect((await tokens.list(ada.id)).map((token) => token.name)).toEqual(['request token'])
   })
 
@@ -364,14 +428,16 @@ describe('ApiTokenManager.create without a registry', () => {
     const free = new ApiTokenManager<User, string>(
       createTokens({ store: new MemoryTokenStore(), lastUsed: false }),
     )
-    const auth = createRequestAuth<User>(ada, new TransientToken())
+    const auth = createAuth<User>(ada, new TransientToken())
     const body = (await free.create(auth, { name: 'x', permissions: ['posts:read', 'posts:read'] }))
       .body as CreateBody
     expect(body.token.abilities).toEqual(['posts:read'])
-    await expect(free.create(auth, { name: 'x', permissions: [''] })).rejects.toBeInstanceOf(
-      InvalidInputError,
-    )
-    await expect(free.create(auth, { name: 'x', permissions: [1] })).rejects.toBeInstanceOf(InvalidInputError)
+    await expect(free.create(auth, { name: 'x', permissions: [''] })).rejects.toMatchObject({
+      code: 'invalid_input',
+    })
+    await expect(free.create(auth, { name: 'x', permissions: [1] })).rejects.toMatchObject({
+      code: 'invalid_input',
+    })
   })
 })
 
@@ -398,9 +464,9 @@ describe('ApiTokenManager.update', () => {
     const { token } = await created(session(ada), { name: 'CI', permissions: ['read'] })
     const result = await manager.update(session(ada), token.id, { name: '  Deploys ', permissions: ['read'] })
     expect((result.body as UpdateBody).token.name).toBe('Deploys')
-    await expect(
-      manager.update(session(ada), token.id, { name: '', permissions: [] }),
-    ).rejects.toBeInstanceOf(InvalidInputError)
+    await expect(manager.update(session(ada), token.id, { name: '', permissions: [] })).rejects.toMatchObject(
+      { code: 'invalid_input' },
+    )
   })
 
   // A body without `permissions` is a rename: the service leaves absent abilities unchanged, and so must the route.
@@ -413,9 +479,9 @@ describe('ApiTokenManager.update', () => {
 
   it('refuses permissions that are not a list, leaving the token unchanged', async () => {
     const { token } = await created(session(ada), { name: 'CI', permissions: ['read'] })
-    await expect(manager.update(session(ada), token.id, { permissions: 'delete' })).rejects.toBeInstanceOf(
-      InvalidInputError,
-    )
+    await expect(manager.update(session(ada), token.id, { permissions: 'delete' })).rejects.toMatchObject({
+      code: 'invalid_input',
+    })
     expect(await abilitiesOf(ada, token.id)).toEqual(['read'])
   })
 
@@ -425,30 +491,36 @@ describe('ApiTokenManager.update', () => {
     ['a string', 'read'],
   ])('refuses a body that is %s', async (_, input) => {
     const { token } = await created(session(ada), { name: 'CI', permissions: ['read'] })
-    await expect(manager.update(session(ada), token.id, input)).rejects.toBeInstanceOf(InvalidInputError)
+    await expect(manager.update(session(ada), token.id, input)).rejects.toMatchObject({
+      status: 400,
+      code: 'bad_request',
+    })
     expect(await abilitiesOf(ada, token.id)).toEqual(['read'])
   })
 
   it("answers NotFoundError for another user's token and leaves it unchanged", async () => {
     const { token, plainTextToken } = await created(session(grace), { name: 'grace', permissions: ['read'] })
     const error = await rejection(manager.update(session(ada), token.id, { permissions: ['delete'] }))
-    expect(error).toBeInstanceOf(NotFoundError)
-    expect((error as NotFoundError).status).toBe(404)
+    expect(error).toMatchObject({ code: 'not_found' })
+    expect((error as Refusal).status).toBe(404)
     expect(await abilitiesOf(grace, token.id)).toEqual(['read'])
     expect((await tokens.authenticate(plainTextToken))?.abilities).toEqual(['read'])
   })
 
   it.each([
     ['an unknown id', '999'],
-    ['an empty id', ''],
     ['an id with a bar', '1|x'],
+    ['a leading zero', '01'],
+    ['a sign', '-1'],
+    ['an exponent', '1e3'],
+    ['more digits than a bigint holds', '9'.repeat(20)],
     ['a path', '../1'],
     ['an id of 65 characters', '1'.repeat(65)],
   ])('answers NotFoundError for %s', async (_, id) => {
     const { token } = await created(session(ada), { name: 'CI', permissions: ['read'] })
-    await expect(manager.update(session(ada), id, { permissions: ['delete'] })).rejects.toBeInstanceOf(
-      NotFoundError,
-    )
+    await expect(manager.update(session(ada), id, { permissions: ['delete'] })).rejects.toMatchObject({
+      code: 'not_found',
+    })
     expect(await abilitiesOf(ada, token.id)).toEqual(['read'])
   })
 
@@ -456,17 +528,17 @@ describe('ApiTokenManager.update', () => {
     const auth = await viaToken(ada, ['read'])
     const { token } = await created(session(ada), { name: 'CI', permissions: ['read'] })
     const error = await rejection(manager.update(auth, token.id, { permissions: ['read', 'delete'] }))
-    expect(error).toBeInstanceOf(MissingAbilitiesError)
-    expect((error as MissingAbilitiesError).abilities).toEqual(['delete'])
+    expect(error).toMatchObject({ code: 'missing_abilities' })
+    expect((error as Refusal).abilities).toEqual(['delete'])
     expect(await abilitiesOf(ada, token.id)).toEqual(['read'])
   })
 
   it('refuses escalation of the very token making the request', async () => {
     const auth = await viaToken(ada, ['read'])
     const own = auth.token as PersonalAccessToken<Permission>
-    await expect(manager.update(auth, own.id, { permissions: ['read', 'delete'] })).rejects.toBeInstanceOf(
-      MissingAbilitiesError,
-    )
+    await expect(manager.update(auth, own.id, { permissions: ['read', 'delete'] })).rejects.toMatchObject({
+      code: 'missing_abilities',
+    })
     expect(await abilitiesOf(ada, own.id)).toEqual(['read'])
   })
 
@@ -495,25 +567,25 @@ describe('ApiTokenManager.delete', () => {
   it("answers NotFoundError for another user's token, which keeps working", async () => {
     const { token, plainTextToken } = await created(session(grace), { name: 'grace', permissions: ['read'] })
     const error = await rejection(manager.delete(session(ada), token.id))
-    expect(error).toBeInstanceOf(NotFoundError)
-    expect((error as NotFoundError).status).toBe(404)
+    expect(error).toMatchObject({ code: 'not_found' })
+    expect((error as Refusal).status).toBe(404)
     expect((await tokens.authenticate(plainTextToken))?.id).toBe(token.id)
   })
 
   it.each([
     ['an unknown id', '999'],
-    ['an empty id', ''],
     ['a malformed id', 'a b'],
+    ['a leading zero', '01'],
   ])('answers NotFoundError for %s', async (_, id) => {
     await created(session(ada), { name: 'CI', permissions: ['read'] })
-    await expect(manager.delete(session(ada), id)).rejects.toBeInstanceOf(NotFoundError)
+    await expect(manager.delete(session(ada), id)).rejects.toMatchObject({ code: 'not_found' })
     expect((await listed(session(ada))).tokens).toHaveLength(1)
   })
 
   it('answers NotFoundError the second time the same token is deleted', async () => {
     const { token } = await created(session(ada), { name: 'CI', permissions: ['read'] })
     await manager.delete(session(ada), token.id)
-    await expect(manager.delete(session(ada), token.id)).rejects.toBeInstanceOf(NotFoundError)
+    await expect(manager.delete(session(ada), token.id)).rejects.toMatchObject({ code: 'not_found' })
   })
 
   it('lets a bearer request delete one of its own tokens', async () => {
@@ -534,30 +606,32 @@ describe('ApiTokenManager: guests', () => {
 
   it.each(actions)('%s throws UnauthenticatedError for a guest, touching nothing', async (_, action) => {
     const { token } = await tokens.create(ada.id, 'CI', ['read'])
-    const error = await rejection(action(createRequestAuth<User, Permission>(null, null)))
-    expect(error).toBeInstanceOf(UnauthenticatedError)
-    expect((error as UnauthenticatedError).status).toBe(401)
-    expect((error as UnauthenticatedError).tokenRejected).toBe(false)
+    const error = await rejection(action(createAuth<User | null, Permission>(null, null)))
+    expect(error).toMatchObject({ code: 'unauthenticated' })
+    expect((error as Refusal).status).toBe(401)
+    expect((error as Refusal).challenge).toBe('Bearer realm="api"')
     expect(await abilitiesOf(ada, token.id)).toEqual(['read'])
     expect(await tokens.list(ada.id)).toHaveLength(1)
   })
 
   it.each(actions)('%s passes tokenRejected on when the request’s token was refused', async (_, action) => {
-    const error = await rejection(action(createRequestAuth<User, Permission>(null, null, true)))
-    expect(error).toBeInstanceOf(UnauthenticatedError)
-    expect((error as UnauthenticatedError).tokenRejected).toBe(true)
+    const error = await rejection(
+      action(createAuth<User | null, Permission>(null, null, { tokenRejected: true })),
+    )
+    expect(error).toMatchObject({ code: 'unauthenticated' })
+    expect((error as Refusal).challenge).toContain('error="invalid_token"')
   })
 
   it.each(actions)('%s throws UnauthenticatedError for a user without a token', async (_, action) => {
-    await expect(action(createRequestAuth<User, Permission>(ada, null))).rejects.toBeInstanceOf(
-      UnauthenticatedError,
-    )
+    await expect(action(createAuth<User | null, Permission>(ada, null))).rejects.toMatchObject({
+      code: 'unauthenticated',
+    })
   })
 
   it('checks sign-in before the body', async () => {
-    await expect(
-      manager.create(createRequestAuth<User, Permission>(null, null), null),
-    ).rejects.toBeInstanceOf(UnauthenticatedError)
+    await expect(manager.create(createAuth<User | null, Permission>(null, null), null)).rejects.toMatchObject(
+      { code: 'unauthenticated' },
+    )
   })
 })
 
@@ -577,14 +651,14 @@ describe('ApiTokenManager: owners', () => {
     const updated = await teams.update(session(grace), token.id, { permissions: ['update'] })
     expect((updated.body as UpdateBody).token.abilities).toEqual(['update'])
     // The default manager owns tokens by user id: the team's token is not ada's.
-    await expect(manager.delete(session(ada), token.id)).rejects.toBeInstanceOf(NotFoundError)
+    await expect(manager.delete(session(ada), token.id)).rejects.toMatchObject({ code: 'not_found' })
     expect((await teams.delete(session(grace), token.id)).status).toBe(204)
   })
 
   it('accepts a numeric or bigint user id', async () => {
     for (const id of [42, 42n]) {
       const numeric = new ApiTokenManager<{ id: number | bigint }, Permission>(tokens)
-      const auth = createRequestAuth<{ id: number | bigint }, Permission>({ id }, new TransientToken())
+      const auth = createAuth<{ id: number | bigint }, Permission>({ id }, new TransientToken())
       const { plainTextToken } = (await numeric.create(auth, { name: 'x' })).body as CreateBody
       expect((await tokens.authenticate(plainTextToken))?.owner).toEqual({ type: 'user', id: '42' })
     }
@@ -597,11 +671,13 @@ describe('ApiTokenManager: owners', () => {
     ['an object id', { id: { value: 42 } }],
   ])('throws MisconfigurationError for a user with %s and no `owner` option', async (_, user) => {
     const anyUser = new ApiTokenManager<object, Permission>(tokens)
-    const auth = createRequestAuth<object, Permission>(user, new TransientToken())
-    await expect(anyUser.list(auth)).rejects.toBeInstanceOf(MisconfigurationError)
-    await expect(anyUser.create(auth, { name: 'x' })).rejects.toBeInstanceOf(MisconfigurationError)
-    await expect(anyUser.update(auth, '1', { permissions: [] })).rejects.toBeInstanceOf(MisconfigurationError)
-    await expect(anyUser.delete(auth, '1')).rejects.toBeInstanceOf(MisconfigurationError)
+    const auth = createAuth<object, Permission>(user, new TransientToken())
+    await expect(anyUser.list(auth)).rejects.toMatchObject({ code: 'misconfigured' })
+    await expect(anyUser.create(auth, { name: 'x' })).rejects.toMatchObject({ code: 'misconfigured' })
+    await expect(anyUser.update(auth, '1', { permissions: [] })).rejects.toMatchObject({
+      code: 'misconfigured',
+    })
+    await expect(anyUser.delete(auth, '1')).rejects.toMatchObject({ code: 'misconfigured' })
   })
 
   it('throws MisconfigurationError at construction without a token service', () => {
@@ -610,5 +686,115 @@ describe('ApiTokenManager: owners', () => {
         () => new ApiTokenManager<User, Permission>(service as unknown as TokenService<Permission>),
       ).toThrow(MisconfigurationError)
     }
+  })
+})
+
+describe('ApiTokenRoutes: first-party by default', () => {
+  const request = (
+    method: string,
+    path: string,
+    auth: RequestAuth<User, Permission> | undefined,
+    body?: string,
+  ) => ({
+    method,
+    path,
+    header: (name: string) =>
+      name === 'content-type' && body !== undefined ? 'application/json' : undefined,
+    body: body === undefined ? null : encoder.encode(body),
+    auth,
+  })
+  const read = async (
+    answer: Promise<{ status: number; headers: Readonly<Record<string, string>>; body: string }>,
+  ) => {
+    const { status, headers, body } = await answer
+    return { status, headers, body: body === '' ? null : JSON.parse(body) }
+  }
+
+  it('refuses every action to a bearer token, whatever it holds, with 403 session_required, touching nothing', async () => {
+    const routes = new ApiTokenRoutes<User, Permission>(tokens)
+    const auth = await viaToken(ada, ['create', 'read', 'update', 'delete'])
+    const { token } = await tokens.create(ada.id, 'kept', ['read'])
+    for (const [method, path, body] of [
+      ['GET', ''],
+      ['POST', '', '{"name":"x"}'],
+      ['PUT', `/${token.id}`, '{"permissions":[]}'],
+      ['DELETE', `/${token.id}`],
+    ] as const) {
+      const answer = await read(routes.handle(request(method, path, auth, body)))
+      expect(answer.status).toBe(403)
+      expect(answer.body).toEqual({
+        message:
+          'Tokens are managed from the app’s own signed-in session; an API token cannot manage tokens here.',
+        code: 'session_required',
+      })
+    }
+    expect(await abilitiesOf(ada, token.id)).toEqual(['read'])
+    expect(await tokens.list(ada.id)).toHaveLength(2)
+  })
+
+  it('with bearerAbility, lets a token holding it through and refuses one without it, naming it', async () => {
+    const routes = new ApiTokenRoutes<User, Permission>(tokens, { bearerAbility: 'create' })
+    expect((await routes.handle(request('GET', '', await viaToken(ada, ['create'])))).status).toBe(200)
+    const refused = await read(routes.handle(request('GET', '', await viaToken(ada, ['read', 'update']))))
+    expect(refused.status).toBe(403)
+    expect(refused.body.abilities).toEqual(['create'])
+    expect(refused.headers['www-authenticate']).toBe(
+      'Bearer realm="api", error="insufficient_scope", scope="create"',
+    )
+  })
+
+  it('answers in the realm of the request’s guard', async () => {
+    const routes = new ApiTokenRoutes<User, Permission>(tokens)
+    const guest = createAuth<User | null, Permission>(null, null, { realm: 'acme' })
+    const answer = await routes.handle(request('GET', '', guest))
+    expect(answer.headers['www-authenticate']).toBe('Bearer realm="acme"')
+  })
+
+  it('routes by the path below the prefix: 404 deeper, 405 with Allow for other methods, HEAD as GET without a body', async () => {
+    const routes = new ApiTokenRoutes<User, Permission>(tokens)
+    const me = session(ada)
+    expect((await read(routes.handle(request('GET', '/1/more', me)))).status).toBe(404)
+    expect((await read(routes.handle(request('GET', 'x', me)))).status).toBe(404)
+    const patch = await read(routes.handle(request('PATCH', '/', me)))
+    expect([patch.status, patch.headers.allow, patch.body.code]).toEqual([
+      405,
+      'GET, HEAD, POST',
+      'method_not_allowed',
+    ])
+    const getOne = await read(routes.handle(request('GET', '/1', me)))
+    expect([getOne.status, getOne.headers.allow]).toEqual([405, 'PUT, DELETE'])
+    const head = await routes.handle(request('HEAD', '', me))
+    const get = await routes.handle(request('GET', '', me))
+    expect([head.status, head.body, head.headers['content-length']]).toEqual([
+      200,
+      '',
+      get.headers['content-length'],
+    ])
+  })
+
+  it('answers 401 before reading a body or an id', async () => {
+    const routes = new ApiTokenRoutes<User, Permission>(tokens)
+    const guest = createAuth<User | null, Permission>(null, null)
+    expect((await routes.handle(request('PUT', '/%ff', guest, 'not json'))).status).toBe(401)
+  })
+
+  it('rejects, as a wiring mistake, when no auth middleware ran before it', async () => {
+    const routes = new ApiTokenRoutes<User, Permission>(tokens)
+    await expect(routes.handle(request('GET', '', undefined))).rejects.toThrow(
+      /use auth\(tokens, options\) before/,
+    )
+  })
+
+  it.each([
+    ['a prefix without a leading slash', { prefix: 'user/api-tokens' }],
+    ['a prefix with a trailing slash', { prefix: '/user/api-tokens/' }],
+    ['a prefix that needs encoding', { prefix: '/user/api tokens' }],
+    ['a body limit of 0', { bodyLimit: 0 }],
+    ['a body limit that is not a whole number', { bodyLimit: 1.5 }],
+    ['a bearerAbility that is not a permission', { bearerAbility: 'manage' as Permission }],
+    ['an empty bearerAbility', { bearerAbility: '' as Permission }],
+    ['an owner that is not a function', { owner: 'id' as unknown as (user: User) => string }],
+  ])('refuses %s at construction', (_, options) => {
+    expect(() => new ApiTokenRoutes<User, Permission>(tokens, options)).toThrow(MisconfigurationError)
   })
 })

@@ -1,25 +1,42 @@
 import { describe, expect, it } from 'vitest'
-import { errorResponse } from './error-response.js'
 import {
   BadRequestError,
   ForbiddenError,
   InvalidInputError,
+  MethodNotAllowedError,
   MisconfigurationError,
   MissingAbilitiesError,
   NotFoundError,
+  PayloadTooLargeError,
+  SessionRequiredError,
   StorageUnavailableError,
   type TokenError,
   UnauthenticatedError,
+  UnsupportedMediaTypeError,
 } from './errors.js'
 
+import { errorAnswer, HttpAnswer, jsonAnswer } from './http-answer.js'
+
 const SECRET = '7|Xq3kP9sLm2Vb8Nc4Rt6Yw1Za5Ue0Io7Hg3Jf2Dd9a1b2c3d4'
+
+/**
+ * The answer as a client reads it: the body parsed, the headers apart from the two every JSON answer has (checked
+ * on their own below).
+ */
+function errorResponse(error: unknown, options: { realm?: string } = {}) {
+  const answer = errorAnswer(error, options)
+  const { 'content-type': type, 'content-length': length, ...headers } = answer.headers
+  expect(type).toBe('application/json')
+  expect(length).toBe(String(Buffer.byteLength(answer.body)))
+  return { status: answer.status, headers, body: JSON.parse(answer.body) }
+}
 
 /** Everything a client would receive, as the text it would see. */
 function serialized(response: ReturnType<typeof errorResponse>): string {
   return JSON.stringify({ status: response.status, headers: response.headers, body: response.body })
 }
 
-describe('errorResponse: TokenErrors', () => {
+describe('errorAnswer: TokenErrors', () => {
   it.each<[string, TokenError, number, string]>([
     ['BadRequestError', new BadRequestError('The request body is not valid JSON.'), 400, 'bad_request'],
     ['NotFoundError', new NotFoundError('No such token.'), 404, 'not_found'],
@@ -125,7 +142,7 @@ describe('errorResponse: TokenErrors', () => {
   })
 })
 
-describe('errorResponse: realm', () => {
+describe('errorAnswer: realm', () => {
   it("defaults the realm to 'api'", () => {
     expect(errorResponse(new UnauthenticatedError()).headers['www-authenticate']).toBe('Bearer realm="api"')
   })
@@ -171,7 +188,7 @@ describe('errorResponse: realm', () => {
   })
 })
 
-describe('errorResponse: anything else is a 500 that tells nothing', () => {
+describe('errorAnswer: anything else is a 500 that tells nothing', () => {
   const serverError = { status: 500, headers: {}, body: { message: 'Server Error', code: 'server_error' } }
 
   it('answers a plain Error with a fixed 500', () => {
@@ -199,7 +216,7 @@ describe('errorResponse: anything else is a 500 that tells nothing', () => {
   })
 })
 
-describe('errorResponse: never leaks', () => {
+describe('errorAnswer: never leaks', () => {
   it('keeps the cause of a StorageUnavailableError, and its secret, out of the body and headers', () => {
     const cause = new Error(`duplicate key value violates unique constraint: token=${SECRET}`)
     const error = new StorageUnavailableError('The token store failed to find.', { cause })
@@ -245,5 +262,69 @@ describe('errorResponse: never leaks', () => {
     const response = errorResponse(error)
     expect(response.body).toEqual({ message: 'Not found.', code: 'not_found' })
     expect(serialized(response)).not.toContain(SECRET)
+  })
+})
+
+describe('errorAnswer: what the management routes and body readers raise', () => {
+  it.each([
+    [new SessionRequiredError(), 403, 'session_required'],
+    [new PayloadTooLargeError(102_400), 413, 'payload_too_large'],
+    [new UnsupportedMediaTypeError(), 415, 'unsupported_media_type'],
+    [new MethodNotAllowedError(['GET', 'POST']), 405, 'method_not_allowed'],
+  ])('answers %s with its status and code', (error, status, code) => {
+    const response = errorResponse(error)
+    expect(response.status).toBe(status)
+    expect(response.body).toEqual({ message: (error as TokenError).message, code })
+  })
+
+  it('names the allowed methods of a 405 in Allow', () => {
+    expect(errorResponse(new MethodNotAllowedError(['PUT', 'DELETE'])).headers).toEqual({
+      allow: 'PUT, DELETE',
+    })
+  })
+
+  it('takes the realm the refusing guard gave the error over the option', () => {
+    const fromGuard = new UnauthenticatedError({ realm: 'acme' })
+    expect(errorResponse(fromGuard, { realm: 'other' }).headers['www-authenticate']).toBe(
+      'Bearer realm="acme"',
+    )
+    const scoped = new MissingAbilitiesError(['read'], { realm: 'acme' })
+    expect(errorResponse(scoped).headers['www-authenticate']).toContain('realm="acme"')
+  })
+})
+
+describe('errorAnswer: client errors from a framework’s body parser are never a 500', () => {
+  // http-errors' shape, as Express's and Koa's body parsers raise them.
+  const httpError = (status: number, message: string) =>
+    Object.assign(new Error(message), { status, statusCode: status, expose: true, type: 'entity.too.large' })
+
+  it.each([
+    [413, 'payload_too_large'],
+    [415, 'unsupported_media_type'],
+    [400, 'bad_request'],
+    [422, 'bad_request'],
+  ])('answers a %i from a parser with its own code, and no message of the parser', (status, code) => {
+    const response = errorResponse(httpError(status, `request entity ${SECRET}`))
+    expect(response.status).toBe(status === 422 ? 400 : status)
+    expect(response.body.code).toBe(code)
+    expect(JSON.stringify(response)).not.toContain(SECRET)
+  })
+
+  it('keeps a 500 for a server error marked as exposed, and for one not marked at all', () => {
+    expect(errorResponse(Object.assign(new Error('x'), { status: 502, expose: true })).status).toBe(500)
+    expect(errorResponse(Object.assign(new Error('x'), { status: 413 })).status).toBe(500)
+  })
+})
+
+describe('jsonAnswer', () => {
+  it('serialises once and counts bytes, not characters', () => {
+    const answer = jsonAnswer(201, { name: 'clé 🔑' }, { 'x-extra': 'kept' })
+    expect(answer).toBeInstanceOf(HttpAnswer)
+    expect(answer.body).toBe('{"name":"clé 🔑"}')
+    expect(answer.headers).toEqual({
+      'x-extra': 'kept',
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(answer.body)),
+    })
   })
 })

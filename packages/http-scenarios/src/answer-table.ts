@@ -1,0 +1,414 @@
+import type { TokenStore } from '@jetstream/tokens'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createSetup, type Permission, type ScenarioSetup } from './fixture.js'
+import type { RunningApp, StartApp } from './scenarios.js'
+
+/** A request of the table: what is sent, built once the app runs (it may issue the tokens it needs). */
+interface Sent {
+  readonly method: string
+  readonly path: string
+  readonly headers?: Readonly<Record<string, string>>
+  readonly body?: string | Uint8Array | ReadableStream<Uint8Array>
+}
+
+/**
+ * The one answer a row must get from every adapter: status, the body's `code` (null for a success or no body),
+ * and the headers the core builds, each exactly (null: absent).
+ */
+interface Expected {
+  readonly status: number
+  readonly code: string | null
+  /** undefined: not the core's to say (the 204's). */
+  readonly contentType?: string | null | undefined
+  readonly challenge?: string | null
+  readonly allow?: string | null
+}
+
+type Build = (kit: Kit) => Promise<Sent>
+
+interface Kit {
+  readonly origin: string
+  /** A token of user 1 holding `abilities`, as plain text; `expiresIn` in ms from now. */
+  bearer(abilities: Permission[], expiresIn?: number): Promise<string>
+  /** The id of a fresh token of user 1, to change or delete. */
+  target(): Promise<string>
+  readonly setup: ScenarioSetup
+}
+
+const JSON_TYPE = 'application/json'
+const tokens = '/user/api-tokens'
+const bearerTokens = '/bearer/api-tokens'
+const all: Permission[] = ['create', 'read', 'update', 'delete']
+const invalidToken =
+  'Bearer realm="api", error="invalid_token", error_description="The access token is invalid or expired."'
+
+// An empty answer (204) has no type of the core's; Hono's Node server names one of its own (text/plain).
+const ok = (status: number): Expected => ({
+  status,
+  code: null,
+  contentType: status === 204 ? undefined : JSON_TYPE,
+})
+const refused = (status: number, code: string, extra: Partial<Expected> = {}): Expected => ({
+  status,
+  code,
+  contentType: JSON_TYPE,
+  challenge: null,
+  allow: null,
+  ...extra,
+})
+const scope = (abilities: string) => `Bearer realm="api", error="insufficient_scope", scope="${abilities}"`
+
+const json = (value: unknown) => JSON.stringify(value)
+const session = (kit: Kit, headers: Record<string, string> = {}) => ({
+  cookie: 'session=1',
+  origin: kit.origin,
+  ...headers,
+})
+const sessionJson = (kit: Kit, headers: Record<string, string> = {}) =>
+  session(kit, { 'content-type': 'application/json', ...headers })
+/** A session's create (POST to the list) with these extra headers and this body, made when the row runs. */
+const createWith =
+  (extra: Record<string, string>, body?: Sent['body'] | (() => Sent['body'])): Build =>
+  async (kit) => {
+    const made = typeof body === 'function' ? body() : body
+    return {
+      method: 'POST',
+      path: tokens,
+      headers: sessionJson(kit, extra),
+      ...(made !== undefined && { body: made }),
+    }
+  }
+
+/** The four management actions, on a mount, as a session or a bearer request. */
+function actions(prefix: string, auth: (kit: Kit) => Promise<Record<string, string>>): [string, Build][] {
+  const withJson = async (kit: Kit) => ({ ...(await auth(kit)), 'content-type': 'application/json' })
+  return [
+    ['GET (list)', async (kit) => ({ method: 'GET', path: prefix, headers: await auth(kit) })],
+    [
+      'POST (create)',
+      async (kit) => ({
+        method: 'POST',
+        path: prefix,
+        headers: await withJson(kit),
+        body: json({ name: 'row' }),
+      }),
+    ],
+    [
+      'PUT (update)',
+      async (kit) => ({
+        method: 'PUT',
+        path: `${prefix}/${await kit.target()}`,
+        headers: await withJson(kit),
+        body: json({ permissions: ['read'] }),
+      }),
+    ],
+    [
+      'DELETE',
+      async (kit) => ({
+        method: 'DELETE',
+        path: `${prefix}/${await kit.target()}`,
+        headers: await auth(kit),
+      }),
+    ],
+  ]
+}
+
+const bearerWith = (abilities: Permission[]) => async (kit: Kit) => ({
+  authorization: `Bearer ${await kit.bearer(abilities)}`,
+})
+const sessionOf = async (kit: Kit) => session(kit)
+const successes = [ok(200), ok(201), ok(200), ok(204)]
+
+const rows: [string, Build, Expected][] = [
+  // First-party management: a bearer token is refused on the default mount, whatever it holds.
+  ...(['none', 'some', 'all'] as const).flatMap((held) =>
+    actions(tokens, bearerWith(held === 'none' ? [] : held === 'some' ? ['read'] : all)).map(
+      ([action, build]): [string, Build, Expected] => [
+        `${action}, bearer token holding ${held} abilities → 403 session_required`,
+        build,
+        refused(403, 'session_required'),
+      ],
+    ),
+  ),
+  ...actions(tokens, sessionOf).map(([action, build], i): [string, Build, Expected] => [
+    `${action}, session → ${successes[i]?.status}`,
+    build,
+    successes[i] as Expected,
+  ]),
+  // The opt-in mount (bearerAbility 'create'): the ability decides.
+  ...actions(bearerTokens, bearerWith([])).map(([action, build]): [string, Build, Expected] => [
+    `opted in: ${action}, bearer token holding no abilities → 403 naming create`,
+    build,
+    refused(403, 'missing_abilities', { challenge: scope('create') }),
+  ]),
+  ...actions(bearerTokens, bearerWith(['read'])).map(([action, build]): [string, Build, Expected] => [
+    `opted in: ${action}, bearer token holding read → 403 naming create`,
+    build,
+    refused(403, 'missing_abilities', { challenge: scope('create') }),
+  ]),
+  ...actions(bearerTokens, bearerWith(all)).map(([action, build], i): [string, Build, Expected] => [
+    `opted in: ${action}, bearer token holding all → ${successes[i]?.status}`,
+    build,
+    successes[i] as Expected,
+  ]),
+  [
+    'opted in: a token cannot grant an ability it lacks',
+    async (kit) => ({
+      method: 'POST',
+      path: bearerTokens,
+      headers: {
+        authorization: `Bearer ${await kit.bearer(['create'])}`,
+        'content-type': 'application/json',
+      },
+      body: json({ name: 'wider', permissions: ['delete'] }),
+    }),
+    refused(403, 'missing_abilities', { challenge: scope('delete') }),
+  ],
+  [
+    'guest → 401',
+    async () => ({ method: 'GET', path: tokens }),
+    refused(401, 'unauthenticated', { challenge: 'Bearer realm="api"' }),
+  ],
+  [
+    'refused token → 401 invalid_token',
+    async () => ({ method: 'GET', path: tokens, headers: { authorization: 'Bearer 1|nope' } }),
+    refused(401, 'unauthenticated', { challenge: invalidToken }),
+  ],
+  // Bodies: size, media type, charset, encoding, shape.
+  [
+    'a 64 MB body → 413',
+    createWith({}, () => new Uint8Array(64 * 1024 * 1024).fill(32)),
+    refused(413, 'payload_too_large'),
+  ],
+  ['a 101 kB body → 413', createWith({}, bigName(101 * 1024)), refused(413, 'payload_too_large')],
+  [
+    'a 101 kB body sent in chunks, without a length → 413',
+    createWith({}, () => chunked(bigName(101 * 1024))),
+    refused(413, 'payload_too_large'),
+  ],
+  [
+    'a body just under the limit is read',
+    createWith({}, bigName(100 * 1024 - 1)),
+    refused(422, 'invalid_input'),
+  ],
+  ...(
+    [
+      ['application/json; charset=latin1', 415],
+      ['application/json; charset=bogus', 415],
+      ['application/json; charset="iso-8859-1"', 415],
+      ['text/plain', 415],
+      ['application/x-www-form-urlencoded', 415],
+      ['application/jsonp', 415],
+      ['application/json; charset=UTF-8', 201],
+      ['application/json;charset="utf-8"', 201],
+      ['Application/JSON', 201],
+    ] as const
+  ).map(([type, status]): [string, Build, Expected] => [
+    `Content-Type ${type} → ${status}`,
+    createWith({ 'content-type': type }, json({ name: 'x' })),
+    status === 201 ? ok(201) : refused(415, 'unsupported_media_type'),
+  ]),
+  ...(['gzip', 'br', 'bogus'] as const).map((encoding): [string, Build, Expected] => [
+    `Content-Encoding ${encoding} → 415`,
+    createWith({ 'content-encoding': encoding }, json({ name: 'x' })),
+    refused(415, 'unsupported_media_type'),
+  ]),
+  [
+    'an empty POST body → 422 (the name is missing)',
+    async (kit) => ({ method: 'POST', path: tokens, headers: session(kit) }),
+    refused(422, 'invalid_input'),
+  ],
+  [
+    'an empty PUT body → 200 (nothing changes)',
+    async (kit) => ({ method: 'PUT', path: `${tokens}/${await kit.target()}`, headers: session(kit) }),
+    ok(200),
+  ],
+  ...(['null', '"CI"', '42', '[{"name":"CI"}]'] as const).map((body): [string, Build, Expected] => [
+    `the JSON body ${body} → 400`,
+    async (kit) => ({ method: 'POST', path: tokens, headers: sessionJson(kit), body }),
+    refused(400, 'bad_request'),
+  ]),
+  [
+    'malformed JSON → 400',
+    async (kit) => ({ method: 'POST', path: tokens, headers: sessionJson(kit), body: '{"name": "oops",' }),
+    refused(400, 'bad_request'),
+  ],
+  [
+    'bytes that are not UTF-8 → 400',
+    createWith({}, new Uint8Array([123, 34, 0xff, 34, 125])),
+    refused(400, 'bad_request'),
+  ],
+  [
+    '__proto__ keys are ignored → 201',
+    async (kit) => ({
+      method: 'POST',
+      path: tokens,
+      headers: sessionJson(kit),
+      body: '{"__proto__": {"admin": true}, "constructor": {"x": 1}, "name": "proto"}',
+    }),
+    ok(201),
+  ],
+  // Ids in any form but the canonical one are no token.
+  ...(['%ff', '%', '01', '-1', '1e3', '99999999999999999999', '1%2F2'] as const).flatMap((id) =>
+    (['PUT', 'DELETE'] as const).map((method): [string, Build, Expected] => [
+      `${method} ${tokens}/${id} → 404`,
+      async (kit) => ({
+        method,
+        path: `${tokens}/${id}`,
+        headers: sessionJson(kit),
+        ...(method === 'PUT' && { body: json({ permissions: ['read'] }) }),
+      }),
+      refused(404, 'not_found'),
+    ]),
+  ),
+  [
+    `a path below a token → 404`,
+    async (kit) => ({ method: 'GET', path: `${tokens}/1/extra`, headers: session(kit) }),
+    refused(404, 'not_found'),
+  ],
+  [
+    'PATCH on the list → 405 with Allow',
+    async (kit) => ({ method: 'PATCH', path: tokens, headers: sessionJson(kit), body: '{}' }),
+    refused(405, 'method_not_allowed', { allow: 'GET, HEAD, POST' }),
+  ],
+  [
+    'GET on a token → 405 with Allow',
+    async (kit) => ({ method: 'GET', path: `${tokens}/${await kit.target()}`, headers: session(kit) }),
+    refused(405, 'method_not_allowed', { allow: 'PUT, DELETE' }),
+  ],
+  // The realm is the guard's, in every answer about the request: 401s and later ability checks alike.
+  [
+    'realm set: a guest → 401 in that realm',
+    async () => ({ method: 'GET', path: '/acme/me' }),
+    refused(401, 'unauthenticated', { challenge: 'Bearer realm="acme"' }),
+  ],
+  [
+    'realm set: a missing ability → 403 in that realm',
+    async (kit) => ({
+      method: 'GET',
+      path: '/acme/me',
+      headers: { authorization: `Bearer ${await kit.bearer(['read'])}` },
+    }),
+    refused(403, 'missing_abilities', {
+      challenge: 'Bearer realm="acme", error="insufficient_scope", scope="delete"',
+    }),
+  ],
+]
+
+/**
+ * The table of requests and the one answer each gets, run unchanged against an adapter's scenario app through
+ * real HTTP. Every adapter runs it, on the memory store and on the drizzle store, so Hono, Koa and Express give
+ * the same status, code and headers to the same request.
+ */
+export function answerTable(
+  framework: string,
+  start: StartApp,
+  options: { readonly store?: () => Promise<{ store: TokenStore; close(): Promise<void> }> } = {},
+): void {
+  const variant = options.store ? 'on a real database' : 'on the memory store'
+  describe(`${framework}: one answer to each request (${variant})`, () => {
+    let app: RunningApp
+    let kit: Kit
+    let database: { store: TokenStore; close(): Promise<void> } | null = null
+    beforeAll(async () => {
+      database = options.store ? await options.store() : null
+      const setup = createSetup(database?.store)
+      // The table's tokens are issued now, on the real clock, so their expiries count in real time.
+      setup.clock.now = Date.now()
+      app = await start(setup)
+      kit = {
+        origin: new URL(app.url).origin,
+        setup,
+        bearer: async (abilities, expiresIn) =>
+          (
+            await setup.tokens.create('1', 'table', abilities, {
+              ...(expiresIn !== undefined && { expiresAt: new Date(setup.clock.now + expiresIn) }),
+            })
+          ).plainTextToken,
+        target: async () => (await setup.tokens.create('1', 'target', ['read'])).token.id,
+      }
+    }, 60_000)
+    afterAll(async () => {
+      await app?.close()
+      await database?.close()
+    }, 60_000)
+
+    it.each(rows)('%s', async (_, build, expected) => {
+      const sent = await build(kit)
+      const response = await fetch(`${app.url}${sent.path}`, {
+        method: sent.method,
+        headers: { ...sent.headers },
+        ...(sent.body !== undefined && { body: sent.body, duplex: 'half' }),
+      } as RequestInit)
+      const text = await response.text()
+      const body = text === '' ? null : (JSON.parse(text) as { code?: string })
+      const wanted = { challenge: null, allow: null, ...expected }
+      expect({
+        status: response.status,
+        code: body?.code ?? null,
+        challenge: response.headers.get('www-authenticate'),
+        allow: response.headers.get('allow'),
+        ...('contentType' in wanted && {
+          contentType: wanted.contentType === undefined ? undefined : response.headers.get('content-type'),
+        }),
+      }).toEqual(wanted)
+      if (text !== '') expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength(text)))
+    })
+
+    it('clamps a child to its maker’s end, and the child stops with it', async () => {
+      const maker = await kit.bearer(['create', 'read'], 2_000)
+      const makerEnd = (await kit.setup.tokens.authenticate(maker))?.expiresAt?.toISOString()
+      const post = (body: unknown) =>
+        fetch(`${app.url}${bearerTokens}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${maker}`, 'content-type': 'application/json' },
+          body: json(body),
+        })
+      const later = new Date(kit.setup.clock.now + 86_400_000).toISOString()
+      for (const body of [
+        { name: 'no expiry', permissions: ['read'] },
+        { name: 'later', permissions: ['read'], expiresAt: later },
+      ]) {
+        const answer = await post(body)
+        expect(answer.status).toBe(201)
+        const created = (await answer.json()) as { token: { expiresAt: string }; plainTextToken: string }
+        expect(created.token.expiresAt).toBe(makerEnd)
+        const child = await kit.setup.tokens.authenticate(created.plainTextToken)
+        expect(child?.expiresAt?.toISOString()).toBe(makerEnd)
+      }
+      const sooner = new Date(kit.setup.clock.now + 1_000).toISOString()
+      const kept = (await (await post({ name: 'sooner', expiresAt: sooner })).json()) as {
+        token: { expiresAt: string }
+      }
+      expect(kept.token.expiresAt).toBe(sooner)
+
+      const child = (
+        (await (await post({ name: 'child', permissions: ['read'] })).json()) as { plainTextToken: string }
+      ).plainTextToken
+      const me = (token: string) => fetch(`${app.url}/me`, { headers: { authorization: `Bearer ${token}` } })
+      expect((await me(child)).status).toBe(200)
+      kit.setup.clock.now += 2_000 // the maker's end
+      expect((await me(maker)).status).toBe(401)
+      expect((await me(child)).status).toBe(401)
+    })
+  })
+}
+
+// A JSON body of `size` bytes whose name is too long to accept (so a body that is read gets a 422).
+function bigName(size: number): string {
+  const frame = json({ name: '' })
+  return json({ name: 'x'.repeat(size - frame.length) })
+}
+
+// The same bytes as a stream, so fetch sends them chunked, without a Content-Length.
+function chunked(text: string): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(text)
+  let offset = 0
+  return new ReadableStream({
+    pull(controller) {
+      if (offset >= bytes.length) return controller.close()
+      controller.enqueue(bytes.subarray(offset, offset + 16_384))
+      offset += 16_384
+    },
+  })
+}
