@@ -94,10 +94,8 @@ export class RequestGuard<U, P extends string, R> {
   readonly #adapter: GuardAdapter<R>
   readonly #firstParty: ReturnType<typeof statefulDomains>
   readonly #tokenHeader: string | null
-  readonly #required: boolean
   readonly #context: AuthContext
-  readonly #rejectedContext: AuthContext
-  // Guests hold nothing of their request, so four answers serve them all.
+  // Guests hold nothing of their request, so one answer serves every guest, and one every refused token.
   readonly #guest: Auth<U | null, P> | HttpAnswer
   readonly #refused: Auth<U | null, P> | HttpAnswer
 
@@ -136,14 +134,13 @@ export class RequestGuard<U, P extends string, R> {
     this.#adapter = adapter
     this.#firstParty = statefulDomains(options.statefulDomains)
     this.#tokenHeader = typeof token === 'string' ? token.toLowerCase() : null
-    this.#required = options.required ?? true
     this.#context = {
       ...(realm !== undefined && { realm }),
       ...(adapter.refusal !== undefined && { refusal: adapter.refusal }),
     }
-    this.#rejectedContext = { ...this.#context, tokenRejected: true }
-    this.#guest = this.#anonymous(false)
-    this.#refused = this.#anonymous(true)
+    const required = options.required ?? true
+    this.#guest = this.#anonymous(required, false)
+    this.#refused = this.#anonymous(required, true)
   }
 
   /**
@@ -213,13 +210,11 @@ export class RequestGuard<U, P extends string, R> {
       : createAuth<U | null, P>(owner, token, this.#context)
   }
 
-  #anonymous(tokenRejected: boolean): Auth<U | null, P> | HttpAnswer {
+  #anonymous(required: boolean, tokenRejected: boolean): Auth<U | null, P> | HttpAnswer {
     const realm = this.#context.realm
-    return this.#required
+    return required
       ? errorAnswer(new UnauthenticatedError({ tokenRejected, ...(realm !== undefined && { realm }) }))
-      : Object.freeze(
-          createAuth<U | null, P>(null, null, tokenRejected ? this.#rejectedContext : this.#context),
-        )
+      : Object.freeze(createAuth<U | null, P>(null, null, { ...this.#context, tokenRejected }))
   }
 
   // A store that cannot answer is a 503 (StorageUnavailableError); anything else a driver throws is a bug to surface.
