@@ -13,6 +13,11 @@ const hasChromium = existsSync(CHROMIUM)
 if (!hasChromium && process.env.CI) {
   throw new Error(`CI must run the browser test: install Chromium at ${CHROMIUM} (.ci/run does).`)
 }
+if (!hasChromium) {
+  console.warn(
+    `skipped: the API-token page in a real browser; install Chromium at ${CHROMIUM} (apt-get install chromium) or set CHROMIUM_PATH to run it`,
+  )
+}
 
 async function api(method: string, path: string, token: string, body?: unknown): Promise<number> {
   const response = await fetch(`${server.url}${path}`, {

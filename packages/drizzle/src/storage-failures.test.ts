@@ -9,8 +9,13 @@ import { pgliteDatabase, postgresJsDatabase, serverUrl, type TestDatabase } from
 import { type DatabaseProxy, startProxy } from './test-support/proxy.js'
 
 describe('a PGlite that has been closed', () => {
+  let database: TestDatabase
+  // The database boots in a hook, never in a test's own time.
+  beforeAll(async () => {
+    database = await pgliteDatabase()
+  })
+
   it('raises StorageUnavailableError with the cause, never null', async () => {
-    const database = await pgliteDatabase()
     const tokens = createTokens({ store: drizzleStore(database.db) })
     const { plainTextToken } = await tokens.create('42', 'x')
     await database.close()

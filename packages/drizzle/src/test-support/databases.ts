@@ -22,6 +22,11 @@ export const serverUrl: string | undefined = process.env.DATABASE_URL
 if (!serverUrl && process.env.CI) {
   throw new Error('CI must test against the PostgreSQL server: set DATABASE_URL (.ci/run does).')
 }
+if (!serverUrl) {
+  console.warn(
+    'skipped: the tests on a PostgreSQL server (PGlite ones run); set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test to run them',
+  )
+}
 
 /**
  * Records every statement PGlite runs, at the client, where drizzle's queries and direct ones both pass: texts
