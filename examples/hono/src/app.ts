@@ -13,16 +13,14 @@ import {
 import { type AuthEnv, abilities, ability, apiTokenRoutes, auth } from '@jetstream/hono'
 import type { TokenService } from '@jetstream/tokens'
 import { type Context, Hono } from 'hono'
-import { CookieStore, type Session, sessionMiddleware } from 'hono-sessions'
+import { deleteCookie, getSignedCookie, setSignedCookie } from 'hono/cookie'
 
-type Env = AuthEnv & {
-  Variables: { session: Session<{ userId: string }>; session_key_rotation: boolean }
-}
+type Env = AuthEnv
 
 /** What the app is built from. */
 export interface AppOptions {
   readonly tokens: TokenService<Permission>
-  /** Encrypts the session cookie; at least 32 characters. */
+  /** Signs the session cookie; at least 32 characters. */
   readonly sessionKey: string
   readonly posts?: PostRepository
 }
@@ -34,22 +32,19 @@ export function createApp({
   posts: repository = new PostRepository(),
 }: AppOptions): Hono<Env> {
   const app = new Hono<Env>()
-  app.use(
-    '*',
-    sessionMiddleware({
-      store: new CookieStore(),
-      encryptionKey: sessionKey,
-      expireAfterSeconds: 2 * 60 * 60,
-      cookieOptions: { path: '/', httpOnly: true, sameSite: 'Lax' },
-    }),
-  )
-  const sessionUser = (c: Context<Env>) => findUser(c.get('session').get('userId'))
+  // The session is the signed-in user's id in a signed cookie, set by sign-in and cleared by sign-out only: no
+  // other answer, a bearer API call's least of all, sends a cookie.
+  const cookie = { path: '/', httpOnly: true, sameSite: 'Lax', maxAge: 2 * 60 * 60 } as const
+  const sessionUser = async (c: Context) => {
+    const id = await getSignedCookie(c, sessionKey, 'session')
+    return typeof id === 'string' ? findUser(id) : null
+  }
 
   app.get('/', (c) => c.html(apiTokenPage()))
 
   // Sign-in for the page: the session cookie is how first-party requests authenticate.
-  app.get('/session', (c) => {
-    const user = sessionUser(c)
+  app.get('/session', async (c) => {
+    const user = await sessionUser(c)
     return user ? c.json({ user }) : c.json({ message: 'Unauthenticated.', code: 'unauthenticated' }, 401)
   })
   app.post('/session', async (c) => {
@@ -59,11 +54,11 @@ export function createApp({
       const message = 'These credentials do not match our records.'
       return c.json({ message, code: 'invalid_input', errors: { email: [message] } }, 422)
     }
-    c.get('session').set('userId', user.id)
+    await setSignedCookie(c, 'session', user.id, sessionKey, cookie)
     return c.json({ user })
   })
   app.delete('/session', (c) => {
-    c.get('session').deleteSession()
+    deleteCookie(c, 'session', { path: '/' })
     return c.body(null, 204)
   })
 

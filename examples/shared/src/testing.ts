@@ -40,6 +40,27 @@ export function exampleAppTests(framework: string, start: StartExample): void {
   }
 
   describe(`the ${framework} example app`, () => {
+    it('sends a session cookie to the sign-in only, once, and never to a bearer API call', async () => {
+      const signIn = await fetch(`${server.url}/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(demoCredentials),
+      })
+      expect(sessionCookies(signIn)).toHaveLength(1)
+      const { plainTextToken } = await tokens.create('1', 'cookie check', ['read'])
+      const bearer = { authorization: `Bearer ${plainTextToken}` }
+      for (const response of [
+        await fetch(`${server.url}/api/posts`, { headers: bearer }),
+        await fetch(`${server.url}/api/posts/none`, { headers: bearer }),
+        await fetch(`${server.url}/api/posts`, { headers: { authorization: 'Bearer 1|nope' } }),
+        await fetch(`${server.url}/api/posts`),
+      ]) {
+        expect(response.headers.getSetCookie()).toEqual([])
+      }
+      const page = await fetch(`${server.url}/`)
+      expect(sessionCookies(page).length).toBeLessThanOrEqual(1)
+    })
+
     it('serves the API-token page', async () => {
       const response = await fetch(`${server.url}/`)
       expect(response.status).toBe(200)
@@ -116,4 +137,9 @@ function cookieHeader(response: Response): string {
     cookies.set(pair.slice(0, pair.indexOf('=')), pair)
   }
   return [...cookies.values()].join('; ')
+}
+
+// The Set-Cookie headers of a response that set the session cookie itself (Koa signs it in a second cookie).
+function sessionCookies(response: Response): string[] {
+  return response.headers.getSetCookie().filter((cookie) => cookie.startsWith('session='))
 }
