@@ -224,7 +224,9 @@ async function body(c: Context): Promise<RequestBody> {
   return (nodeRequest(c) as RequestBody | undefined) ?? c.req.raw.body
 }
 
-// The path below the routes' prefix, still percent-encoded: what follows the segments the matched route names.
+// The path below the routes' prefix, still percent-encoded: what follows the segments the matched route names
+// (wherever the app mounted the routes). `c.req.routePath` rather than `hono/route`'s helper, which hono 4.6, the
+// lowest version the peer range admits, does not have.
 function below(c: Context): string {
   const url = c.req.url
   const start = url.indexOf('/', url.indexOf('//') + 2)
