@@ -214,6 +214,16 @@ const rows: [string, Build, Expected][] = [
     refused(415, 'unsupported_media_type'),
   ]),
   [
+    'an expiry in the year 10000 → 422, on every store',
+    createWith({}, json({ name: 'far', expiresAt: '+010000-01-01T00:00:00.000Z' })),
+    refused(422, 'invalid_input'),
+  ],
+  [
+    'an expiry at the end of the year 9999 → 201',
+    createWith({}, json({ name: 'far', expiresAt: '9999-12-31T23:59:59.999Z' })),
+    ok(201),
+  ],
+  [
     'an empty POST body → 422 (the name is missing)',
     async (kit) => ({ method: 'POST', path: tokens, headers: session(kit) }),
     refused(422, 'invalid_input'),

@@ -94,8 +94,12 @@ export function tokenAbilities(
   return abilities
 }
 
+// The first instant a four-digit year cannot write: PostgreSQL's timestamps, Laravel's and most stores stop here,
+// so every store gets the same 422 instead of some a database error.
+const YEAR_10000 = Date.UTC(10_000, 0, 1)
+
 /**
- * An expiry date for a new token: a valid date after `now`, or null.
+ * An expiry date for a new token: a valid date after `now` and before the year 10000, or null.
  *
  * @example
  * ```ts
@@ -109,6 +113,8 @@ export function tokenExpiry(input: unknown, now: Date): Date | null {
     throw invalid('expiresAt', 'The expires at field must be a valid date.')
   if (input.getTime() <= now.getTime())
     throw invalid('expiresAt', 'The expires at field must be a date after now.')
+  if (input.getTime() >= YEAR_10000)
+    throw invalid('expiresAt', 'The expires at field must be a date before the year 10000.')
   return new Date(input)
 }
 

@@ -211,6 +211,19 @@ export function tokenServiceSuite(cache: boolean): void {
       await expect(all.create('42', 'x', ['*'], { grantedBy: star })).resolves.toBeTruthy()
     })
 
+    it('takes an expiry up to the end of the year 9999, and refuses the year 10000 with a 422', async () => {
+      const tokens = service()
+      const last = new Date('9999-12-31T23:59:59.999Z')
+      expect((await tokens.create('42', 'far', ['read'], { expiresAt: last })).token.expiresAt).toEqual(last)
+      const error = await tokens
+        .create('42', 'too far', ['read'], { expiresAt: new Date('+010000-01-01T00:00:00.000Z') })
+        .catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(InvalidInputError)
+      expect((error as InvalidInputError).errors).toEqual({
+        expiresAt: ['The expires at field must be a date before the year 10000.'],
+      })
+    })
+
     it('clamps a token made by a token to its maker’s own expiry: absent or later both become it', async () => {
       const tokens = service()
       const end = new Date(clock.at + 2_000)
