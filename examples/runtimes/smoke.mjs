@@ -1,7 +1,8 @@
 // The core and the Hono adapter on this runtime (Node, Bun or Deno), through real HTTP served by the runtime's own
 // server, on the memory store and on the drizzle store over PGlite: issue, authenticate, refuse a tampered token,
 // answer a missing ability with 403, and the management routes (first-party only). Built packages are imported
-// as a consumer would. Prints one line per case and closes with "N passed, N failed".
+// as a consumer would. Prints one line per case, the runtime's version, and closes with "<runtime>: N passed, N
+// failed".
 import assert from 'node:assert/strict'
 import { PGlite } from '@electric-sql/pglite'
 import { drizzleStore, migrate } from '@jetstream/drizzle'
@@ -10,11 +11,8 @@ import { createTokens, MemoryTokenStore, PermissionRegistry } from '@jetstream/t
 import { drizzle } from 'drizzle-orm/pglite'
 import { Hono } from 'hono'
 
-const runtime = globalThis.Bun
-  ? `Bun ${Bun.version}`
-  : globalThis.Deno
-    ? `Deno ${Deno.version.deno}`
-    : `Node ${process.versions.node}`
+const runtime = globalThis.Bun ? 'bun' : globalThis.Deno ? 'deno' : 'node'
+const version = globalThis.Bun ? Bun.version : globalThis.Deno ? Deno.version.deno : process.versions.node
 const permissions = new PermissionRegistry({
   permissions: ['create', 'read', 'update', 'delete'],
   defaults: ['read'],
@@ -143,5 +141,6 @@ for (const { name, run } of cases) {
   }
 }
 for (const close of closers) await close()
+console.log(`${runtime} ${version}`)
 console.log(`${runtime}: ${passed} passed, ${failed} failed`)
 if (typeof process !== 'undefined') process.exitCode = failed === 0 ? 0 : 1
