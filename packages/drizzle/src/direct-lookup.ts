@@ -153,7 +153,7 @@ export function directLookup(db: AnyPgDatabase, table: TokenTable): DirectLookup
   // Several ids at once (lookup-batch.ts), as one array literal. Rows are matched back to lookups by their id, so
   // an element the cast shortens (a varchar column) can only fetch a row no lookup takes.
   const idType = table.id.getSQLType()
-  const byIds = `${select} from ${from} where ${quote(table.id.name)} = any($1::${SERIAL_TYPES[idType] ?? idType}[])`
+  const byIds = `${select} from ${from} where ${quote(table.id.name)} = any($1::${arrayTypeOf(idType)})`
   if (driver === 'postgres.js') {
     const sql = client as unknown as PostgresJsClient
     return {
@@ -186,6 +186,18 @@ const SERIAL_TYPES: Readonly<Record<string, string>> = {
   smallserial: 'smallint',
   serial: 'integer',
   bigserial: 'bigint',
+}
+
+/**
+ * The type of an array of a column's values, for `= any($1::…[])`: a serial column's are of its integer type.
+ *
+ * @example
+ * ```ts
+ * arrayTypeOf('bigserial') // 'bigint[]'
+ * ```
+ */
+export function arrayTypeOf(sqlType: string): string {
+  return `${SERIAL_TYPES[sqlType] ?? sqlType}[]`
 }
 
 // PostgreSQL's array literal, every element quoted: `{"7","8"}`.

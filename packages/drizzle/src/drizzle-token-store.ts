@@ -14,7 +14,7 @@ import {
 import { and, eq, isNull, lt, ne, or, type SQL, sql } from 'drizzle-orm'
 import type { AnyPgColumn, PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core'
 import { ChangeFeed } from './change-feed.js'
-import { type DirectLookup, type DirectRow, directLookup, driverOf } from './direct-lookup.js'
+import { arrayTypeOf, type DirectLookup, type DirectRow, directLookup, driverOf } from './direct-lookup.js'
 import { LookupBatch } from './lookup-batch.js'
 import { personalAccessTokens } from './schema.js'
 import { StatementDeadline } from './statement-deadline.js'
@@ -296,7 +296,8 @@ export class DrizzleTokenStore implements TokenStore {
    * ```
    */
   async touch(ids: readonly string[], at: Date): Promise<void> {
-    // Ids are checked against the column's form, so the array literal holds only digits or word characters.
+    // Ids are checked against the column's form, so the array literal holds only digits or word characters. One
+    // statement text for every batch size; cast to the column's element type (there is no `bigserial[]`).
     const valid = ids.filter((id) => this.#id.encode(id) !== undefined)
     if (valid.length === 0) return
     const t = this.#table
@@ -308,7 +309,7 @@ export class DrizzleTokenStore implements TokenStore {
         .set({ lastUsedAt: when })
         .where(
           and(
-            sql`${t.id} = any(${list}::${sql.raw(t.id.getSQLType())}[])`,
+            sql`${t.id} = any(${list}::${sql.raw(arrayTypeOf(t.id.getSQLType()))})`,
             or(isNull(t.lastUsedAt), lt(t.lastUsedAt, when)),
           ),
         ),

@@ -142,6 +142,27 @@ describe('a table shaped exactly as Laravel migrates it (bigint tokenable_id, ti
     expect(await tokens.authenticate(plainTextToken)).toBeNull()
   })
 
+  it('writes last_used_at on this table (its id is bigserial), with no error reported', async () => {
+    const errors: unknown[] = []
+    const tokens = createTokens({
+      store: drizzleStore(db, { table: laravelTokens }),
+      ownerType: 'App\\Models\\User',
+      lastUsed: { flushDelay: 0 },
+      on: { error: (error) => errors.push(error) },
+    })
+    const { token, plainTextToken } = await tokens.create(7, 'touched', ['read'])
+    expect(await tokens.authenticate(plainTextToken)).not.toBeNull()
+    await tokens.close() // flushes the coalesced touch
+    expect(errors).toEqual([])
+    const [row] = (
+      await client.query<{ last_used_at: string | null }>(
+        `select "last_used_at"::text from "personal_access_tokens" where "id" = $1`,
+        [Number(token.id)],
+      )
+    ).rows
+    expect(row?.last_used_at).not.toBeNull()
+  })
+
   it('authenticates a row Sanctum wrote into it', async () => {
     const secret = sanctumSecret()
     const [row] = (
