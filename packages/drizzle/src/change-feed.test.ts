@@ -1,5 +1,7 @@
 import { createTokens } from '@jetstream/tokens'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import { drizzle } from 'drizzle-orm/postgres-js'
+import pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
@@ -132,6 +134,52 @@ describe.skipIf(!serverUrl)(
       // …and trusted again once B listens anew.
       await within(5_000, answeredFromCache)
       await b.close()
+    })
+
+    it('B on node-postgres stops trusting its cache as soon as its listening connection is lost, not at the next probe', async () => {
+      const name = `jetstream_np_${database.schema}`
+      const pool = new pg.Pool({
+        connectionString: serverUrl,
+        application_name: name,
+        options: `-c search_path=${database.schema}`,
+      })
+      // The lookups B sends, counted where drizzle and the store hand them to the pool.
+      let lookups = 0
+      const query = pool.query.bind(pool) as (...args: unknown[]) => unknown
+      pool.query = ((...args: unknown[]) => {
+        const text = String(
+          (args[0] as { text?: string } | string | undefined) && typeof args[0] === 'object'
+            ? (args[0] as { text?: string }).text
+            : args[0],
+        )
+        if (text.startsWith('select "id"')) lookups++
+        return query(...args)
+      }) as typeof pool.query
+      // A probe a minute apart: only the lost connection itself can explain a refusal within the test.
+      const b = createTokens({
+        store: drizzleStore(drizzlePg(pool), { probeInterval: 60_000 }),
+        cache: true,
+        lastUsed: false,
+      })
+      const a = createTokens({ store: drizzleStore(database.db), lastUsed: false })
+      const { token, plainTextToken } = await a.create('42', 'watched over node-postgres')
+      try {
+        await within(3_000, async () => {
+          await b.authenticate(plainTextToken)
+          const before = lookups
+          await b.authenticate(plainTextToken)
+          return lookups === before
+        })
+        await database.exec(
+          `select pg_terminate_backend(pid) from pg_stat_activity where application_name = '${name}' and query ilike 'listen%'`,
+        )
+        // Revoked while B hears nothing: B must not answer from its cache any more.
+        await a.revoke('42', token.id)
+        await within(2_000, async () => (await b.authenticate(plainTextToken)) === null)
+      } finally {
+        await b.close()
+        await pool.end()
+      }
     })
 
     it('B bypasses its cache while the server is unreachable, and resumes once its probe comes back', async () => {

@@ -9,9 +9,14 @@ export const CHANGE_CHANNEL = 'personal_access_tokens'
 /**
  * Listens on the channel through the database's own driver; resolves to a function that stops listening.
  * `onRelisten` is called when the driver re-established a dropped listening connection by itself: changes made
- * while it was down were missed.
+ * while it was down were missed. `onLost` is called as soon as a listening connection the driver does not restore
+ * by itself is gone.
  */
-type Listen = (onPayload: (payload: string) => void, onRelisten: () => void) => Promise<() => Promise<void>>
+type Listen = (
+  onPayload: (payload: string) => void,
+  onRelisten: () => void,
+  onLost: () => void,
+) => Promise<() => Promise<void>>
 
 interface PostgresJsClient {
   listen(
@@ -37,7 +42,8 @@ interface NodePostgresPool {
  * verification cache about them.
  *
  * A listening connection can drop without a word. postgres.js re-listens by itself (then the cache starts afresh,
- * since changes may have been missed in the gap) but gives up silently if the server was down at that moment. So
+ * since changes may have been missed in the gap) but gives up silently if the server was down at that moment.
+ * node-postgres says when its connection is gone: the cache is bypassed at once and the feed listens anew. So
  * on a server the feed also checks itself: every
  * `probeInterval` it NOTIFYs a fresh nonce on the channel through the ordinary pool, and as long as the last one
  * has not come back it reports `delivering(false)` (the cache is bypassed) and listens anew. An in-process PGlite
@@ -110,8 +116,14 @@ export class ChangeFeed {
         listener.delivering(false)
         listener.delivering(true)
       }
+      // A connection lost under the feed: changes may be missed from this instant, so stop trusting now.
+      const onLost = () => {
+        if (stopped) return
+        report(false)
+        void subscribe()
+      }
       try {
-        unlisten = await listen(onPayload, onRelisten)
+        unlisten = await listen(onPayload, onRelisten, onLost)
         if (stopped) await unlisten()
         else if (this.#inProcess) report(true)
       } catch {
@@ -166,15 +178,27 @@ function listenerFor(db: AnyPgDatabase): Listen | null {
       // A pool lends a connection to hold for listening; a single shared Client cannot be spared.
       if (typeof (client as { totalCount?: unknown }).totalCount !== 'number') return null
       const pool = client as NodePostgresPool
-      return async (onPayload) => {
+      return async (onPayload, _onRelisten, onLost) => {
         // A connection of its own, held for as long as it listens.
         const connection = await pool.connect()
+        let released = false
+        const lost = () => {
+          if (released) return
+          released = true
+          connection.release(true)
+          onLost()
+        }
         connection.on('notification', (message) => {
           if (message.channel === CHANGE_CHANNEL && message.payload !== undefined) onPayload(message.payload)
         })
-        connection.on('error', () => {})
+        connection.on('error', lost)
+        connection.on('end', lost)
         await connection.query(`LISTEN ${CHANGE_CHANNEL}`)
-        return async () => connection.release(true)
+        return async () => {
+          if (released) return
+          released = true
+          connection.release(true)
+        }
       }
     }
     default:
