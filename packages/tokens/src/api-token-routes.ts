@@ -16,6 +16,7 @@ import type { RegisteredPermission, RegisteredUser } from './register.js'
 import { type RequestBody, readJsonObject } from './request-body.js'
 import type { OwnerInput } from './token-owner.js'
 import type { TokenService } from './token-service.js'
+import { isTransientToken } from './transient-token.js'
 
 /**
  * A token as the management routes show it: never its hash or secret.
@@ -231,7 +232,7 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
         ...(realm !== undefined && { realm }),
       })
     }
-    if ((auth.token as { transient?: unknown }).transient === true) return auth
+    if (isTransientToken(auth.token)) return auth
     const ability = this.#bearerAbility
     if (ability === undefined) throw new SessionRequiredError()
     if (auth.token.cant(ability)) {

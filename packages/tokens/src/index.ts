@@ -51,5 +51,5 @@ export type {
   TokenRecord,
   TokenStore,
 } from './token-store.js'
-export { TransientToken } from './transient-token.js'
+export { isTransientToken, TransientToken } from './transient-token.js'
 export type { VerificationCacheOptions } from './verification-cache.js'

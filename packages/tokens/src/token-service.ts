@@ -21,7 +21,7 @@ import {
 import { tokenAbilities, tokenExpiry, tokenName, tokenOwner } from './token-input.js'
 import type { OwnerInput } from './token-owner.js'
 import type { TokenRecord, TokenStore } from './token-store.js'
-import type { TransientToken } from './transient-token.js'
+import { isTransientToken } from './transient-token.js'
 import { VerificationCache, type VerificationCacheOptions } from './verification-cache.js'
 
 // Set by TokenService's static block: lets the request guard in this package reach `#verify`, which is not API.
@@ -415,7 +415,7 @@ export class TokenService<P extends string = string> {
       changes.abilities === undefined ? undefined : this.#abilities(changes.abilities, changes.grantedBy)
     if (!isTokenId(id)) return null
     const maker = changes.grantedBy
-    if (abilities !== undefined && maker && !isTransient(maker)) {
+    if (abilities !== undefined && maker && !isTransientToken(maker)) {
       // Adding an ability to a token that outlives the maker would hand that ability on past the maker's end.
       const target = await this.#call('find', async () => this.#store.findById(id))
       if (!target || target.owner.type !== who.type || target.owner.id !== who.id) return null
@@ -519,7 +519,7 @@ export class TokenService<P extends string = string> {
 
   // A token made by `maker` ends no later than the maker does; a session (TransientToken) sets no bound.
   #clampedExpiry(requested: Date | null, maker: AccessToken | null | undefined, now: Date): Date | null {
-    if (!maker || isTransient(maker)) return requested
+    if (!maker || isTransientToken(maker)) return requested
     const end = this.#endOf(maker)
     if (end === Number.POSITIVE_INFINITY) return requested
     if (end <= now.getTime()) throw new ForbiddenError('The token granting this one has expired.')
@@ -580,10 +580,6 @@ function storageError(operation: string, error: unknown): Error {
   return isTokenError(error)
     ? error
     : new StorageUnavailableError(`The token store failed to ${operation}.`, { cause: error })
-}
-
-function isTransient(token: AccessToken): token is TransientToken {
-  return (token as { transient?: unknown }).transient === true
 }
 
 function isStore(store: unknown): store is TokenStore {

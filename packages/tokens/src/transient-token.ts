@@ -47,3 +47,16 @@ export class TransientToken {
     return { transient: true }
   }
 }
+
+/**
+ * True for a {@link TransientToken}, by its `transient` mark rather than `instanceof`, so a token from another
+ * installed copy of this package counts too.
+ *
+ * @example
+ * ```ts
+ * isTransientToken(auth.token) // true for a session request
+ * ```
+ */
+export function isTransientToken(token: unknown): token is TransientToken {
+  return (token as { transient?: unknown } | null)?.transient === true
+}
