@@ -120,7 +120,7 @@ describe.runIf(hasRedis)('with a real Redis', () => {
         const owner = { type: 'App\\Models\\User', id: 'o:"🔑' }
         const expiresAt = new Date('2027-01-01T00:00:00.123Z')
         const stored = await store.insert(record({ owner, abilities: ['read', 'écrire'], expiresAt }))
-        await store.touch([stored.id], new Date('2026-06-02T00:00:00.000Z'))
+        await store.touch(new Map([[stored.id, new Date('2026-06-02T00:00:00.000Z')]]))
         const ownerKey = 'owner:15:App\\Models\\User:o:"🔑' // 15: the bytes of the type
         expect(await keys(prefix)).toEqual(
           [
@@ -216,7 +216,9 @@ describe.runIf(hasRedis)('with a real Redis', () => {
       it('never brings back a token when touches race with its delete', async () => {
         const token = await store.insert(record())
         const touches = (n: number) =>
-          Array.from({ length: n }, (_, i) => store.touch([token.id], new Date(base.getTime() + i)))
+          Array.from({ length: n }, (_, i) =>
+            store.touch(new Map([[token.id, new Date(base.getTime() + i)]])),
+          )
         await Promise.all([...touches(50), store.delete(alice, token.id), ...touches(50)])
         expect(await store.findById(token.id)).toBeNull()
         expect(await redis.exists(`${prefix}token:${token.id}`)).toBe(0)
@@ -225,7 +227,7 @@ describe.runIf(hasRedis)('with a real Redis', () => {
       it('keeps the latest lastUsedAt whatever order parallel touches arrive in', async () => {
         const token = await store.insert(record())
         const times = Array.from({ length: 40 }, (_, i) => new Date(base.getTime() + ((i * 17) % 40) * 1_000))
-        await Promise.all(times.map((at) => store.touch([token.id], at)))
+        await Promise.all(times.map((at) => store.touch(new Map([[token.id, at]]))))
         expect((await store.findById(token.id))?.lastUsedAt).toEqual(new Date(base.getTime() + 39_000))
       })
     })
@@ -292,7 +294,7 @@ describe('a Redis that is down', () => {
       ['update', () => store.update(alice, '1', { name: 'x', updatedAt: base })],
       ['delete', () => store.delete(alice, '1')],
       ['deleteByOwner', () => store.deleteByOwner(alice)],
-      ['touch', () => store.touch(['1'], base)],
+      ['touch', () => store.touch(new Map([['1', base]]))],
       ['deleteExpired', () => store.deleteExpired({ expiredBefore: base })],
       ['clear', () => store.clear()],
     ]

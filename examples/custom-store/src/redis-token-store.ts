@@ -273,19 +273,25 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /**
-   * A script over the listed tokens' keys: for each one that still exists, sets `lastUsedAt` unless it already
-   * holds a later time. A plain HSET would recreate a deleted token as a hash holding only `lastUsedAt`.
+   * A script over the listed tokens' keys: for each one that still exists, sets `lastUsedAt` to its time of use
+   * unless it already holds a later time. A plain HSET would recreate a deleted token as a hash holding only
+   * `lastUsedAt`.
    *
    * @example
    * ```ts
-   * await store.touch(['1', '2'], new Date())
+   * await store.touch(new Map([['1', new Date()]]))
    * ```
    */
-  async touch(ids: readonly string[], at: Date): Promise<void> {
-    const keys = [...new Set(ids)].filter(isStoredId).map((id) => `${this.#prefix}token:${id}`)
+  async touch(uses: ReadonlyMap<string, Date>): Promise<void> {
+    const keys: string[] = []
+    const times: string[] = []
+    for (const [id, at] of uses) {
+      if (!isStoredId(id)) continue
+      keys.push(`${this.#prefix}token:${id}`)
+      times.push(millis(at))
+    }
     if (keys.length === 0) return
-    const time = millis(at)
-    await this.#run('touch', () => this.#touch(keys.length, ...keys, time))
+    await this.#run('touch', () => this.#touch(keys.length, ...keys, ...times))
   }
 
   /**
@@ -562,13 +568,12 @@ end
 return deleted
 `
 
-// KEYS: token:{id} of each id. ARGV: the time in epoch milliseconds.
+// KEYS: token:{id} of each id. ARGV: each one's time of use in epoch milliseconds, in the same order.
 const TOUCH = `
-local at = tonumber(ARGV[1])
-for _, key in ipairs(KEYS) do
+for i, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then
     local last = redis.call('HGET', key, 'lastUsedAt')
-    if not last or tonumber(last) < at then redis.call('HSET', key, 'lastUsedAt', ARGV[1]) end
+    if not last or tonumber(last) < tonumber(ARGV[i]) then redis.call('HSET', key, 'lastUsedAt', ARGV[i]) end
   end
 end
 return 0

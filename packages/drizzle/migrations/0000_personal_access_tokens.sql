@@ -17,25 +17,3 @@ CREATE INDEX IF NOT EXISTS personal_access_tokens_tokenable_type_tokenable_id_in
 --> statement-breakpoint
 CREATE INDEX IF NOT EXISTS personal_access_tokens_expires_at_index
   ON personal_access_tokens (expires_at);
---> statement-breakpoint
-CREATE OR REPLACE FUNCTION personal_access_tokens_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('personal_access_tokens', CASE WHEN TG_OP = 'TRUNCATE' THEN '*' ELSE OLD.id::text END);
-  RETURN NULL;
-END
-$$;
---> statement-breakpoint
-CREATE OR REPLACE TRIGGER personal_access_tokens_notify_update
-  AFTER UPDATE ON personal_access_tokens FOR EACH ROW
-  WHEN (OLD.abilities IS DISTINCT FROM NEW.abilities OR OLD.token IS DISTINCT FROM NEW.token
-    OR OLD.expires_at IS DISTINCT FROM NEW.expires_at OR OLD.name IS DISTINCT FROM NEW.name
-    OR OLD.tokenable_type IS DISTINCT FROM NEW.tokenable_type OR OLD.tokenable_id IS DISTINCT FROM NEW.tokenable_id)
-  EXECUTE FUNCTION personal_access_tokens_notify();
---> statement-breakpoint
-CREATE OR REPLACE TRIGGER personal_access_tokens_notify_delete
-  AFTER DELETE ON personal_access_tokens FOR EACH ROW
-  EXECUTE FUNCTION personal_access_tokens_notify();
---> statement-breakpoint
-CREATE OR REPLACE TRIGGER personal_access_tokens_notify_truncate
-  AFTER TRUNCATE ON personal_access_tokens FOR EACH STATEMENT
-  EXECUTE FUNCTION personal_access_tokens_notify();

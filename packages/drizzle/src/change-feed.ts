@@ -1,7 +1,8 @@
-import type { TokenChangeListener } from '@jetstream/tokens'
+import { MisconfigurationError, type TokenChangeListener } from '@jetstream/tokens'
 import { sql } from 'drizzle-orm'
-import { driverOf } from './direct-lookup.js'
+import { driverOf } from './driver-of.js'
 import type { AnyPgDatabase } from './drizzle-token-store.js'
+import { changeTriggers } from './migrate.js'
 
 /** The channel the migration's triggers announce token changes on. */
 export const CHANGE_CHANNEL = 'personal_access_tokens'
@@ -68,6 +69,22 @@ export class ChangeFeed {
     this.#inProcess = driverOf(db) === 'pglite'
   }
 
+  // Whether the table the store reads (first on the search path) has its three change triggers, enabled.
+  async #triggersFound(): Promise<boolean> {
+    const result = await this.#db.execute(
+      sql`select count(*)::int as found from pg_trigger
+        where tgrelid = to_regclass('personal_access_tokens') and tgenabled <> 'D'
+          and tgname in (${sql.join(
+            TRIGGER_NAMES.map((name) => sql`${name}`),
+            sql`, `,
+          )})`,
+    )
+    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+      found: number
+    }[]
+    return rows[0]?.found === TRIGGER_NAMES.length
+  }
+
   /** False when the driver offers no way to listen (then a cache only has its lifetime to go by). */
   get supported(): boolean {
     return this.#listen !== null
@@ -110,6 +127,14 @@ export class ChangeFeed {
       unlisten = null
       await previous?.().catch(() => {})
       if (stopped) return
+      // Listening is worth nothing if nobody sends: without the triggers a change made elsewhere is never heard.
+      const found = await this.#triggersFound().catch(() => null)
+      if (found === false) {
+        stopped = true
+        clearInterval(timer)
+        listener.refused(new MisconfigurationError(MISSING_TRIGGERS))
+        return
+      }
       // A listening connection the driver re-opened by itself may have missed changes: start the cache afresh.
       const onRelisten = () => {
         if (!live) return
@@ -156,6 +181,14 @@ export class ChangeFeed {
     }
   }
 }
+
+const TRIGGER_NAMES = ['update', 'delete', 'truncate'].map(
+  (event) => `personal_access_tokens_notify_${event}`,
+)
+
+const MISSING_TRIGGERS = `The table personal_access_tokens has no change triggers (or they are disabled), so a token revoked by another instance or by plain SQL would stay in this instance's cache. The cache stays off until they exist: call migrate(db), or with drizzle-kit run \`drizzle-kit generate --custom --name=change_triggers\`, paste @jetstream/drizzle/migrations/${changeTriggers.name}.sql into the file it makes, and migrate. The SQL:
+
+${changeTriggers.statements.join('\n\n')}`
 
 function listenerFor(db: AnyPgDatabase): Listen | null {
   const client = (db as { $client?: unknown }).$client

@@ -11,13 +11,21 @@ import {
   type TokenRecord,
   type TokenStore,
 } from '@jetstream/tokens'
-import { and, eq, isNull, lt, ne, or, type SQL, sql } from 'drizzle-orm'
+import { and, eq, lt, ne, or, type SQL, sql } from 'drizzle-orm'
 import type { AnyPgColumn, PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core'
 import { ChangeFeed } from './change-feed.js'
-import { arrayTypeOf, type DirectLookup, type DirectRow, directLookup, driverOf } from './direct-lookup.js'
+import { driverOf } from './driver-of.js'
 import { LookupBatch } from './lookup-batch.js'
 import { personalAccessTokens } from './schema.js'
 import { StatementDeadline } from './statement-deadline.js'
+import {
+  COLUMN_KEYS,
+  decodeRow,
+  selectionOf,
+  type TokenQueries,
+  type TokenRow,
+  tokenQueries,
+} from './token-queries.js'
 
 /**
  * Any drizzle PostgreSQL database: postgres.js, node-postgres, PGlite… with or without a schema. (drizzle types
@@ -100,13 +108,11 @@ export class DrizzleTokenStore implements TokenStore {
   readonly #db: AnyPgDatabase
   readonly #table: TokenTable
   readonly #deadline: StatementDeadline | null
-  readonly #columns: Record<ColumnKey, AnyPgColumn>
+  readonly #selection: ReturnType<typeof selectionOf>
   readonly #id: Codec
   readonly #ownerId: Codec
-  readonly #findById: PreparedLookup<{ id: unknown }>
-  readonly #findByHash: PreparedLookup<{ hash: string }>
-  readonly #direct: DirectLookup | null
-  readonly #batch: LookupBatch | null
+  readonly #queries: TokenQueries
+  readonly #batch: LookupBatch<TokenRow> | null
   /**
    * Reports changes made by anyone (this app, other instances, plain SQL such as a Laravel app sharing the table)
    * through the migration's triggers and LISTEN/NOTIFY, so a verification cache drops them at once. Absent when
@@ -127,30 +133,13 @@ export class DrizzleTokenStore implements TokenStore {
     this.#table = table
     // An in-process PGlite has no network to hang on; every other driver gets a deadline per statement.
     this.#deadline = driverOf(db) === 'pglite' ? null : new StatementDeadline(timeout)
-    this.#columns = Object.fromEntries(COLUMN_KEYS.map((key) => [key, table[key]])) as Record<
-      ColumnKey,
-      AnyPgColumn
-    >
+    this.#selection = selectionOf(table)
     this.#id = codecFor(table.id)
     this.#ownerId = codecFor(table.tokenableId)
-    this.#direct = directLookup(db, table)
-    this.#batch = this.#batchFor(this.#direct)
+    this.#queries = tokenQueries(db, table)
+    this.#batch = this.#deadline ? this.#batchOn(this.#deadline) : null
     const feed = new ChangeFeed(db, { probeInterval: options.probeInterval ?? 1_000 })
     if (feed.supported && table === personalAccessTokens) this.watch = (listener) => feed.start(listener)
-    // Prepared once: a request's lookup sends one statement and spends no time building SQL.
-    const name = `jetstream_tokens_${tableName(table)}`
-    this.#findById = db
-      .select(this.#columns)
-      .from(table)
-      .where(eq(table.id, sql.placeholder('id')))
-      .limit(1)
-      .prepare(`${name}_find_by_id`) as unknown as PreparedLookup<{ id: unknown }>
-    this.#findByHash = db
-      .select(this.#columns)
-      .from(table)
-      .where(eq(table.token, sql.placeholder('hash')))
-      .limit(1)
-      .prepare(`${name}_find_by_hash`) as unknown as PreparedLookup<{ hash: string }>
   }
 
   /**
@@ -180,9 +169,9 @@ export class DrizzleTokenStore implements TokenStore {
           createdAt: encodeDate(t.createdAt, token.createdAt),
           updatedAt: encodeDate(t.updatedAt, token.updatedAt),
         })
-        .returning(this.#columns),
+        .returning(this.#selection),
     )
-    return this.#record(rows[0])
+    return decodeRow(rows[0] as TokenRow)
   }
 
   /**
@@ -192,18 +181,12 @@ export class DrizzleTokenStore implements TokenStore {
    * ```
    */
   findById(id: string): Promise<TokenRecord | null> {
-    // Promise chains rather than async functions on this path: every hop costs PGlite measurably (bench/).
     const value = this.#id.encode(id)
     if (value === undefined) return Promise.resolve(null)
-    if (this.#batch) {
-      return this.#batch.find(String(value)).then(directRecord, (error: unknown) => {
-        throw storageError('find', error)
-      })
-    }
-    if (this.#direct) return this.#directFind('id', String(value))
-    return this.#run('find', () => this.#findById.execute({ id: value })).then((rows) =>
-      rows.length === 0 ? null : this.#record(rows[0]),
-    )
+    // The deadline runs from the ask, so a lookup waiting for a batch is answered within it too.
+    const batch = this.#batch
+    if (batch) return this.#found(this.#watch('find', () => batch.find(id)))
+    return this.#found(this.#watch('find', () => this.#queries.byId(value)))
   }
 
   /**
@@ -212,10 +195,8 @@ export class DrizzleTokenStore implements TokenStore {
    * await store.findByHash(sha256Hex)
    * ```
    */
-  async findByHash(tokenHash: string): Promise<TokenRecord | null> {
-    if (this.#direct) return this.#directFind('token', tokenHash)
-    const rows = await this.#run('find', () => this.#findByHash.execute({ hash: tokenHash }))
-    return rows.length === 0 ? null : this.#record(rows[0])
+  findByHash(tokenHash: string): Promise<TokenRecord | null> {
+    return this.#found(this.#watch('find', () => this.#queries.byHash(tokenHash)))
   }
 
   /**
@@ -230,12 +211,12 @@ export class DrizzleTokenStore implements TokenStore {
     const t = this.#table
     const rows = await this.#run('list', () =>
       this.#db
-        .select(this.#columns)
+        .select(this.#selection)
         .from(t)
         .where(where)
         .orderBy(sql`${t.createdAt} desc`, sql`${t.id} desc`),
     )
-    return rows.map((row) => this.#record(row))
+    return rows.map((row) => decodeRow(row as TokenRow))
   }
 
   /**
@@ -252,9 +233,9 @@ export class DrizzleTokenStore implements TokenStore {
     if (changes.name !== undefined) set.name = changes.name
     if (changes.abilities !== undefined) set.abilities = encodeAbilities(t.abilities, changes.abilities)
     const rows = await this.#run('update', () =>
-      this.#db.update(t).set(set).where(where).returning(this.#columns),
+      this.#db.update(t).set(set).where(where).returning(this.#selection),
     )
-    return rows.length === 0 ? null : this.#record(rows[0])
+    return rows.length === 0 ? null : decodeRow(rows[0] as TokenRow)
   }
 
   /**
@@ -288,31 +269,38 @@ export class DrizzleTokenStore implements TokenStore {
   }
 
   /**
-   * One `UPDATE … WHERE id = ANY(…)` for the whole batch; never moves `lastUsedAt` backwards.
+   * One `UPDATE … FROM json_populate_recordset(…)` for the whole batch, each token with its own time of use; never
+   * moves `lastUsedAt` backwards.
    *
    * @example
    * ```ts
-   * await store.touch(['7', '8'], new Date())
+   * await store.touch(new Map([['7', new Date()]]))
    * ```
    */
-  async touch(ids: readonly string[], at: Date): Promise<void> {
-    // Ids are checked against the column's form, so the array literal holds only digits or word characters. One
-    // statement text for every batch size; cast to the column's element type (there is no `bigserial[]`).
-    const valid = ids.filter((id) => this.#id.encode(id) !== undefined)
-    if (valid.length === 0) return
+  async touch(uses: ReadonlyMap<string, Date>): Promise<void> {
     const t = this.#table
-    const when = encodeDate(t.lastUsedAt, at)
-    const list = `{${valid.join(',')}}`
+    const rows: Record<string, string>[] = []
+    for (const [id, at] of uses) {
+      if (this.#id.encode(id) !== undefined) {
+        rows.push({ [t.id.name]: id, [t.lastUsedAt.name]: at.toISOString() })
+      }
+    }
+    if (rows.length === 0) return
+    // The table's own row type gives each value its column's type (a bigserial id, a timestamp without time zone
+    // read as UTC), so no type is named here; one JSON parameter, one statement text for every batch size.
+    const id = sql.identifier(t.id.name)
+    const lastUsedAt = sql.identifier(t.lastUsedAt.name)
     await this.#run('touch', () =>
-      this.#db
-        .update(t)
-        .set({ lastUsedAt: when })
-        .where(
-          and(
-            sql`${t.id} = any(${list}::${sql.raw(arrayTypeOf(t.id.getSQLType()))})`,
-            or(isNull(t.lastUsedAt), lt(t.lastUsedAt, when)),
-          ),
+      this.#db.execute(
+        sql.join(
+          [
+            sql`update ${t} set ${lastUsedAt} = used.${lastUsedAt}`,
+            sql`from json_populate_recordset(null::${t}, ${JSON.stringify(rows)}) as used`,
+            sql`where ${t.id} = used.${id} and (${t.lastUsedAt} is null or ${t.lastUsedAt} < used.${lastUsedAt})`,
+          ],
+          sql` `,
         ),
+      ),
     )
   }
 
@@ -347,51 +335,25 @@ export class DrizzleTokenStore implements TokenStore {
     return and(eq(this.#table.id, value), owned)
   }
 
-  #record(row: unknown): TokenRecord {
-    const r = row as Record<ColumnKey, unknown>
-    return {
-      id: String(r.id),
-      owner: { type: String(r.tokenableType), id: String(r.tokenableId) },
-      name: String(r.name),
-      abilities: decodeAbilities(r.abilities),
-      tokenHash: String(r.token),
-      lastUsedAt: decodeDate(r.lastUsedAt),
-      expiresAt: decodeDate(r.expiresAt),
-      createdAt: decodeDate(r.createdAt) ?? new Date(0),
-      updatedAt: decodeDate(r.updatedAt) ?? decodeDate(r.createdAt) ?? new Date(0),
-    }
-  }
-
-  // One `then` both decodes and maps errors: on PGlite every promise hop costs measurably (bench/).
-  #directFind(by: 'id' | 'token', value: string): Promise<TokenRecord | null> {
-    const direct = this.#direct as DirectLookup
-    let pending: PromiseLike<unknown>
-    try {
-      pending = this.#deadline
-        ? this.#deadline.watch('find', () => direct.find(by, value))
-        : direct.find(by, value)
-    } catch (error) {
-      return Promise.reject(storageError('find', error))
-    }
-    return Promise.resolve(pending).then(
-      (result) => directRecord(direct.row(result)),
+  // One `then` both decodes and maps errors: every promise hop on this path costs measurably (bench/).
+  #found(pending: Promise<TokenRow | undefined>): Promise<TokenRecord | null> {
+    return pending.then(
+      (row) => (row === undefined ? null : decodeRow(row)),
       (error: unknown) => {
         throw storageError('find', error)
       },
     )
   }
 
-  // Lookups by id share round trips on a server (lookup-batch.ts); in process there is nothing to share.
-  #batchFor(direct: DirectLookup | null): LookupBatch | null {
-    const deadline = this.#deadline
-    const findIds = direct?.findIds
-    if (!direct || !findIds || !deadline) return null
-    return new LookupBatch(
+  // On a server, lookups by id share round trips (lookup-batch.ts); in process there is nothing to share.
+  #batchOn(deadline: StatementDeadline): LookupBatch<TokenRow> {
+    const queries = this.#queries
+    const id = this.#id
+    return new LookupBatch<TokenRow>(
       {
-        one: (key) =>
-          deadline.watch('find', () => direct.find('id', key)).then((result) => direct.row(result)),
-        many: (keys) => deadline.watch('find', () => findIds(keys)),
-        key: (row) => String(row[0]),
+        one: (key) => deadline.watch('find', () => queries.byId(id.encode(key))),
+        many: (keys) => deadline.watch('find', () => queries.byIds(keys.map((key) => id.encode(key)))),
+        key: (row) => String(row.id),
       },
       {
         slots: BATCH_SLOTS,
@@ -401,47 +363,21 @@ export class DrizzleTokenStore implements TokenStore {
     )
   }
 
-  #run<T>(operation: string, query: () => PromiseLike<T>): Promise<T> {
-    let pending: PromiseLike<T>
+  // The query under the deadline (none in process); a synchronous throw becomes a rejection.
+  #watch<T>(operation: string, query: () => PromiseLike<T>): Promise<T> {
     try {
-      pending = this.#deadline ? this.#deadline.watch(operation, query) : query()
+      return this.#deadline ? this.#deadline.watch(operation, query) : Promise.resolve(query())
     } catch (error) {
-      return Promise.reject(storageError(operation, error))
+      return Promise.reject(error)
     }
-    return Promise.resolve(pending).catch((error: unknown) => {
+  }
+
+  #run<T>(operation: string, query: () => PromiseLike<T>): Promise<T> {
+    return this.#watch(operation, query).catch((error: unknown) => {
       throw storageError(operation, error)
     })
   }
 }
-
-interface PreparedLookup<V> {
-  execute(values: V): Promise<unknown[]>
-}
-
-type ColumnKey =
-  | 'id'
-  | 'tokenableType'
-  | 'tokenableId'
-  | 'name'
-  | 'token'
-  | 'abilities'
-  | 'lastUsedAt'
-  | 'expiresAt'
-  | 'createdAt'
-  | 'updatedAt'
-
-const COLUMN_KEYS: readonly ColumnKey[] = [
-  'id',
-  'tokenableType',
-  'tokenableId',
-  'name',
-  'token',
-  'abilities',
-  'lastUsedAt',
-  'expiresAt',
-  'createdAt',
-  'updatedAt',
-]
 
 /** Turns the core's string ids into what a column takes; `undefined` for an id the column could never hold. */
 interface Codec {
@@ -484,53 +420,13 @@ function codecFor(column: AnyPgColumn): Codec {
   }
 }
 
-function tableName(table: TokenTable): string {
-  const name = (table as unknown as Record<symbol, unknown>)[Symbol.for('drizzle:Name')]
-  return typeof name === 'string' ? name.replace(/\W/g, '_') : 'tokens'
-}
-
 // Sanctum writes abilities as JSON text (`["read","update"]`); a json/jsonb column takes the list itself.
 function encodeAbilities(column: AnyPgColumn, abilities: readonly string[]): unknown {
   return column.dataType === 'json' ? [...abilities] : JSON.stringify(abilities)
 }
 
-function decodeAbilities(value: unknown): string[] {
-  let list = value
-  if (typeof value === 'string') {
-    try {
-      list = JSON.parse(value)
-    } catch {
-      return [] // unreadable abilities grant nothing
-    }
-  }
-  return Array.isArray(list) ? list.filter((item): item is string => typeof item === 'string') : []
-}
-
-function directRecord(row: DirectRow | undefined): TokenRecord | null {
-  if (!row) return null
-  const createdAt = decodeDate(row[8]) ?? new Date(0)
-  return {
-    id: String(row[0]),
-    owner: { type: String(row[1]), id: String(row[2]) },
-    name: String(row[3]),
-    tokenHash: String(row[4]),
-    abilities: decodeAbilities(row[5]),
-    lastUsedAt: decodeDate(row[6]),
-    expiresAt: decodeDate(row[7]),
-    createdAt,
-    updatedAt: decodeDate(row[9]) ?? createdAt,
-  }
-}
-
 function encodeDate(column: AnyPgColumn, date: Date): unknown {
   return column.dataType === 'date' ? date : date.toISOString()
-}
-
-// Drivers hand timestamps over as Date objects or as text with an offset (drizzle turns postgres.js's parsing off).
-function decodeDate(value: unknown): Date | null {
-  if (value === null || value === undefined) return null
-  if (value instanceof Date) return value
-  return new Date(value as string)
 }
 
 // drizzle wraps driver errors in DrizzleQueryError, whose message lists the parameters (a token hash among them):

@@ -1,4 +1,5 @@
 export type { AnyPgDatabase, DrizzleStoreOptions, TokenTable } from './drizzle-token-store.js'
 export { DrizzleTokenStore, drizzleStore } from './drizzle-token-store.js'
-export { migrate, migrationStatements } from './migrate.js'
+export type { Migration } from './migrate.js'
+export { changeTriggers, migrate, migrations } from './migrate.js'
 export { personalAccessTokens } from './schema.js'

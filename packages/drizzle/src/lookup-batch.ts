@@ -1,5 +1,3 @@
-import type { DirectRow } from './direct-lookup.js'
-
 /*
  * Under load, most of a lookup's cost is the round trip rather than the row: the driver's per-statement work on
  * both sides of the wire. So at most a few lookups by id are in flight at a time, and those that arrive meanwhile
@@ -15,18 +13,33 @@ import type { DirectRow } from './direct-lookup.js'
  *
  * @example
  * ```ts
- * const source: BatchSource = { one: (key) => findById(key), many: (keys) => findByIds(keys), key: (row) => String(row[0]) }
+ * const source: BatchSource<TokenRow> = { one: queries.byId, many: queries.byIds, key: (row) => String(row.id) }
  * ```
  */
-export interface BatchSource {
-  one(key: string): PromiseLike<DirectRow | undefined>
-  many(keys: readonly string[]): PromiseLike<readonly DirectRow[]>
-  key(row: DirectRow): string
+export interface BatchSource<Row> {
+  one(key: string): PromiseLike<Row | undefined>
+  many(keys: readonly string[]): PromiseLike<readonly Row[]>
+  key(row: Row): string
 }
 
-interface Waiter {
+/**
+ * Options of {@link LookupBatch}: how many statements may be in flight, how many keys one statement carries at
+ * most, and which errors mean a statement ran out of time.
+ *
+ * @example
+ * ```ts
+ * const options: LookupBatchOptions = { slots: 2, size: 64, isTimeout: (error) => error instanceof TimeoutError }
+ * ```
+ */
+export interface LookupBatchOptions {
+  readonly slots: number
+  readonly size: number
+  readonly isTimeout: (error: unknown) => boolean
+}
+
+interface Waiter<Row> {
   readonly key: string
-  readonly resolve: (row: DirectRow | undefined) => void
+  readonly resolve: (row: Row | undefined) => void
   readonly reject: (error: unknown) => void
 }
 
@@ -39,18 +52,15 @@ interface Waiter {
  * const row = await batch.find('7')
  * ```
  */
-export class LookupBatch {
-  readonly #source: BatchSource
+export class LookupBatch<Row> {
+  readonly #source: BatchSource<Row>
   readonly #slots: number
   readonly #size: number
   readonly #isTimeout: (error: unknown) => boolean
   #inFlight = 0
-  #waiting: Waiter[] = []
+  #waiting: Waiter<Row>[] = []
 
-  constructor(
-    source: BatchSource,
-    options: { slots: number; size: number; isTimeout: (error: unknown) => boolean },
-  ) {
+  constructor(source: BatchSource<Row>, options: LookupBatchOptions) {
     this.#source = source
     this.#slots = options.slots
     this.#size = options.size
@@ -63,16 +73,16 @@ export class LookupBatch {
    * const row = await batch.find('7') // undefined when no row has that key
    * ```
    */
-  find(key: string): Promise<DirectRow | undefined> {
+  find(key: string): Promise<Row | undefined> {
     if (this.#inFlight < this.#slots) return this.#one(key)
     return new Promise((resolve, reject) => {
       this.#waiting.push({ key, resolve, reject })
     })
   }
 
-  #one(key: string): Promise<DirectRow | undefined> {
+  #one(key: string): Promise<Row | undefined> {
     this.#inFlight++
-    let pending: Promise<DirectRow | undefined>
+    let pending: Promise<Row | undefined>
     try {
       pending = Promise.resolve(this.#source.one(key))
     } catch (error) {
@@ -82,9 +92,9 @@ export class LookupBatch {
     return pending
   }
 
-  #many(waiters: readonly Waiter[]): void {
+  #many(waiters: readonly Waiter<Row>[]): void {
     this.#inFlight++
-    let pending: Promise<readonly DirectRow[]>
+    let pending: Promise<readonly Row[]>
     try {
       pending = Promise.resolve(this.#source.many(waiters.map((waiter) => waiter.key)))
     } catch (error) {
@@ -92,7 +102,7 @@ export class LookupBatch {
     }
     pending.then(
       (rows) => {
-        const byKey = new Map<string, DirectRow>()
+        const byKey = new Map<string, Row>()
         for (const row of rows) byKey.set(this.#source.key(row), row)
         for (const waiter of waiters) waiter.resolve(byKey.get(waiter.key))
         this.#settled()

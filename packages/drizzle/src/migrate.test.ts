@@ -1,15 +1,16 @@
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { migrate, migrationStatements } from './migrate.js'
+import { migrate, migrations } from './migrate.js'
 import { pgliteDatabase, postgresJsDatabase, serverUrl, type TestDatabase } from './test-support/databases.js'
 
-describe('migrationStatements', () => {
-  it('are the statements of the plain SQL migration shipped in the package', async () => {
-    const file = await readFile(
-      new URL('../migrations/0000_personal_access_tokens.sql', import.meta.url),
-      'utf8',
-    )
-    expect(file.split('--> statement-breakpoint').map((s) => s.trim())).toEqual([...migrationStatements])
+describe('migrations', () => {
+  it('are, in order, the plain SQL files shipped in the package', async () => {
+    const files = (await readdir(new URL('../migrations/', import.meta.url))).sort()
+    expect(files).toEqual(migrations.map((migration) => `${migration.name}.sql`))
+    for (const migration of migrations) {
+      const file = await readFile(new URL(`../migrations/${migration.name}.sql`, import.meta.url), 'utf8')
+      expect(file.split('--> statement-breakpoint').map((s) => s.trim())).toEqual([...migration.statements])
+    }
   })
 })
 

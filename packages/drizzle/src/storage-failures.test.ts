@@ -123,6 +123,40 @@ describe.skipIf(!serverUrl)('the PostgreSQL server going away', () => {
     expect(elapsed).toBeLessThan(1_900)
     await proxy.up()
   })
+
+  it('answers every lookup within the timeout of its own ask while the database hangs under load', async () => {
+    await expect
+      .poll(
+        () =>
+          client`select 1`.then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 10_000 },
+      )
+      .toBe(true)
+    const tokens = createTokens({ store: drizzleStore(drizzle(client), { timeout: 500 }), lastUsed: false })
+    const issued = await Promise.all(Array.from({ length: 20 }, (_, i) => tokens.create('42', `load ${i}`)))
+    proxy.hang()
+    // A steady stream of requests for 1.5 s: many arrive while earlier statements are stuck in flight.
+    const waits: Promise<number>[] = []
+    for (let i = 0; i < 30; i++) {
+      const asked = Date.now()
+      const plain = issued[i % issued.length]?.plainTextToken as string
+      waits.push(
+        tokens.authenticate(plain).then(
+          () => Number.NaN,
+          (error: unknown) => (error instanceof StorageUnavailableError ? Date.now() - asked : Number.NaN),
+        ),
+      )
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const waited = await Promise.all(waits)
+    expect(waited.filter(Number.isNaN)).toEqual([])
+    // The issue's bound is the timeout + 100 ms; a busy machine's timers get the rest of the margin.
+    expect(Math.max(...waited)).toBeLessThan(500 + 250)
+    await proxy.up()
+  })
 })
 
 /** Fails when the error, inspected as deeply as any logger would, shows the secret or its hash. */

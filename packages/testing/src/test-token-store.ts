@@ -281,14 +281,20 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
     })
 
     describe('touch', () => {
-      it('sets lastUsedAt on every listed token in one call', async () => {
+      it('sets each listed token lastUsedAt to its own time of use, in one call', async () => {
         const a = await store.insert(record())
         const b = await store.insert(record())
         const c = await store.insert(record())
-        const when = at('2026-06-01T13:00:00.250Z')
-        await store.touch([a.id, b.id], when)
-        expect((await store.findById(a.id))?.lastUsedAt).toEqual(when)
-        expect((await store.findById(b.id))?.lastUsedAt).toEqual(when)
+        const first = at('2026-06-01T13:00:00.250Z')
+        const second = at('2026-06-01T13:00:07.500Z')
+        await store.touch(
+          new Map([
+            [a.id, first],
+            [b.id, second],
+          ]),
+        )
+        expect((await store.findById(a.id))?.lastUsedAt).toEqual(first)
+        expect((await store.findById(b.id))?.lastUsedAt).toEqual(second)
         expect((await store.findById(c.id))?.lastUsedAt).toBeNull()
       })
 
@@ -296,7 +302,8 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         const gone = await store.insert(record())
         const kept = await store.insert(record())
         await store.delete(alice, gone.id)
-        await store.touch([gone.id, kept.id, '999999', 'abc'], at('2026-06-01T13:00:00Z'))
+        const when = at('2026-06-01T13:00:00Z')
+        await store.touch(new Map([gone.id, kept.id, '999999', 'abc'].map((id) => [id, when])))
         expect(await store.findById(gone.id)).toBeNull()
         expect(await store.findByHash(gone.tokenHash)).toBeNull()
         expect((await store.findById(kept.id))?.lastUsedAt).toEqual(at('2026-06-01T13:00:00Z'))
@@ -304,13 +311,13 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
 
       it('never moves lastUsedAt backwards', async () => {
         const stored = await store.insert(record())
-        await store.touch([stored.id], at('2026-06-01T14:00:00Z'))
-        await store.touch([stored.id], at('2026-06-01T13:00:00Z'))
+        await store.touch(new Map([[stored.id, at('2026-06-01T14:00:00Z')]]))
+        await store.touch(new Map([[stored.id, at('2026-06-01T13:00:00Z')]]))
         expect((await store.findById(stored.id))?.lastUsedAt).toEqual(at('2026-06-01T14:00:00Z'))
       })
 
-      it('accepts an empty list', async () => {
-        await expect(store.touch([], base)).resolves.toBeUndefined()
+      it('accepts an empty batch', async () => {
+        await expect(store.touch(new Map())).resolves.toBeUndefined()
       })
     })
 

@@ -1,26 +1,27 @@
 import { describe, expect, it } from 'vitest'
 import { LastUsedTracker } from './last-used-tracker.js'
 
+const now = new Date('2026-06-01T12:00:00Z').getTime()
+const fresh = { id: '1', lastUsedAt: null }
+
+/** Records each write as `[id, milliseconds after now]` pairs. */
 function recorder() {
-  const writes: string[][] = []
+  const writes: [string, number][][] = []
   let fail = false
   return {
     writes,
     failNext: () => {
       fail = true
     },
-    write: async (ids: readonly string[]) => {
+    write: async (uses: ReadonlyMap<string, Date>) => {
       if (fail) {
         fail = false
         throw new Error('database down')
       }
-      writes.push([...ids])
+      writes.push([...uses].map(([id, at]) => [id, at.getTime() - now]))
     },
   }
 }
-
-const now = new Date('2026-06-01T12:00:00Z').getTime()
-const fresh = { id: '1', lastUsedAt: null }
 
 describe('LastUsedTracker', () => {
   it('batches the touches of many tokens into one write', async () => {
@@ -29,16 +30,22 @@ describe('LastUsedTracker', () => {
     for (const id of ['1', '2', '3'])
       expect(tracker.note({ id, lastUsedAt: null }, now)).toEqual(new Date(now))
     await tracker.flush()
-    expect(r.writes).toEqual([['1', '2', '3']])
+    expect(r.writes).toEqual([
+      [
+        ['1', 0],
+        ['2', 0],
+        ['3', 0],
+      ],
+    ])
   })
 
-  it('touches a token at most once while a touch is pending', async () => {
+  it('touches a token once while a touch is pending, with the time of its latest use', async () => {
     const r = recorder()
     const tracker = new LastUsedTracker(r.write, { flushDelay: 10_000 }, () => {})
     expect(tracker.note(fresh, now)).toEqual(new Date(now))
-    expect(tracker.note(fresh, now + 500)).toEqual(new Date(now))
+    expect(tracker.note(fresh, now + 500)).toEqual(new Date(now + 500))
     await tracker.close()
-    expect(r.writes).toEqual([['1']])
+    expect(r.writes).toEqual([[['1', 500]]])
   })
 
   it('skips tokens used within the interval', () => {
@@ -52,7 +59,7 @@ describe('LastUsedTracker', () => {
     const r = recorder()
     const tracker = new LastUsedTracker(r.write, { flushDelay: 5 }, () => {})
     tracker.note(fresh, now)
-    await expect.poll(() => r.writes).toEqual([['1']])
+    await expect.poll(() => r.writes).toEqual([[['1', 0]]])
   })
 
   it('drops a touch for a token that was revoked', async () => {
@@ -62,10 +69,10 @@ describe('LastUsedTracker', () => {
     tracker.note({ id: '2', lastUsedAt: null }, now)
     tracker.forget('1')
     await tracker.close()
-    expect(r.writes).toEqual([['2']])
+    expect(r.writes).toEqual([[['2', 0]]])
   })
 
-  it('reports a failed write and retries it with the next batch', async () => {
+  it('reports a failed write and retries it with the next batch, still with the time of use', async () => {
     const r = recorder()
     const errors: unknown[] = []
     const tracker = new LastUsedTracker(r.write, { flushDelay: 10_000 }, (error) => errors.push(error))
@@ -73,9 +80,14 @@ describe('LastUsedTracker', () => {
     r.failNext()
     await tracker.flush()
     expect(errors).toHaveLength(1)
-    tracker.note({ id: '2', lastUsedAt: null }, now)
+    tracker.note({ id: '2', lastUsedAt: null }, now + 15_000)
     await tracker.flush()
-    expect(r.writes).toEqual([['1', '2']])
+    expect(r.writes).toEqual([
+      [
+        ['1', 0],
+        ['2', 15_000],
+      ],
+    ])
   })
 
   it('writes nothing when nothing is pending', async () => {

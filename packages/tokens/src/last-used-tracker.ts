@@ -8,11 +8,12 @@ export interface LastUsedOptions {
 
 /**
  * Coalesces `lastUsedAt` writes: at most one per token per interval, written in one batched call after a short
- * delay, instead of Sanctum's write on every request.
+ * delay, instead of Sanctum's write on every request. Each token's write carries the time of its latest use
+ * before the flush, not the time of the write.
  *
  * @example
  * ```ts
- * const tracker = new LastUsedTracker((ids, at) => store.touch(ids, at), {}, reportError)
+ * const tracker = new LastUsedTracker((uses) => store.touch(uses), {}, reportError)
  * tracker.note(record, Date.now())
  * await tracker.close()
  * ```
@@ -20,29 +21,26 @@ export interface LastUsedOptions {
 export class LastUsedTracker {
   readonly interval: number
   readonly #flushDelay: number
-  readonly #write: (ids: readonly string[], at: Date) => Promise<void>
+  readonly #write: (uses: ReadonlyMap<string, Date>) => Promise<void>
   readonly #report: (error: unknown) => void
-  readonly #now: () => Date
   readonly #pending = new Map<string, Date>()
   #timer: ReturnType<typeof setTimeout> | undefined
   #flushing: Promise<void> = Promise.resolve()
 
   constructor(
-    write: (ids: readonly string[], at: Date) => Promise<void>,
+    write: (uses: ReadonlyMap<string, Date>) => Promise<void>,
     options: LastUsedOptions,
     report: (error: unknown) => void,
-    now: () => Date = () => new Date(),
   ) {
     this.interval = options.interval ?? 60_000
     this.#flushDelay = options.flushDelay ?? 1_000
     this.#write = write
     this.#report = report
-    this.#now = now
   }
 
   /**
    * Records a use of the token at `now` (epoch milliseconds). Returns when the token was last used as far as this
-   * process knows: the queued time when a touch is pending, else the token's own `lastUsedAt`.
+   * process knows: this use when a touch is pending or due, else the token's own `lastUsedAt`.
    *
    * @example
    * ```ts
@@ -50,12 +48,14 @@ export class LastUsedTracker {
    * ```
    */
   note(token: { readonly id: string; readonly lastUsedAt: Date | null }, now: number): Date | null {
-    if (token.lastUsedAt !== null && now - token.lastUsedAt.getTime() < this.interval) return token.lastUsedAt
-    const pending = this.#pending.get(token.id)
-    if (pending !== undefined) return pending
+    const pending = this.#pending.has(token.id)
+    if (!pending && token.lastUsedAt !== null && now - token.lastUsedAt.getTime() < this.interval) {
+      return token.lastUsedAt
+    }
+    // A touch already waiting takes this later use: the write records the latest use before the flush.
     const at = new Date(now)
     this.#pending.set(token.id, at)
-    this.#schedule()
+    if (!pending) this.#schedule()
     return at
   }
 
@@ -84,13 +84,10 @@ export class LastUsedTracker {
     this.#timer = undefined
     this.#flushing = this.#flushing.then(async () => {
       if (this.#pending.size === 0) return
-      const batch = [...this.#pending]
+      const batch = new Map(this.#pending)
       this.#pending.clear()
       try {
-        await this.#write(
-          batch.map(([id]) => id),
-          this.#now(),
-        )
+        await this.#write(batch)
       } catch (error) {
         for (const [id, at] of batch) if (!this.#pending.has(id)) this.#pending.set(id, at)
         this.#schedule()

@@ -135,12 +135,12 @@ export class MemoryTokenStore implements TokenStore {
   /**
    * @example
    * ```ts
-   * await store.touch(['1', '2'], new Date())
+   * await store.touch(new Map([['1', new Date()]]))
    * ```
    */
-  async touch(ids: readonly string[], at: Date): Promise<void> {
-    const time = at.getTime()
-    for (const id of ids) {
+  async touch(uses: ReadonlyMap<string, Date>): Promise<void> {
+    for (const [id, at] of uses) {
+      const time = at.getTime()
       const stored = this.#byId.get(id)
       if (stored && (stored.lastUsedAt === null || stored.lastUsedAt < time)) {
         this.#byId.set(id, { ...stored, lastUsedAt: time })

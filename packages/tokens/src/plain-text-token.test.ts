@@ -117,6 +117,17 @@ describe('parsePlainTextToken', () => {
     expect(parsePlainTextToken(`7|${sanctumSecret('emca_', random)}`, 'acme_')).toBeNull()
   })
 
+  it('accepts a Sanctum 2/3 secret (40 letters and digits) only when asked, and nothing looser', () => {
+    const old = `${'a'.repeat(20)}${'B'.repeat(19)}7`
+    expect(parsePlainTextToken(`7|${old}`, '')).toBeNull()
+    expect(parsePlainTextToken(`7|${old}`, '', true)).toEqual({ id: '7', secret: old })
+    expect(parsePlainTextToken(old, 'acme_', true)).toEqual({ id: null, secret: old })
+    expect(parsePlainTextToken(`7|${old.slice(1)}`, '', true)).toBeNull()
+    expect(parsePlainTextToken(`7|${old}x`, '', true)).toBeNull()
+    expect(parsePlainTextToken(`7|${old.slice(1)}-`, '', true)).toBeNull()
+    expect(parsePlainTextToken(`07|${old}`, '', true)).toBeNull()
+  })
+
   it('refuses values that are not strings', () => {
     expect(parsePlainTextToken(undefined as unknown as string, '')).toBeNull()
     expect(parsePlainTextToken(42 as unknown as string, '')).toBeNull()

@@ -71,6 +71,8 @@ export function generateSecret(prefix: string): string {
 /**
  * Splits a plain-text token and checks its shape and checksum, without touching storage. Returns null for
  * anything malformed: empty, whitespace, an id that is not a plain word, a wrong length or prefix, a bad checksum.
+ * With `legacy`, a secret of exactly 40 letters and digits, as Sanctum 2 and 3 issued them (no prefix, no
+ * checksum), is accepted too.
  *
  * @example
  * ```ts
@@ -79,12 +81,17 @@ export function generateSecret(prefix: string): string {
  * parsePlainTextToken('7|nope', '')  // null
  * ```
  */
-export function parsePlainTextToken(plainText: string, prefix: string): ParsedPlainTextToken | null {
+export function parsePlainTextToken(
+  plainText: string,
+  prefix: string,
+  legacy = false,
+): ParsedPlainTextToken | null {
   // One pass over the characters, no regular expression: this runs on every request.
   if (typeof plainText !== 'string') return null
   const bar = plainText.indexOf('|')
   if (bar === 0 || (bar > 0 && !isCanonicalId(plainText, bar))) return null
   const start = bar + 1
+  if (legacy && plainText.length === start + ENTROPY_LENGTH) return parseLegacy(plainText, bar)
   const entropyStart = start + prefix.length
   const checksumStart = entropyStart + ENTROPY_LENGTH
   if (plainText.length !== checksumStart + CHECKSUM_LENGTH || !plainText.startsWith(prefix, start))
@@ -106,6 +113,14 @@ export function parsePlainTextToken(plainText: string, prefix: string): ParsedPl
     id: bar === -1 ? null : plainText.slice(0, bar),
     secret: start === 0 ? plainText : plainText.slice(start),
   }
+}
+
+// Sanctum 2/3: `{id}|{40 random [A-Za-z0-9]}`, nothing to check but the characters.
+function parseLegacy(plainText: string, bar: number): ParsedPlainTextToken | null {
+  for (let i = bar + 1; i < plainText.length; i++) {
+    if (CLASS[plainText.charCodeAt(i)] !== ALNUM) return null
+  }
+  return { id: bar === -1 ? null : plainText.slice(0, bar), secret: plainText.slice(bar + 1) }
 }
 
 /**

@@ -412,6 +412,37 @@ describe('RequestGuard: bearer tokens', () => {
     }
   })
 
+  it('leaves no trace of a use for an owner `user` refuses: no `authenticated`, no last-used touch', async () => {
+    const touched: string[] = []
+    const authenticated: string[] = []
+    const touching = new (class extends MemoryTokenStore {
+      override async touch(uses: ReadonlyMap<string, Date>) {
+        touched.push(...uses.keys())
+        return super.touch(uses)
+      }
+    })()
+    const service = createTokens({
+      store: touching,
+      permissions,
+      lastUsed: { flushDelay: 60_000 },
+      on: { authenticated: (token) => void authenticated.push(token.id) },
+    })
+    const { plainTextToken, token } = await service.create(ada.id, 'gone owner')
+    const guarded = (user: () => User | null) =>
+      resolveWith(
+        new RequestGuard<User, Permission, FakeRequest>(service, { user, required: false }, adapter),
+        fakeRequest('GET', bearer(plainTextToken)),
+      )
+    expect((await guarded(() => null)).tokenRejected).toBe(true)
+    await service.close()
+    expect(authenticated).toEqual([])
+    expect(touched).toEqual([])
+    expect((await guarded(() => ada)).user).toBe(ada)
+    await service.close()
+    expect(authenticated).toEqual([token.id])
+    expect(touched).toEqual([token.id])
+  })
+
   it('awaits an async `user`', async () => {
     const { plainTextToken } = await issue(grace)
     const auth = await resolve(fakeRequest('GET', bearer(plainTextToken)), {

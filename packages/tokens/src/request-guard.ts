@@ -1,11 +1,11 @@
-import { type AccessToken, type Auth, type AuthContext, createAuth } from './auth.js'
+import { type Auth, type AuthContext, createAuth } from './auth.js'
 import { ForbiddenError, isTokenError, MisconfigurationError, UnauthenticatedError } from './errors.js'
 import { errorAnswer, type HttpAnswer } from './http-answer.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
 import type { RegisteredPermission, RegisteredUser } from './register.js'
 import { statefulDomains } from './stateful-domains.js'
-import { type TokenService, verifyToken } from './token-service.js'
+import { type TokenService, useToken, verifyToken } from './token-service.js'
 import { TransientToken } from './transient-token.js'
 
 /**
@@ -204,10 +204,11 @@ export class RequestGuard<U, P extends string, R> {
       : this.#signedIn(found, token)
   }
 
-  #signedIn(owner: U | null | undefined, token: AccessToken<P>): Auth<U | null, P> | HttpAnswer {
+  // Only an owner the app knows makes this a use: a refused one leaves no touch and no `authenticated` call.
+  #signedIn(owner: U | null | undefined, token: PersonalAccessToken<P>): Auth<U | null, P> | HttpAnswer {
     return owner === null || owner === undefined
       ? this.#refused
-      : createAuth<U | null, P>(owner, token, this.#context)
+      : createAuth<U | null, P>(owner, useToken(this.#tokens, token), this.#context)
   }
 
   #anonymous(required: boolean, tokenRejected: boolean): Auth<U | null, P> | HttpAnswer {

@@ -39,9 +39,9 @@ class CountingStore extends MemoryTokenStore {
     this.calls.push('findByHash')
     return super.findByHash(hash)
   }
-  override async touch(ids: readonly string[], at: Date) {
-    this.calls.push(`touch:${ids.join(',')}`)
-    return super.touch(ids, at)
+  override async touch(uses: ReadonlyMap<string, Date>) {
+    this.calls.push(`touch:${[...uses.keys()].join(',')}`)
+    return super.touch(uses)
   }
 }
 
@@ -294,6 +294,30 @@ export function tokenServiceSuite(cache: boolean): void {
       expect(store.calls).toEqual(['findByHash'])
     })
 
+    it('accepts a Sanctum 2/3 token (40 characters, no checksum) only with legacyTokens', async () => {
+      const secret = 'Ab3'.repeat(13).concat('Z') // what Str::random(40) gave
+      const now = clock.now()
+      const { id } = await store.insert({
+        owner: { type: 'user', id: '42' },
+        name: 'from Sanctum 3',
+        abilities: ['read'],
+        tokenHash: hashSecret(secret),
+        expiresAt: null,
+        createdAt: now,
+        updatedAt: now,
+      })
+      expect(await service().authenticate(`${id}|${secret}`)).toBeNull()
+      expect(failures).toEqual(['malformed'])
+      const legacy = service({ legacyTokens: true })
+      expect((await legacy.authenticate(`${id}|${secret}`))?.name).toBe('from Sanctum 3')
+      expect((await legacy.authenticate(secret))?.name).toBe('from Sanctum 3')
+      expect(await legacy.authenticate(`${id}|${secret.slice(1)}!`)).toBeNull()
+      // New tokens keep Sanctum 4's format, and still verify.
+      const { plainTextToken } = await legacy.create('42', 'new')
+      expect(plainTextToken.split('|')[1]).toHaveLength(48)
+      expect(await legacy.authenticate(plainTextToken)).not.toBeNull()
+    })
+
     it('never asks the store about a malformed token', async () => {
       const tokens = service()
       const { plainTextToken } = await tokens.create('42', 'x')
@@ -431,6 +455,20 @@ export function tokenServiceSuite(cache: boolean): void {
       await tokens.authenticate(a)
       await tokens.close()
       expect(touches()).toEqual(['touch:1'])
+    })
+
+    it('writes the time of the latest use before the flush, not the time of the write', async () => {
+      const tokens = service({ lastUsed: { interval: 60_000, flushDelay: 60_000 } })
+      const { plainTextToken } = await tokens.create('42', 'a')
+      const first = clock.now()
+      await tokens.authenticate(plainTextToken)
+      clock.advance(500)
+      const latest = clock.now()
+      expect((await tokens.authenticate(plainTextToken))?.lastUsedAt).toEqual(latest)
+      clock.advance(15_000) // a slow flush, say after an outage
+      await tokens.close()
+      expect((await store.findById('1'))?.lastUsedAt).toEqual(latest)
+      expect(latest).not.toEqual(first)
     })
 
     it('never touches a revoked token back to life', async () => {

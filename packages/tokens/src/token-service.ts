@@ -24,16 +24,19 @@ import type { TokenRecord, TokenStore } from './token-store.js'
 import { isTransientToken } from './transient-token.js'
 import { VerificationCache, type VerificationCacheOptions } from './verification-cache.js'
 
-// Set by TokenService's static block: lets the request guard in this package reach `#verify`, which is not API.
+// Set by TokenService's static block: lets the request guard in this package reach `#verify` and `#use`, which
+// are not API.
 let verify: <P extends string>(
   service: TokenService<P>,
   plainText: string,
 ) => PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null>
+let use: <P extends string>(service: TokenService<P>, token: PersonalAccessToken<P>) => PersonalAccessToken<P>
 
 /**
- * `authenticate`, answering without a promise when no lookup is pending (a malformed or cached token, a store that
- * answers at once). For the request guard of this package; not exported to apps, whose `authenticate` always
- * returns a promise.
+ * `authenticate` without its use: the token is verified (and cached), but no touch is queued and `authenticated`
+ * is not called until {@link useToken}, so an owner the app then refuses leaves no trace of a use. Answers without
+ * a promise when no lookup is pending (a malformed or cached token, a store that answers at once). For the
+ * request guard of this package; not exported to apps.
  *
  * @example
  * ```ts
@@ -46,6 +49,22 @@ export function verifyToken<P extends string>(
   plainText: string,
 ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> {
   return verify(service, plainText)
+}
+
+/**
+ * Records a use of a token {@link verifyToken} accepted, once its owner is known to the app: queues the last-used
+ * touch, calls `authenticated`, and returns the token as it now reads (its `lastUsedAt` is this use).
+ *
+ * @example
+ * ```ts
+ * const used = useToken(tokens, token)
+ * ```
+ */
+export function useToken<P extends string>(
+  service: TokenService<P>,
+  token: PersonalAccessToken<P>,
+): PersonalAccessToken<P> {
+  return use(service, token)
 }
 
 /** Why `authenticate` refused a token; given to the `failed` hook. Never includes the token itself. */
@@ -77,6 +96,12 @@ export interface TokenServiceOptions<P extends string = string> {
   readonly permissions?: PermissionRegistry<P>
   /** Put before every new secret, e.g. `acme_` (Sanctum's `token_prefix`). Default `''`. */
   readonly prefix?: string
+  /**
+   * Also accept tokens issued by Sanctum 2 or 3 (`{id}|{40 letters and digits}`, no prefix, no checksum), for an
+   * app upgraded from them that shares its table. Off by default: without a checksum, every well-formed guess
+   * reaches the store. New tokens are always Sanctum 4's format.
+   */
+  readonly legacyTokens?: boolean
   /** Minutes a token lives from its creation (Sanctum's `expiration`); `null` for no global limit. Default null. */
   readonly expiration?: number | null
   /** `lastUsedAt` tracking; `false` switches it off. Default: touch at most once a minute, flushed after 1 s. */
@@ -183,6 +208,7 @@ export class TokenService<P extends string = string> {
   readonly #ownerType: string
   readonly #allowWildcard: boolean
   readonly #authenticateUsing: TokenServiceOptions<P>['authenticateUsing']
+  readonly #legacyTokens: boolean
   readonly #hooks: TokenServiceHooks<P>
   readonly #now: () => Date
   /** The clock as epoch milliseconds: `authenticate` needs no Date object unless it queues a touch. */
@@ -224,6 +250,7 @@ export class TokenService<P extends string = string> {
     this.#ownerType = ownerType
     this.#allowWildcard = options.allowWildcard ?? this.permissions === null
     this.#authenticateUsing = options.authenticateUsing
+    this.#legacyTokens = options.legacyTokens === true
     this.#hooks = options.on ?? {}
     const now = options.now
     this.#now = now ?? (() => new Date())
@@ -242,9 +269,17 @@ export class TokenService<P extends string = string> {
       const watched = this.#cache
       // Not trusted until the store says it is listening: a change made elsewhere before that would be missed.
       watched.trust(false)
+      let refused = false
       this.#unwatch = this.#store.watch({
         changed: (ids) => (ids === null ? watched.clear() : watched.invalidate(ids)),
-        delivering: (live) => watched.trust(live),
+        delivering: (live) => watched.trust(live && !refused),
+        refused: (error) => {
+          refused = true
+          watched.trust(false)
+          // Loud: a cache that silently never starts would hide a misconfigured table until someone measured it.
+          if (this.#hooks.error) this.#report(error)
+          else console.error(`@jetstream/tokens: the verification cache is off. ${error.message}`)
+        },
       })
     } else {
       this.#unwatch = null
@@ -253,10 +288,9 @@ export class TokenService<P extends string = string> {
       lastUsed === false
         ? null
         : new LastUsedTracker(
-            (ids, at) => this.#call('touch', () => this.#store.touch(ids, at)),
+            (uses) => this.#call('touch', () => this.#store.touch(uses)),
             lastUsed,
             (error) => this.#report(error),
-            this.#now,
           )
   }
 
@@ -305,7 +339,8 @@ export class TokenService<P extends string = string> {
   authenticate(plainText: string): Promise<PersonalAccessToken<P> | null> {
     try {
       const verified = this.#verify(plainText)
-      return verified instanceof Promise ? verified : Promise.resolve(verified)
+      if (verified instanceof Promise) return verified.then((token) => token && this.#use(token))
+      return Promise.resolve(verified && this.#use(verified))
     } catch (error) {
       return Promise.reject(error)
     }
@@ -313,13 +348,14 @@ export class TokenService<P extends string = string> {
 
   static {
     verify = (service, plainText) => service.#verify(plainText)
+    use = (service, token) => service.#use(token)
   }
 
   // `authenticate` without a promise where no lookup is needed (a malformed token, a cached record). The request
   // guard calls it through `verifyToken`: on the path every request takes, each promise and each clock read shows
   // in the benchmark (bench/), so there is one clock read and at most one `then`.
   #verify(plainText: string): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> {
-    const parsed = parsePlainTextToken(plainText, this.#prefix)
+    const parsed = parsePlainTextToken(plainText, this.#prefix, this.#legacyTokens)
     if (!parsed) return this.#fail('malformed', null)
     const hash = hashSecret(parsed.secret)
     const now = this.#clock()
@@ -366,18 +402,25 @@ export class TokenService<P extends string = string> {
   }
 
   #accept(record: TokenRecord, now: number, generation: number | null): PersonalAccessToken<P> {
-    // This request is a use: the token says so at once (to within the interval), while the write is coalesced.
-    const lastUsedAt = this.#tracker ? this.#tracker.note(record, now) : record.lastUsedAt
-    const cache = this.#cache
-    if (cache !== null) {
-      const current = lastUsedAt === record.lastUsedAt ? record : { ...record, lastUsedAt }
-      // Only a verified record is kept, so unknown ids and wrong secrets can never evict real entries.
-      if (generation !== null) cache.set(current, now, generation)
-      else if (current !== record) cache.refresh(current)
+    // Only a verified record is kept, so unknown ids and wrong secrets can never evict real entries.
+    if (this.#cache !== null && generation !== null) this.#cache.set(record, now, generation)
+    return this.#token(record)
+  }
+
+  // This request is a use: the token says so at once (to within the interval), while the write is coalesced.
+  #use(token: PersonalAccessToken<P>): PersonalAccessToken<P> {
+    let used = token
+    if (this.#tracker) {
+      const lastUsedAt = this.#tracker.note(token, this.#clock())
+      if (lastUsedAt !== token.lastUsedAt) {
+        // Field by field: the times are getters on the prototype, which a spread would drop.
+        const { id, owner, name, abilities, expiresAt, createdAt } = token
+        used = new PersonalAccessToken<P>({ id, owner, name, abilities, lastUsedAt, expiresAt, createdAt })
+        this.#cache?.used(token.id, lastUsedAt)
+      }
     }
-    const token = this.#token(record, lastUsedAt)
-    if (this.#hooks.authenticated) this.#emit(this.#hooks.authenticated, token)
-    return token
+    if (this.#hooks.authenticated) this.#emit(this.#hooks.authenticated, used)
+    return used
   }
 
   /**
@@ -539,10 +582,9 @@ export class TokenService<P extends string = string> {
     return this.#expirationMs !== null && record.createdAt.getTime() + this.#expirationMs <= now
   }
 
-  #token(record: TokenRecord, lastUsedAt = record.lastUsedAt): PersonalAccessToken<P> {
-    // The constructor copies only the public fields, so a record (hash included) can be passed as it is.
-    if (lastUsedAt === record.lastUsedAt) return new PersonalAccessToken<P>(record)
-    return new PersonalAccessToken<P>({ ...record, lastUsedAt })
+  // The constructor copies only the public fields, so a record (hash included) can be passed as it is.
+  #token(record: TokenRecord): PersonalAccessToken<P> {
+    return new PersonalAccessToken<P>(record)
   }
 
   #fail(reason: AuthenticationFailure, tokenId: string | null): null {

@@ -67,7 +67,11 @@ export interface ExpiredTokenCriteria {
  *
  * @example
  * ```ts
- * store.watch?.({ changed: (ids) => console.log('changed', ids), delivering: (live) => console.log({ live }) })
+ * store.watch?.({
+ *   changed: (ids) => console.log('changed', ids),
+ *   delivering: (live) => console.log({ live }),
+ *   refused: (error) => console.error(error.message),
+ * })
  * ```
  */
 export interface TokenChangeListener {
@@ -75,6 +79,11 @@ export interface TokenChangeListener {
   changed(ids: readonly string[] | null): void
   /** False while changes cannot be delivered (the listening connection dropped); true once they can again. */
   delivering(live: boolean): void
+  /**
+   * Changes can never be delivered as things stand (say, the table has no change triggers): the cache stays off
+   * for good, and the service reports `error` (a `MisconfigurationError` that says how to fix it).
+   */
+  refused(error: Error): void
 }
 
 /**
@@ -143,10 +152,10 @@ export interface TokenStore {
   deleteByOwner(owner: TokenOwner, exceptId?: string): Promise<string[]>
 
   /**
-   * Sets `lastUsedAt` to `at` on each listed token that still exists, in one batch. MUST NOT create a token: a
-   * deleted id stays deleted. MUST NOT move `lastUsedAt` backwards.
+   * Sets each listed token's `lastUsedAt` to its time of use (`uses` maps ids to times), for those that still
+   * exist, in one batch. MUST NOT create a token: a deleted id stays deleted. MUST NOT move `lastUsedAt` backwards.
    */
-  touch(ids: readonly string[], at: Date): Promise<void>
+  touch(uses: ReadonlyMap<string, Date>): Promise<void>
 
   /** Deletes the tokens that match `criteria` (either condition); returns how many. */
   deleteExpired(criteria: ExpiredTokenCriteria): Promise<number>

@@ -63,12 +63,12 @@ describe('VerificationCache', () => {
     expect(cache.get('1', 0)?.id).toBe('1')
   })
 
-  it('refreshes a kept record in place', () => {
+  it('notes a newer last use on a kept record in place', () => {
     const cache = new VerificationCache()
     cache.set(record('1'), 0, cache.generation)
-    cache.refresh({ ...record('1'), lastUsedAt: new Date(5) })
+    cache.used('1', new Date(5))
     expect(cache.get('1', 0)?.lastUsedAt).toEqual(new Date(5))
-    cache.refresh(record('9'))
+    cache.used('9', new Date(5))
     expect(cache.size).toBe(1)
   })
 })

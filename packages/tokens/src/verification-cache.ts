@@ -94,16 +94,16 @@ export class VerificationCache {
   }
 
   /**
-   * Replaces a kept record in place (same expiry), e.g. with a newer `lastUsedAt`.
+   * Notes a newer `lastUsedAt` on a kept record (same expiry), so its next hit does not queue another touch.
    *
    * @example
    * ```ts
-   * cache.refresh({ ...record, lastUsedAt: new Date() })
+   * cache.used('7', new Date())
    * ```
    */
-  refresh(record: TokenRecord): void {
-    const entry = this.#entries.get(record.id)
-    if (entry) entry.record = record
+  used(id: string, lastUsedAt: Date | null): void {
+    const entry = this.#entries.get(id)
+    if (entry) entry.record = { ...entry.record, lastUsedAt }
   }
 
   /**

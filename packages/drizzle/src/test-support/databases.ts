@@ -28,53 +28,22 @@ if (!serverUrl) {
   )
 }
 
-/**
- * Records every statement PGlite runs, at the client, where drizzle's queries and direct ones both pass: texts
- * given to `query` and `exec`, and for `execProtocol` the text of each statement bound (in `statements`) and of
- * each parsed (in `parses`), read from the messages.
- */
-function countStatements(client: PGlite, statements: string[], parses: string[]): void {
-  const query = client.query.bind(client)
-  const exec = client.exec.bind(client)
-  const execProtocol = client.execProtocol.bind(client)
-  const prepared = new Map<string, string>()
-  client.query = ((text: string, ...rest: unknown[]) => {
-    statements.push(text)
-    return (query as (...args: unknown[]) => unknown)(text, ...rest)
-  }) as PGlite['query']
-  client.exec = ((text: string, ...rest: unknown[]) => {
-    statements.push(text)
-    return (exec as (...args: unknown[]) => unknown)(text, ...rest)
-  }) as PGlite['exec']
-  client.execProtocol = ((message: Uint8Array, ...rest: unknown[]) => {
-    const view = new DataView(message.buffer, message.byteOffset, message.byteLength)
-    for (let at = 0; at < message.length; at += 1 + view.getInt32(at + 1)) {
-      const [first = '', second = ''] = cstrings(message.subarray(at + 5, at + 1 + view.getInt32(at + 1)))
-      const type = String.fromCharCode(message[at] as number)
-      if (type === 'P') {
-        prepared.set(first, second)
-        parses.push(second)
-      }
-      if (type === 'B') statements.push(prepared.get(second) ?? `(unknown statement ${second})`)
-    }
-    return (execProtocol as (...args: unknown[]) => unknown)(message, ...rest)
-  }) as PGlite['execProtocol']
-}
-
-/** The first two NUL-terminated strings of a message body. */
-function cstrings(body: Uint8Array): string[] {
-  const decoder = new TextDecoder()
-  const first = body.indexOf(0)
-  const second = body.indexOf(0, first + 1)
-  return [decoder.decode(body.subarray(0, first)), decoder.decode(body.subarray(first + 1, second))]
+/** Records every statement PGlite runs, at the client, where all of drizzle's queries pass. */
+function countStatements(client: PGlite, statements: string[]): void {
+  for (const method of ['query', 'exec'] as const) {
+    const original = (client[method] as (...args: unknown[]) => unknown).bind(client)
+    client[method] = ((text: string, ...rest: unknown[]) => {
+      statements.push(text)
+      return original(text, ...rest)
+    }) as never
+  }
 }
 
 /** An in-process PGlite, migrated. */
-export async function pgliteDatabase(): Promise<TestDatabase & { client: PGlite; parses: string[] }> {
+export async function pgliteDatabase(): Promise<TestDatabase & { client: PGlite }> {
   const client = new PGlite()
   const statements: string[] = []
-  const parses: string[] = []
-  countStatements(client, statements, parses)
+  countStatements(client, statements)
   const db = drizzlePglite(client)
   await migrate(db)
   statements.length = 0
@@ -82,7 +51,6 @@ export async function pgliteDatabase(): Promise<TestDatabase & { client: PGlite;
     db,
     client,
     statements,
-    parses,
     exec: async (query) => void (await client.exec(query)),
     close: () => client.close(),
   }
