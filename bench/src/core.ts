@@ -43,9 +43,9 @@ export async function benchMemoryAuthenticate(): Promise<{
   let writes = 0
   const store = new MemoryTokenStore()
   const touch = store.touch.bind(store)
-  store.touch = (ids, at) => {
+  store.touch = (uses) => {
     writes += 1
-    return touch(ids, at)
+    return touch(uses)
   }
   const tokens = createTokens({ store, permissions, lastUsed: { interval: 60_000, flushDelay: 50 } })
   const { plainTextToken } = await tokens.create('42', 'bench', ['read'])

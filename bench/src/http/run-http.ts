@@ -1,13 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** One HTTP scenario: a server process (`server.ts <args>`) and whether requests carry the bearer token. */
+/**
+ * One HTTP scenario: a server process (`server.ts <args>`), whether requests carry a bearer token, and whether they
+ * rotate through every token the server knows (`distinct`, the default) or repeat its first one (`one`).
+ */
 export interface HttpScenario {
   readonly name: string
   readonly args: readonly string[]
   readonly authenticated: boolean
+  readonly tokens?: 'distinct' | 'one'
   /** Extra environment for the server process. */
   readonly env?: Readonly<Record<string, string>>
 }
@@ -25,14 +30,13 @@ export interface HttpResult {
 }
 
 const here = fileURLToPath(new URL('.', import.meta.url))
-const require = createRequire(import.meta.url)
-const autocannonBin = require.resolve('autocannon/autocannon.js')
 const CLOCK_TICKS = 100 // USER_HZ on Linux
 
 interface Running {
   readonly child: ChildProcess
   readonly port: number
-  readonly token: string
+  /** The file of plain texts the server accepts, one per line. */
+  readonly tokens: string
 }
 
 async function startServer(scenario: HttpScenario): Promise<Running> {
@@ -48,7 +52,7 @@ async function startServer(scenario: HttpScenario): Promise<Running> {
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString()
       const ready = /READY (\d+) (\S+)/.exec(output)
-      if (ready) resolve({ child, port: Number(ready[1]), token: ready[2] as string })
+      if (ready) resolve({ child, port: Number(ready[1]), tokens: ready[2] as string })
     })
   })
 }
@@ -67,9 +71,14 @@ async function serverStats(running: Running): Promise<{ requests: number; statem
 }
 
 async function drive(running: Running, scenario: HttpScenario, seconds: number, connections: number) {
-  const args = [autocannonBin, '-c', String(connections), '-d', String(seconds), '-j']
-  if (scenario.authenticated) args.push('-H', `authorization=Bearer ${running.token}`)
-  args.push(`http://127.0.0.1:${running.port}/hit`)
+  const args = [
+    `${here}load.js`,
+    `http://127.0.0.1:${running.port}/hit`,
+    String(seconds),
+    String(connections),
+  ]
+  if (scenario.authenticated)
+    args.push(scenario.tokens === 'one' ? firstOnly(running.tokens) : running.tokens)
   const statsBefore = await serverStats(running)
   const before = cpuTicks(running.child.pid as number)
   const output = await new Promise<string>((resolve, reject) => {
@@ -144,6 +153,12 @@ export async function runHttp(
       statementsPerRequest: entry.statements / Math.max(1, entry.requests),
     }
   })
+}
+
+function firstOnly(file: string): string {
+  const one = join(tmpdir(), `jetstream-bench-one-${process.pid}.txt`)
+  writeFileSync(one, readFileSync(file, 'utf8').split('\n')[0] as string)
+  return one
 }
 
 // SIGTERM lets the server close its database clients; one that has not exited within 5 s is killed.

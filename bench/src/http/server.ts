@@ -1,7 +1,8 @@
 /**
  * One benchmark server, run as its own process: `node dist/http/server.js <framework> <mode>`. It prints
- * `READY <port> <token>` once listening; the runner drives `GET /hit` with autocannon from another process and
- * reads `GET /__stats` (requests served, statements sent) between rounds.
+ * `READY <port> <tokens file>` once listening (the plain texts it accepts, one per line); the runner drives
+ * `GET /hit` with autocannon from another process and reads `GET /__stats` (requests served, statements sent)
+ * between rounds.
  *
  * Modes:
  * - `bare`: `{"ok":true}` with no auth at all;
@@ -11,9 +12,11 @@
  * - `memory`: the adapter's `auth` + `abilities('read')` on the memory store;
  * - `drizzle-postgres`, `drizzle-pglite` (+ `-cached`): the same on the drizzle store, without / with the cache;
  * - `better-auth`: better-auth's API-key plugin, `verifyApiKey`, on the same PostgreSQL (`BENCH_PEER_KEY`).
- * Server scenarios use the schema named by `BENCH_SCHEMA` on `DATABASE_URL`, where the runner created `BENCH_TOKEN`.
+ * Server scenarios use the schema named by `BENCH_SCHEMA` on `DATABASE_URL`, where the runner created the tokens
+ * listed in `BENCH_TOKENS_FILE`; the other stores get as many tokens of their own (token-set.ts).
  */
 import { hash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { PGlite } from '@electric-sql/pglite'
 import { serve } from '@hono/node-server'
@@ -36,6 +39,7 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
 import Koa from 'koa'
 import postgres from 'postgres'
+import { issueTokens, warmTokens, writeTokens } from './token-set.js'
 
 export type Framework = 'hono' | 'koa' | 'express'
 const [framework, mode] = process.argv.slice(2) as [Framework, string]
@@ -46,8 +50,10 @@ const body = { ok: true }
 // The database behind the scenario, counting every statement it is sent.
 let store: TokenStore = new MemoryTokenStore()
 let rawLookup: ((id: string) => Promise<{ token: string } | undefined>) | null = null
-// Only the server scenarios use the token the runner created in PostgreSQL; the others make their own.
-let token = mode.includes('postgres') ? (process.env.BENCH_TOKEN ?? '') : ''
+// Only the server scenarios use the tokens the runner created in PostgreSQL; the others make their own.
+let plains = mode.includes('postgres')
+  ? readFileSync(process.env.BENCH_TOKENS_FILE as string, 'utf8').split('\n')
+  : []
 if (mode.includes('postgres')) {
   const client = postgres(process.env.DATABASE_URL as string, {
     max: 10,
@@ -67,16 +73,10 @@ if (mode.includes('postgres')) {
 } else if (mode.includes('pglite')) {
   const lite = new PGlite()
   const query = lite.query.bind(lite)
-  const execProtocol = lite.execProtocol.bind(lite)
   lite.query = ((...args: Parameters<PGlite['query']>) => {
     stats.statements++
     return query(...args)
   }) as PGlite['query']
-  // The store's prepared lookup: one statement bound and run per call.
-  lite.execProtocol = ((...args: Parameters<PGlite['execProtocol']>) => {
-    stats.statements++
-    return execProtocol(...args)
-  }) as PGlite['execProtocol']
   const db = drizzlePglite(lite)
   await migrate(db)
   store = drizzleStore(db)
@@ -88,14 +88,31 @@ if (mode.includes('postgres')) {
       )
     ).rows[0]
 }
-// Steady state: the token was used just now, so no touch is due during the run. A service of its own does that,
+// Steady state: every token was used just now, so no touch is due during the run. A service of its own does that,
 // since close() also ends the serving service's change feed.
 const warmup = createTokens({ store, permissions })
-if (!token) token = (await warmup.create('1', 'bench', ['read'])).plainTextToken
-await warmup.authenticate(token)
-await warmup.close()
+if (plains.length === 0 && mode !== 'bare') plains = await issueTokens(warmup)
+await warmTokens(warmup, plains)
 const tokens = createTokens({ store, permissions, cache: mode.endsWith('-cached') })
+// A cache in steady state holds every token in use: fill it before the runner starts measuring.
+if (mode.endsWith('-cached')) await waitForCache(tokens, plains)
 stats.statements = 0
+
+// Uses every token once through the serving service, after its change feed is live (until then the cache keeps
+// nothing), so the run measures the steady state, not 10,000 first lookups.
+async function waitForCache(service: TokenService<'read'>, all: readonly string[]): Promise<void> {
+  const sample = all[0] as string
+  for (let tries = 0; tries < 200; tries++) {
+    stats.statements = 0
+    await service.authenticate(sample)
+    await service.authenticate(sample)
+    if (stats.statements === 1) break
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  for (let start = 0; start < all.length; start += 50) {
+    await Promise.all(all.slice(start, start + 50).map((plain) => service.authenticate(plain)))
+  }
+}
 
 const user = { id: '1' }
 const guard = { user: () => user }
@@ -109,13 +126,17 @@ const peer =
         () => void stats.statements++,
       )
     : null
-if (peer) token = process.env.BENCH_PEER_KEY ?? ''
+// better-auth checks one key of its own (made by the runner).
+if (peer) plains = [process.env.BENCH_PEER_KEY ?? '']
 
-// Hono's bearerAuth accepts only RFC 6750 token characters, so its static token is the secret part alone.
-const staticToken = token.slice(token.indexOf('|') + 1)
+// Hono's bearerAuth holds one static token and accepts only RFC 6750 token characters: the secret part alone.
+const first = plains[0] ?? ''
+const staticToken = first.slice(first.indexOf('|') + 1)
+if (mode.startsWith('bearer-auth')) plains = [staticToken]
+const tokensFile = writeTokens(plains, `${framework}-${mode}`)
 
 function ready(port: number): void {
-  process.stdout.write(`READY ${port} ${mode.startsWith('bearer-auth') ? staticToken : token}\n`)
+  process.stdout.write(`READY ${port} ${tokensFile}\n`)
   stats.statements = 0
 }
 

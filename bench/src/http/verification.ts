@@ -4,6 +4,7 @@ import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { peerKey } from './better-auth.js'
 import { type HttpResult, type HttpScenario, runHttp } from './run-http.js'
+import { issueTokens, writeTokens } from './token-set.js'
 
 export interface VerificationTable {
   readonly rows: string[]
@@ -23,21 +24,22 @@ export async function benchVerification(serverUrl: string): Promise<Verification
     await migrate(drizzle(setup))
     const permissions = new PermissionRegistry({ permissions: ['read'], defaults: ['read'] })
     const tokens = createTokens({ store: drizzleStore(drizzle(setup)), permissions })
-    const { plainTextToken } = await tokens.create('1', 'bench', ['read'])
+    const plains = await issueTokens(tokens)
     await tokens.close()
     const env = {
       DATABASE_URL: serverUrl,
       BENCH_SCHEMA: schema,
-      BENCH_TOKEN: plainTextToken,
+      BENCH_TOKENS_FILE: writeTokens(plains, 'server'),
       BENCH_PEER_KEY: await peerKey(serverUrl, schema),
     }
 
-    const scenario = (name: string, framework: string, mode: string, authenticated = true): HttpScenario => ({
-      name,
-      args: [framework, mode],
-      authenticated,
-      env,
-    })
+    const scenario = (
+      name: string,
+      framework: string,
+      mode: string,
+      authenticated = true,
+      tokens: 'distinct' | 'one' = 'distinct',
+    ): HttpScenario => ({ name, args: [framework, mode], authenticated, tokens, env })
     const scenarios: HttpScenario[] = [
       scenario('bare Hono route, no auth', 'hono', 'bare', false),
       scenario("Hono's own bearerAuth, one static token", 'hono', 'bearer-auth'),
@@ -45,6 +47,13 @@ export async function benchVerification(serverUrl: string): Promise<Verification
       scenario('raw floor: sha256 + primary-key select, postgres.js', 'hono', 'raw-postgres'),
       scenario('raw floor: sha256 + primary-key select, PGlite', 'hono', 'raw-pglite'),
       scenario('@jetstream/hono, drizzle on the server, uncached', 'hono', 'drizzle-postgres'),
+      scenario(
+        '@jetstream/hono, drizzle on the server, uncached, one token repeated',
+        'hono',
+        'drizzle-postgres',
+        true,
+        'one',
+      ),
       scenario('@jetstream/hono, drizzle on the server, cached', 'hono', 'drizzle-postgres-cached'),
       scenario('@jetstream/hono, drizzle on PGlite, uncached', 'hono', 'drizzle-pglite'),
       scenario('@jetstream/hono, drizzle on PGlite, cached', 'hono', 'drizzle-pglite-cached'),
