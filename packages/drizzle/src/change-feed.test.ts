@@ -188,6 +188,37 @@ describe.skipIf(!serverUrl)(
       await b.close()
     })
 
+    it('B on postgres.js refuses a token revoked while its listening connection was down, without waiting for a probe', async () => {
+      const b = createTokens({
+        store: drizzleStore(drizzle(clientB), { probeInterval: 60_000 }),
+        cache: true,
+        lastUsed: false,
+      })
+      const a = createTokens({ store: drizzleStore(database.db), lastUsed: false })
+      const { token, plainTextToken } = await a.create('42', 'watched over postgres.js')
+      const lookups = () => sentByB.filter((q) => q.startsWith('select "id"')).length
+      try {
+        await within(3_000, async () => {
+          await b.authenticate(plainTextToken)
+          const before = lookups()
+          await b.authenticate(plainTextToken)
+          return lookups() === before
+        })
+        await database.exec(
+          `select pg_terminate_backend(pid) from pg_stat_activity
+           where application_name = 'jetstream_b_${database.schema}' and query ilike 'listen%'`,
+        )
+        // Revoked while B's listening connection is gone: its NOTIFY reaches nobody.
+        await a.revoke('42', token.id)
+        // postgres.js re-listens at once, and the feed starts the cache afresh when it does; the probe is a
+        // minute away, so only that can explain a refusal here.
+        await within(1_000, async () => (await b.authenticate(plainTextToken)) === null)
+      } finally {
+        await a.close()
+        await b.close()
+      }
+    })
+
     it('B on node-postgres stops trusting its cache as soon as its listening connection is lost, not at the next probe', async () => {
       const name = `jetstream_np_${database.schema}`
       const pool = new pg.Pool({

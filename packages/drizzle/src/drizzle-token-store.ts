@@ -76,6 +76,18 @@ export interface DrizzleStoreOptions {
    * only; see `watch`). A dropped connection is noticed within about two intervals. Default 1000.
    */
   readonly probeInterval?: number
+  /**
+   * The database the change feed listens on; default `db`. Behind a pooler in transaction mode (PgBouncer), give
+   * a drizzle database on a direct connection to PostgreSQL: LISTEN belongs to a session, and such a pooler hands
+   * each transaction whichever server connection is free, so notifications would reach nobody.
+   */
+  readonly listen?: AnyPgDatabase
+  /**
+   * Whether the verification reads are named prepared statements. Default true. False behind a pooler in
+   * transaction mode that cannot follow prepared statements (PgBouncer before 1.21): each read is then sent
+   * unnamed (with postgres.js, also set `prepare: false` on the client).
+   */
+  readonly prepare?: boolean
 }
 
 /**
@@ -136,9 +148,9 @@ export class DrizzleTokenStore implements TokenStore {
     this.#selection = selectionOf(table)
     this.#id = codecFor(table.id)
     this.#ownerId = codecFor(table.tokenableId)
-    this.#queries = tokenQueries(db, table)
+    this.#queries = tokenQueries(db, table, options.prepare ?? true)
     this.#batch = this.#deadline ? this.#batchOn(this.#deadline) : null
-    const feed = new ChangeFeed(db, { probeInterval: options.probeInterval ?? 1_000 })
+    const feed = new ChangeFeed(options.listen ?? db, { probeInterval: options.probeInterval ?? 1_000 })
     if (feed.supported && table === personalAccessTokens) this.watch = (listener) => feed.start(listener)
   }
 

@@ -129,14 +129,15 @@ interface Prepared {
 }
 
 /**
- * Builds {@link TokenQueries} with drizzle: the same three statements on every driver.
+ * Builds {@link TokenQueries} with drizzle: the same three statements on every driver, prepared by name unless
+ * `prepare` is false.
  *
  * @example
  * ```ts
  * const queries = tokenQueries(drizzle(postgres(url)), personalAccessTokens)
  * ```
  */
-export function tokenQueries(db: AnyPgDatabase, table: TokenTable): TokenQueries {
+export function tokenQueries(db: AnyPgDatabase, table: TokenTable, prepare = true): TokenQueries {
   const selection = selectionOf(table)
   const statements = {
     byId: db
@@ -163,7 +164,7 @@ export function tokenQueries(db: AnyPgDatabase, table: TokenTable): TokenQueries
       const text = statements[key].toSQL().sql
       return (value) => client.query(text, [value], ARRAY_ROWS).then((result) => result.rows.map(toRow))
     }
-  } else {
+  } else if (prepare) {
     // node-postgres prepares by name on each connection; the name must differ per statement text.
     const { schema, name: tableName } = getTableConfig(table)
     const name = `jetstream_tokens_${schema ?? ''}_${tableName}`.replace(/\W/g, '_')
@@ -171,6 +172,9 @@ export function tokenQueries(db: AnyPgDatabase, table: TokenTable): TokenQueries
       const prepared = statements[key].prepare(`${name}_${key}`) as unknown as Prepared
       return (value) => prepared.execute({ value })
     }
+  } else {
+    // Unnamed: drizzle builds the text on each call and the driver sends it without a statement name.
+    run = (key) => (value) => statements[key].execute({ value }) as unknown as Promise<TokenRow[]>
   }
   const byId = run('byId')
   const byHash = run('byHash')

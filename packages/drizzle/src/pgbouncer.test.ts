@@ -1,0 +1,137 @@
+import { testTokenStore } from '@jetstream/testing'
+import { createTokens } from '@jetstream/tokens'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import { drizzle } from 'drizzle-orm/postgres-js'
+import pg from 'pg'
+import postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { type AnyPgDatabase, drizzleStore } from './drizzle-token-store.js'
+import { migrate } from './migrate.js'
+import { serverUrl } from './test-support/databases.js'
+
+/*
+ * Behind PgBouncer in transaction mode (Debian's 1.18, which cannot follow prepared statements): every statement
+ * may land on another server connection, so nothing may rely on session state or on a named statement, and the
+ * change feed listens on a direct connection. The tests run in a database of their own, through the pooler.
+ */
+const poolerUrl = process.env.PGBOUNCER_URL
+if (!poolerUrl && process.env.CI) {
+  throw new Error(
+    'CI must test behind PgBouncer: set PGBOUNCER_URL (.ci/run starts it with scripts/pgbouncer.sh).',
+  )
+}
+if (!poolerUrl) {
+  console.warn(
+    'skipped: the tests behind PgBouncer; run `bash scripts/pgbouncer.sh` and set PGBOUNCER_URL=postgres://postgres@127.0.0.1:6432/jetstream_pooled',
+  )
+}
+const ready = Boolean(poolerUrl && serverUrl)
+
+/** The same database as `url`, reached directly rather than through the pooler. */
+function directUrl(): string {
+  const direct = new URL(serverUrl as string)
+  direct.pathname = new URL(poolerUrl as string).pathname
+  return direct.toString()
+}
+
+let direct: postgres.Sql
+beforeAll(async () => {
+  if (!ready) return
+  const admin = postgres(serverUrl as string, { max: 1, onnotice: () => {} })
+  const name = new URL(poolerUrl as string).pathname.slice(1)
+  const [exists] = await admin`select 1 from pg_database where datname = ${name}`
+  if (!exists) await admin.unsafe(`create database "${name.replaceAll('"', '""')}"`)
+  await admin.end()
+  direct = postgres(directUrl(), { max: 2, onnotice: () => {} })
+  await direct.unsafe('drop table if exists personal_access_tokens cascade')
+  await migrate(drizzle(direct))
+}, 30_000)
+afterAll(async () => {
+  await direct?.end({ timeout: 1 })
+})
+
+interface Pooled {
+  readonly db: AnyPgDatabase
+  /** Every statement drizzle sent, as its logger saw it. */
+  readonly sent: string[]
+  end(): Promise<void>
+}
+
+const drivers: [string, () => Pooled][] = [
+  [
+    'postgres.js',
+    () => {
+      // postgres.js's own switch for poolers: no named statements.
+      const client = postgres(poolerUrl as string, { prepare: false, onnotice: () => {} })
+      const sent: string[] = []
+      const db = drizzle(client, { logger: { logQuery: (query) => void sent.push(query) } })
+      return { db, sent, end: () => client.end({ timeout: 1 }) }
+    },
+  ],
+  [
+    'node-postgres',
+    () => {
+      const pool = new pg.Pool({ connectionString: poolerUrl })
+      const sent: string[] = []
+      const db = drizzlePg(pool, { logger: { logQuery: (query) => void sent.push(query) } })
+      return { db, sent, end: () => pool.end() }
+    },
+  ],
+]
+
+for (const [driver, open] of drivers) {
+  if (!ready) break
+  let client: ReturnType<typeof open>
+  testTokenStore(`DrizzleTokenStore behind PgBouncer (transaction mode) through ${driver}`, {
+    create: () => {
+      client = open()
+      return drizzleStore(client.db, { prepare: false })
+    },
+    reset: async () => void (await direct.unsafe('truncate personal_access_tokens')),
+    close: () => client.end(),
+  })
+}
+
+describe.skipIf(!ready).each(drivers)('a verification cache behind PgBouncer, through %s', (_, open) => {
+  it('hears a revocation made through the pooler on its direct listening connection', async () => {
+    const a = open()
+    const b = open()
+    const listen = postgres(directUrl(), { max: 1, onnotice: () => {} })
+    const errors: unknown[] = []
+    const store = (db: AnyPgDatabase, options = {}) => drizzleStore(db, { prepare: false, ...options })
+    const tokensA = createTokens({ store: store(a.db), lastUsed: false })
+    const tokensB = createTokens({
+      store: store(b.db, { listen: drizzle(listen) }),
+      cache: true,
+      lastUsed: false,
+      on: { error: (error) => errors.push(error) },
+    })
+    try {
+      const { token, plainTextToken } = await tokensA.create('42', 'pooled')
+      const lookups = () => b.sent.filter((query) => query.startsWith('select')).length
+      // The cache is trusted once B listens: then a second lookup is answered without a statement.
+      await vi.waitFor(
+        async () => {
+          expect(await tokensB.authenticate(plainTextToken)).not.toBeNull()
+          const before = lookups()
+          expect(await tokensB.authenticate(plainTextToken)).not.toBeNull()
+          expect(lookups()).toBe(before)
+        },
+        { timeout: 5_000 },
+      )
+      await tokensA.revoke('42', token.id)
+      await vi.waitFor(async () => expect(await tokensB.authenticate(plainTextToken)).toBeNull(), {
+        timeout: 1_000,
+      })
+      expect(errors).toEqual([])
+    } finally {
+      await tokensA.close()
+      await tokensB.close()
+      await listen.end({ timeout: 1 })
+      await a.end()
+      await b.end()
+    }
+  })
+})
+
+if (!ready) it.skip('runs behind PgBouncer when PGBOUNCER_URL and DATABASE_URL are set', () => {})
