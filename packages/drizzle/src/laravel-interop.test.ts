@@ -1,14 +1,18 @@
 import { createHash, randomInt } from 'node:crypto'
 import { crc32 } from 'node:zlib'
-import { PGlite } from '@electric-sql/pglite'
 import { createTokens, InvalidInputError } from '@jetstream/tokens'
 import { sql } from 'drizzle-orm'
 import { bigint, bigserial, getTableConfig, pgTable, text, timestamp, varchar } from 'drizzle-orm/pg-core'
-import { drizzle } from 'drizzle-orm/pglite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
 import { personalAccessTokens } from './schema.js'
-import { pgliteDatabase, postgresJsDatabase, serverUrl, type TestDatabase } from './test-support/databases.js'
+import {
+  nodePostgresDatabase,
+  pgliteDatabase,
+  postgresJsDatabase,
+  serverUrl,
+  type TestDatabase,
+} from './test-support/databases.js'
 
 // Laravel's Str::random(40) and Sanctum 4's createToken(): entropy, its crc32b, sha256 of both at rest.
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
@@ -90,44 +94,66 @@ describe.each(backends)('Laravel Sanctum interop on %s', (_, open) => {
   })
 })
 
-describe('a table shaped exactly as Laravel migrates it (bigint tokenable_id, timestamp(0) without time zone)', () => {
-  // Laravel 11's PostgreSQL grammar output for Sanctum's create_personal_access_tokens_table migration.
-  const laravelMigration = `
-    create table "personal_access_tokens" ("id" bigserial not null primary key, "tokenable_type" varchar(255) not null,
-      "tokenable_id" bigint not null, "name" text not null, "token" varchar(64) not null, "abilities" text null,
-      "last_used_at" timestamp(0) without time zone null, "expires_at" timestamp(0) without time zone null,
-      "created_at" timestamp(0) without time zone null, "updated_at" timestamp(0) without time zone null);
-    create index "personal_access_tokens_tokenable_type_tokenable_id_index" on "personal_access_tokens" ("tokenable_type", "tokenable_id");
-    alter table "personal_access_tokens" add constraint "personal_access_tokens_token_unique" unique ("token");
-    create index "personal_access_tokens_expires_at_index" on "personal_access_tokens" ("expires_at");`
+// Laravel 11's PostgreSQL grammar output for Sanctum's create_personal_access_tokens_table migration.
+const laravelMigration = `
+  drop table if exists "personal_access_tokens" cascade;
+  create table "personal_access_tokens" ("id" bigserial not null primary key, "tokenable_type" varchar(255) not null,
+    "tokenable_id" bigint not null, "name" text not null, "token" varchar(64) not null, "abilities" text null,
+    "last_used_at" timestamp(0) without time zone null, "expires_at" timestamp(0) without time zone null,
+    "created_at" timestamp(0) without time zone null, "updated_at" timestamp(0) without time zone null);
+  create index "personal_access_tokens_tokenable_type_tokenable_id_index" on "personal_access_tokens" ("tokenable_type", "tokenable_id");
+  alter table "personal_access_tokens" add constraint "personal_access_tokens_token_unique" unique ("token");
+  create index "personal_access_tokens_expires_at_index" on "personal_access_tokens" ("expires_at");`
 
-  const laravelTokens = pgTable('personal_access_tokens', {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
-    tokenableType: varchar('tokenable_type', { length: 255 }).notNull(),
-    tokenableId: bigint('tokenable_id', { mode: 'number' }).notNull(),
-    name: text('name').notNull(),
-    token: varchar('token', { length: 64 }).notNull().unique(),
-    abilities: text('abilities'),
-    lastUsedAt: timestamp('last_used_at', { precision: 0 }),
-    expiresAt: timestamp('expires_at', { precision: 0 }),
-    createdAt: timestamp('created_at', { precision: 0 }),
-    updatedAt: timestamp('updated_at', { precision: 0 }),
-  })
+const laravelTokens = pgTable('personal_access_tokens', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  tokenableType: varchar('tokenable_type', { length: 255 }).notNull(),
+  tokenableId: bigint('tokenable_id', { mode: 'number' }).notNull(),
+  name: text('name').notNull(),
+  token: varchar('token', { length: 64 }).notNull().unique(),
+  abilities: text('abilities'),
+  lastUsedAt: timestamp('last_used_at', { precision: 0 }),
+  expiresAt: timestamp('expires_at', { precision: 0 }),
+  createdAt: timestamp('created_at', { precision: 0 }),
+  updatedAt: timestamp('updated_at', { precision: 0 }),
+})
 
-  let client: PGlite
-  let db: ReturnType<typeof drizzle>
+// The server's session and this process both far from UTC (UTC+14), as a Laravel app's database may be: Laravel
+// writes its app time zone's wall time (UTC by default) into columns without a time zone.
+const FAR_ZONE = 'Pacific/Kiritimati'
+const laravelBackends: [string, () => Promise<TestDatabase>][] = [['PGlite', pgliteDatabase]]
+if (serverUrl) {
+  laravelBackends.push(
+    ['postgres.js', () => postgresJsDatabase(serverUrl as string, { connection: { TimeZone: FAR_ZONE } })],
+    ['node-postgres', () => nodePostgresDatabase(serverUrl as string, { TimeZone: FAR_ZONE })],
+  )
+}
+
+describe.each(laravelBackends)('the table exactly as Laravel migrates it, on %s, far from UTC', (_, open) => {
+  let database: TestDatabase
+  let previousZone: string | undefined
+  const query = async <T>(statement: ReturnType<typeof sql>) =>
+    rows(await database.db.execute(statement)) as T[]
+  const service = (options: Partial<Parameters<typeof createTokens>[0]> = {}) =>
+    createTokens({
+      store: drizzleStore(database.db, { table: laravelTokens }),
+      ownerType: 'App\\Models\\User',
+      ...options,
+    })
   beforeAll(async () => {
-    client = new PGlite()
-    await client.exec(laravelMigration)
-    db = drizzle(client)
+    previousZone = process.env.TZ
+    process.env.TZ = FAR_ZONE
+    database = await open()
+    await database.exec(laravelMigration)
   })
-  afterAll(() => client.close())
+  afterAll(async () => {
+    if (previousZone === undefined) delete process.env.TZ
+    else process.env.TZ = previousZone
+    await database.close()
+  })
 
   it('creates, authenticates, lists, updates and revokes with numeric user ids', async () => {
-    const tokens = createTokens({
-      store: drizzleStore(db, { table: laravelTokens }),
-      ownerType: 'App\\Models\\User',
-    })
+    const tokens = service()
     const { token, plainTextToken } = await tokens.create(7, 'shared table', ['read'])
     const found = await tokens.authenticate(plainTextToken)
     expect(found?.owner).toEqual({ type: 'App\\Models\\User', id: '7' })
@@ -142,72 +168,104 @@ describe('a table shaped exactly as Laravel migrates it (bigint tokenable_id, ti
     expect(await tokens.authenticate(plainTextToken)).toBeNull()
   })
 
-  it('writes last_used_at on this table (its id is bigserial), with no error reported', async () => {
+  it('writes last_used_at (its id is bigserial) as the UTC wall time of the use, with no error reported', async () => {
     const errors: unknown[] = []
-    const tokens = createTokens({
-      store: drizzleStore(db, { table: laravelTokens }),
-      ownerType: 'App\\Models\\User',
-      lastUsed: { flushDelay: 0 },
-      on: { error: (error) => errors.push(error) },
-    })
+    const tokens = service({ lastUsed: { flushDelay: 0 }, on: { error: (error) => errors.push(error) } })
     const { token, plainTextToken } = await tokens.create(7, 'touched', ['read'])
+    const used = Date.now()
     expect(await tokens.authenticate(plainTextToken)).not.toBeNull()
     await tokens.close() // flushes the coalesced touch
     expect(errors).toEqual([])
-    const [row] = (
-      await client.query<{ last_used_at: string | null }>(
-        `select "last_used_at"::text from "personal_access_tokens" where "id" = $1`,
-        [Number(token.id)],
-      )
-    ).rows
-    expect(row?.last_used_at).not.toBeNull()
+    // What Laravel reads back: the wall time, as text, in its app time zone (UTC).
+    const [row] = await query<{ last_used_at: string | null }>(
+      sql`select "last_used_at"::text from "personal_access_tokens" where "id" = ${Number(token.id)}`,
+    )
+    expect(Math.abs(new Date(`${row?.last_used_at}Z`).getTime() - used)).toBeLessThan(2_000)
   })
 
-  it('authenticates a row Sanctum wrote into it', async () => {
+  it('authenticates a row Sanctum wrote into it, and Sanctum finds a token issued here', async () => {
     const secret = sanctumSecret()
-    const [row] = (
-      await client.query<{ id: number }>(
-        `insert into "personal_access_tokens" ("name", "token", "abilities", "tokenable_id", "tokenable_type", "updated_at", "created_at")
-         values ('Laravel', $1, '["*"]', 9, 'App\\Models\\User', now(), now()) returning "id"`,
-        [sha256(secret)],
-      )
-    ).rows
-    const tokens = createTokens({
-      store: drizzleStore(db, { table: laravelTokens }),
-      ownerType: 'App\\Models\\User',
-    })
+    const [row] = await query<{ id: number }>(
+      sql`insert into "personal_access_tokens" ("name", "token", "abilities", "tokenable_id", "tokenable_type", "updated_at", "created_at")
+          values ('Laravel', ${sha256(secret)}, '["*"]', 9, 'App\\Models\\User', now() at time zone 'UTC', now() at time zone 'UTC')
+          returning "id"`,
+    )
+    const tokens = service()
     const found = await tokens.authenticate(`${row?.id}|${secret}`)
     expect(found?.can('anything')).toBe(true)
     expect(found?.owner.id).toBe('9')
+    expect(Math.abs((found?.createdAt.getTime() ?? 0) - Date.now())).toBeLessThan(5_000)
+
+    // Sanctum's findToken and its expiry check, on a token issued here: the hash matches, and the wall times it
+    // reads as UTC are the instants written.
+    const { token, plainTextToken } = await tokens.create(9, 'from Node', ['read'], {
+      expiresAt: new Date(Date.now() + 3_600_000),
+    })
+    const [id, plain] = plainTextToken.split('|') as [string, string]
+    const [stored] = await query<{ token: string; expires_at: string; created_at: string }>(
+      sql`select "token", "expires_at"::text, "created_at"::text from "personal_access_tokens" where "id" = ${Number(id)}`,
+    )
+    expect(stored?.token).toBe(sha256(plain))
+    expect(new Date(`${stored?.expires_at}Z`).getTime()).toBe(
+      Math.floor((token.expiresAt?.getTime() ?? 0) / 1000) * 1000,
+    )
+    expect(Math.abs(new Date(`${stored?.created_at}Z`).getTime() - Date.now())).toBeLessThan(5_000)
   })
 
-  it('reads timestamps without time zone as UTC, whatever the time zone of the process', async () => {
-    const previous = process.env.TZ
-    // UTC+14: an expiry an hour away, taken for local time, would have passed 13 hours ago.
-    process.env.TZ = 'Pacific/Kiritimati'
-    try {
-      const secret = sanctumSecret()
-      const [row] = (
-        await client.query<{ id: number }>(
-          `insert into "personal_access_tokens" ("name", "token", "abilities", "tokenable_id", "tokenable_type", "expires_at", "updated_at", "created_at")
-           values ('Laravel', $1, '["read"]', 9, 'App\\Models\\User', (now() at time zone 'UTC') + interval '1 hour',
-                   now() at time zone 'UTC', now() at time zone 'UTC') returning "id"`,
-          [sha256(secret)],
-        )
-      ).rows
-      const tokens = createTokens({ store: drizzleStore(db, { table: laravelTokens }), lastUsed: false })
-      const found = await tokens.authenticate(`${row?.id}|${secret}`)
-      expect(found).not.toBeNull()
-      expect(Math.abs((found?.expiresAt?.getTime() ?? 0) - (Date.now() + 3_600_000))).toBeLessThan(5_000)
-      expect(Math.abs((found?.createdAt.getTime() ?? 0) - Date.now())).toBeLessThan(5_000)
-    } finally {
-      if (previous === undefined) delete process.env.TZ
-      else process.env.TZ = previous
-    }
+  it('reads an expiry Laravel wrote an hour ahead as an hour ahead, and one an hour ago as expired', async () => {
+    const ahead = sanctumSecret()
+    const behind = sanctumSecret()
+    const insert = (secret: string, offset: string) =>
+      query<{ id: number }>(
+        sql`insert into "personal_access_tokens" ("name", "token", "abilities", "tokenable_id", "tokenable_type", "expires_at", "updated_at", "created_at")
+            values ('Laravel', ${sha256(secret)}, '["read"]', 9, 'App\\Models\\User',
+                    (now() at time zone 'UTC') + ${sql.raw(`interval '${offset}'`)}, now() at time zone 'UTC', now() at time zone 'UTC')
+            returning "id"`,
+      )
+    const [live] = await insert(ahead, '1 hour')
+    const [expired] = await insert(behind, '-1 hour')
+    const tokens = service({ lastUsed: false })
+    const found = await tokens.authenticate(`${live?.id}|${ahead}`)
+    expect(Math.abs((found?.expiresAt?.getTime() ?? 0) - (Date.now() + 3_600_000))).toBeLessThan(5_000)
+    expect(await tokens.authenticate(`${expired?.id}|${behind}`)).toBeNull()
+  })
+
+  it('prunes what Laravel wrote, and Laravel prunes what was written here, by the same instants', async () => {
+    const tokens = service({ lastUsed: false })
+    const mine = await tokens.create(9, 'expires soon', ['read'], { expiresAt: new Date(Date.now() + 1_000) })
+    const [theirs] = await query<{ id: number }>(
+      sql`insert into "personal_access_tokens" ("name", "token", "abilities", "tokenable_id", "tokenable_type", "expires_at", "updated_at", "created_at")
+          values ('old', ${sha256(sanctumSecret())}, '[]', 9, 'App\\Models\\User',
+                  (now() at time zone 'UTC') - interval '2 days', now() at time zone 'UTC', now() at time zone 'UTC')
+          returning "id"`,
+    )
+    expect(await tokens.prune({ hours: 24 })).toBeGreaterThanOrEqual(1)
+    const remaining = async () =>
+      (await query<{ id: number }>(sql`select "id" from "personal_access_tokens"`)).map((row) =>
+        String(row.id),
+      )
+    expect(await remaining()).not.toContain(String(theirs?.id))
+    expect(await remaining()).toContain(mine.token.id)
+    // sanctum:prune-expired --hours=0, a second after expiry: Laravel's own query on a token issued here.
+    await new Promise((resolve) => setTimeout(resolve, 2_100))
+    await query(sql`delete from "personal_access_tokens" where "expires_at" < now() at time zone 'UTC'`)
+    expect(await remaining()).not.toContain(mine.token.id)
+  })
+
+  it('accepts a token Sanctum 2/3 issued (40 characters, no checksum) with legacyTokens, and not without', async () => {
+    const secret = Array.from({ length: 40 }, () => ALNUM[randomInt(62)]).join('')
+    const [row] = await query<{ id: number }>(
+      sql`insert into "personal_access_tokens" ("name", "token", "abilities", "tokenable_id", "tokenable_type", "updated_at", "created_at")
+          values ('Sanctum 3', ${sha256(secret)}, '["read"]', 9, 'App\\Models\\User', now() at time zone 'UTC', now() at time zone 'UTC')
+          returning "id"`,
+    )
+    expect(await service({ lastUsed: false }).authenticate(`${row?.id}|${secret}`)).toBeNull()
+    const found = await service({ lastUsed: false, legacyTokens: true }).authenticate(`${row?.id}|${secret}`)
+    expect(found?.name).toBe('Sanctum 3')
   })
 
   it('refuses an owner id the bigint column cannot hold, and finds nothing for one', async () => {
-    const tokens = createTokens({ store: drizzleStore(db, { table: laravelTokens }) })
+    const tokens = service()
     await expect(tokens.create('not-a-number', 'x')).rejects.toBeInstanceOf(InvalidInputError)
     expect(await tokens.list('not-a-number')).toEqual([])
     expect(await tokens.revokeAll('not-a-number')).toBe(0)

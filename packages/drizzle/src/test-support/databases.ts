@@ -80,7 +80,7 @@ export async function postgresJsDatabase(
   const client = postgres(url, {
     onnotice: () => {},
     ...options,
-    connection: { search_path: schema },
+    connection: { ...options.connection, search_path: schema },
     // The driver's own hook: every statement sent to the server, whoever built it.
     debug: (_connection, query) => void statements.push(query),
   })
@@ -100,10 +100,16 @@ export async function postgresJsDatabase(
   }
 }
 
-/** node-postgres on the server, in a fresh schema, migrated. */
-export async function nodePostgresDatabase(url: string): Promise<TestDatabase> {
+/** node-postgres on the server, in a fresh schema, migrated; `settings` are more `-c name=value` session settings. */
+export async function nodePostgresDatabase(
+  url: string,
+  settings: Readonly<Record<string, string>> = {},
+): Promise<TestDatabase> {
   const { schema, drop } = await freshSchema(url)
-  const pool = new pg.Pool({ connectionString: url, options: `-c search_path=${schema}` })
+  const options = Object.entries({ ...settings, search_path: schema })
+    .map(([name, value]) => `-c ${name}=${value}`)
+    .join(' ')
+  const pool = new pg.Pool({ connectionString: url, options })
   const statements: string[] = []
   const db = drizzlePg(pool)
   await migrate(db)
