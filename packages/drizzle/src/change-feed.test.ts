@@ -5,6 +5,7 @@ import pg from 'pg'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
+import { migrate } from './migrate.js'
 import { pgliteDatabase, postgresJsDatabase, serverUrl, type TestDatabase } from './test-support/databases.js'
 import { startProxy } from './test-support/proxy.js'
 
@@ -30,7 +31,7 @@ describe.each(backends)('a table without its change triggers, on %s', (_, open) 
   }, 30_000)
   afterAll(() => database.close())
 
-  it('keeps the cache off for good and reports why, with the SQL to add', async () => {
+  it('keeps the cache off while they are missing, says why once, and turns it on once they exist', async () => {
     const errors: unknown[] = []
     const a = createTokens({ store: drizzleStore(database.db), lastUsed: false })
     const b = createTokens({
@@ -49,10 +50,24 @@ describe.each(backends)('a table without its change triggers, on %s', (_, open) 
     expect(await b.authenticate(plainTextToken)).not.toBeNull()
     await a.revoke('42', token.id) // no trigger announces this delete: only a bypassed cache can see it
     expect(await b.authenticate(plainTextToken)).toBeNull()
-    await new Promise((resolve) => setTimeout(resolve, 200)) // several probes: none turns the cache back on
+    await new Promise((resolve) => setTimeout(resolve, 200)) // several probes: each checks again, none reports again
+    expect(errors).toHaveLength(1)
+
+    // migrate() adds what is missing; B's next probe finds the triggers and trusts its cache again.
+    await migrate(database.db)
+    const other = await a.create('42', 'cached again', ['read'])
+    const sent = database.statements.length
+    await vi.waitFor(async () => {
+      await b.authenticate(other.plainTextToken)
+      const before = database.statements.length
+      await b.authenticate(other.plainTextToken)
+      expect(database.statements.length).toBe(before)
+    })
+    expect(database.statements.length).toBeGreaterThan(sent)
     expect(errors).toHaveLength(1)
     await a.close()
     await b.close()
+    await database.exec('drop trigger personal_access_tokens_notify_delete on personal_access_tokens')
   })
 
   it('says so on the console when the app has no error hook', async () => {

@@ -42,13 +42,13 @@ interface NodePostgresPool {
  * Follows the token changes that PostgreSQL announces (LISTEN/NOTIFY, fed by the migration's triggers) and tells a
  * verification cache about them.
  *
- * A listening connection can drop without a word. postgres.js re-listens by itself (then the cache starts afresh,
- * since changes may have been missed in the gap) but gives up silently if the server was down at that moment.
- * node-postgres says when its connection is gone: the cache is bypassed at once and the feed listens anew. So
- * on a server the feed also checks itself: every
- * `probeInterval` it NOTIFYs a fresh nonce on the channel through the ordinary pool, and as long as the last one
- * has not come back it reports `delivering(false)` (the cache is bypassed) and listens anew. An in-process PGlite
- * cannot drop and is not probed.
+ * Before it listens, it checks the catalog for the table's change triggers: without them it reports `refused` (once
+ * until they appear) and the cache stays off. A listening connection can drop without a word. postgres.js
+ * re-listens by itself (then the cache starts afresh, since changes may have been missed in the gap) but gives up
+ * silently if the server was down at that moment. node-postgres says when its connection is gone: the cache is
+ * bypassed at once and the feed listens anew. So the feed also checks itself: every `probeInterval` it NOTIFYs a
+ * fresh nonce on the channel, and as long as the last one has not come back it reports `delivering(false)` (the
+ * cache is bypassed) and subscribes anew, triggers check included.
  *
  * @example
  * ```ts
@@ -106,6 +106,7 @@ export class ChangeFeed {
     let unlisten: (() => Promise<void>) | null = null
     let awaited: string | null = null
     let timer: ReturnType<typeof setInterval> | undefined
+    let refused = false
 
     const report = (next: boolean) => {
       if (next !== live) {
@@ -128,13 +129,15 @@ export class ChangeFeed {
       await previous?.().catch(() => {})
       if (stopped) return
       // Listening is worth nothing if nobody sends: without the triggers a change made elsewhere is never heard.
+      // Checked on every (re)subscription, so a table migrated after the service started is picked up.
       const found = await this.#triggersFound().catch(() => null)
       if (found === false) {
-        stopped = true
-        clearInterval(timer)
-        listener.refused(new MisconfigurationError(MISSING_TRIGGERS))
+        report(false)
+        if (!refused) listener.refused(new MisconfigurationError(MISSING_TRIGGERS))
+        refused = true
         return
       }
+      if (found) refused = false
       // A listening connection the driver re-opened by itself may have missed changes: start the cache afresh.
       const onRelisten = () => {
         if (!live) return
@@ -167,7 +170,7 @@ export class ChangeFeed {
     }
 
     void subscribe().then(() => {
-      if (this.#inProcess || stopped) return
+      if (stopped) return
       void probe()
       timer = setInterval(() => void probe(), this.#probeInterval)
       // Following changes must not keep a Node process alive on its own.

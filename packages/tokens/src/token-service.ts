@@ -269,12 +269,10 @@ export class TokenService<P extends string = string> {
       const watched = this.#cache
       // Not trusted until the store says it is listening: a change made elsewhere before that would be missed.
       watched.trust(false)
-      let refused = false
       this.#unwatch = this.#store.watch({
         changed: (ids) => (ids === null ? watched.clear() : watched.invalidate(ids)),
-        delivering: (live) => watched.trust(live && !refused),
+        delivering: (live) => watched.trust(live),
         refused: (error) => {
-          refused = true
           watched.trust(false)
           // Loud: a cache that silently never starts would hide a misconfigured table until someone measured it.
           if (this.#hooks.error) this.#report(error)

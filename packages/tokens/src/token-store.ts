@@ -80,8 +80,8 @@ export interface TokenChangeListener {
   /** False while changes cannot be delivered (the listening connection dropped); true once they can again. */
   delivering(live: boolean): void
   /**
-   * Changes can never be delivered as things stand (say, the table has no change triggers): the cache stays off
-   * for good, and the service reports `error` (a `MisconfigurationError` that says how to fix it).
+   * Changes cannot be delivered as things stand (say, the table has no change triggers): the cache stays off until
+   * `delivering(true)`, and the service reports `error` (a `MisconfigurationError` that says how to fix it).
    */
   refused(error: Error): void
 }
