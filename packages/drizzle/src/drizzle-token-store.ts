@@ -20,6 +20,7 @@ import { personalAccessTokens } from './schema.js'
 import { StatementDeadline } from './statement-deadline.js'
 import {
   COLUMN_KEYS,
+  type ColumnKey,
   decodeRow,
   selectionOf,
   type TokenQueries,
@@ -48,18 +49,7 @@ export type AnyPgDatabase = PgDatabase<PgQueryResultHKT, any>
  * }) satisfies TokenTable
  * ```
  */
-export type TokenTable = PgTable & {
-  readonly id: AnyPgColumn
-  readonly tokenableType: AnyPgColumn
-  readonly tokenableId: AnyPgColumn
-  readonly name: AnyPgColumn
-  readonly token: AnyPgColumn
-  readonly abilities: AnyPgColumn
-  readonly lastUsedAt: AnyPgColumn
-  readonly expiresAt: AnyPgColumn
-  readonly createdAt: AnyPgColumn
-  readonly updatedAt: AnyPgColumn
-}
+export type TokenTable = PgTable & Readonly<Record<ColumnKey, AnyPgColumn>>
 
 /** Options of {@link drizzleStore}. */
 export interface DrizzleStoreOptions {
@@ -154,12 +144,7 @@ export class DrizzleTokenStore implements TokenStore {
     if (feed.supported && table === personalAccessTokens) this.watch = (listener) => feed.start(listener)
   }
 
-  /**
-   * @example
-   * ```ts
-   * await store.insert({ owner, name: 'CLI', abilities: ['read'], tokenHash, expiresAt: null, createdAt: now, updatedAt: now })
-   * ```
-   */
+  /** @example const stored = await store.insert(newRecord) */
   async insert(token: NewTokenRecord): Promise<TokenRecord> {
     const ownerId = this.#ownerId.encode(token.owner.id)
     if (ownerId === undefined) {
@@ -186,12 +171,7 @@ export class DrizzleTokenStore implements TokenStore {
     return decodeRow(rows[0] as TokenRow)
   }
 
-  /**
-   * @example
-   * ```ts
-   * await store.findById('7')
-   * ```
-   */
+  /** @example await store.findById('7') */
   findById(id: string): Promise<TokenRecord | null> {
     const value = this.#id.encode(id)
     if (value === undefined) return Promise.resolve(null)
@@ -201,22 +181,12 @@ export class DrizzleTokenStore implements TokenStore {
     return this.#found(this.#watch('find', () => this.#queries.byId(value)))
   }
 
-  /**
-   * @example
-   * ```ts
-   * await store.findByHash(sha256Hex)
-   * ```
-   */
+  /** @example await store.findByHash(sha256Hex) */
   findByHash(tokenHash: string): Promise<TokenRecord | null> {
     return this.#found(this.#watch('find', () => this.#queries.byHash(tokenHash)))
   }
 
-  /**
-   * @example
-   * ```ts
-   * await store.listByOwner({ type: 'user', id: '42' })
-   * ```
-   */
+  /** @example await store.listByOwner({ type: 'user', id: '42' }) */
   async listByOwner(owner: TokenOwner): Promise<TokenRecord[]> {
     const where = this.#owned(owner)
     if (!where) return []
@@ -231,12 +201,7 @@ export class DrizzleTokenStore implements TokenStore {
     return rows.map((row) => decodeRow(row as TokenRow))
   }
 
-  /**
-   * @example
-   * ```ts
-   * await store.update(owner, '7', { abilities: ['read'], updatedAt: new Date() })
-   * ```
-   */
+  /** @example await store.update(owner, '7', { abilities: ['read'], updatedAt: new Date() }) */
   async update(owner: TokenOwner, id: string, changes: TokenChanges): Promise<TokenRecord | null> {
     const where = this.#ownedToken(owner, id)
     if (!where) return null
@@ -250,12 +215,7 @@ export class DrizzleTokenStore implements TokenStore {
     return rows.length === 0 ? null : decodeRow(rows[0] as TokenRow)
   }
 
-  /**
-   * @example
-   * ```ts
-   * await store.delete(owner, '7') // true
-   * ```
-   */
+  /** @example await store.delete(owner, '7') // true */
   async delete(owner: TokenOwner, id: string): Promise<boolean> {
     const where = this.#ownedToken(owner, id)
     if (!where) return false
@@ -264,12 +224,7 @@ export class DrizzleTokenStore implements TokenStore {
     return rows.length > 0
   }
 
-  /**
-   * @example
-   * ```ts
-   * await store.deleteByOwner(owner, currentTokenId)
-   * ```
-   */
+  /** @example await store.deleteByOwner(owner, currentTokenId) */
   async deleteByOwner(owner: TokenOwner, exceptId?: string): Promise<string[]> {
     const owned = this.#owned(owner)
     if (!owned) return []
@@ -406,30 +361,21 @@ const MAX_BIGINT = 9_223_372_036_854_775_807n
 // Canonical decimal only: `01` or `+1` is not token 1 (the core refuses them too; a direct caller may not).
 const DIGITS = /^(?:0|[1-9][0-9]{0,18})$/
 
+const UUID = /^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/
+
 function codecFor(column: AnyPgColumn): Codec {
   const sqlType = column.getSQLType()
-  switch (column.dataType) {
-    case 'number':
-      return {
-        sqlType,
-        encode: (id) => (DIGITS.test(id) && Number.isSafeInteger(Number(id)) ? Number(id) : undefined),
-      }
-    case 'bigint':
-      return {
-        sqlType,
-        encode: (id) => (DIGITS.test(id) && BigInt(id) <= MAX_BIGINT ? BigInt(id) : undefined),
-      }
-    default:
-      // uuid columns take a uuid only in the form PostgreSQL gives it back (lower case), so each token has one id;
-      // text takes anything PostgreSQL can store, which is anything but a NUL.
-      if (sqlType === 'uuid') {
-        return {
-          sqlType,
-          encode: (id) => (/^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/.test(id) ? id : undefined),
-        }
-      }
-      return { sqlType, encode: (id) => (id.includes('\0') ? undefined : id) }
-  }
+  const encode: Codec['encode'] =
+    column.dataType === 'number'
+      ? (id) => (DIGITS.test(id) && Number.isSafeInteger(Number(id)) ? Number(id) : undefined)
+      : column.dataType === 'bigint'
+        ? (id) => (DIGITS.test(id) && BigInt(id) <= MAX_BIGINT ? BigInt(id) : undefined)
+        : // A uuid only in the form PostgreSQL gives back (lower case), so each token has one id; text takes
+          // anything PostgreSQL can store, which is anything but a NUL.
+          sqlType === 'uuid'
+          ? (id) => (UUID.test(id) ? id : undefined)
+          : (id) => (id.includes('\0') ? undefined : id)
+  return { sqlType, encode }
 }
 
 // Sanctum writes abilities as JSON text (`["read","update"]`); a json/jsonb column takes the list itself.

@@ -4,21 +4,8 @@ import { type AnyPgColumn, getTableConfig } from 'drizzle-orm/pg-core'
 import { driverOf } from './driver-of.js'
 import type { AnyPgDatabase, TokenTable } from './drizzle-token-store.js'
 
-/** The columns of a token row, as property names of the table definition. */
-export type ColumnKey =
-  | 'id'
-  | 'tokenableType'
-  | 'tokenableId'
-  | 'name'
-  | 'token'
-  | 'abilities'
-  | 'lastUsedAt'
-  | 'expiresAt'
-  | 'createdAt'
-  | 'updatedAt'
-
-/** Every column a token table needs, in the order the select lists them. */
-export const COLUMN_KEYS: readonly ColumnKey[] = [
+/** Every column a token table needs, as property names of its definition, in the order the select lists them. */
+export const COLUMN_KEYS = [
   'id',
   'tokenableType',
   'tokenableId',
@@ -29,7 +16,10 @@ export const COLUMN_KEYS: readonly ColumnKey[] = [
   'expiresAt',
   'createdAt',
   'updatedAt',
-]
+] as const
+
+/** One of {@link COLUMN_KEYS}. */
+export type ColumnKey = (typeof COLUMN_KEYS)[number]
 
 /**
  * A token row as a query returns it, before {@link decodeRow}.
