@@ -82,13 +82,18 @@ const drivers: [string, () => Pooled][] = [
 for (const [driver, open] of drivers) {
   if (!ready) break
   let client: ReturnType<typeof open>
+  let listen: postgres.Sql
   testTokenStore(`DrizzleTokenStore behind PgBouncer (transaction mode) through ${driver}`, {
     create: () => {
       client = open()
-      return drizzleStore(client.db, { prepare: false })
+      listen = postgres(directUrl(), { max: 1, onnotice: () => {} })
+      return drizzleStore(client.db, { prepare: false, listen: drizzle(listen) })
     },
     reset: async () => void (await direct.unsafe('truncate personal_access_tokens')),
-    close: () => client.end(),
+    close: async () => {
+      await client.end()
+      await listen.end({ timeout: 1 })
+    },
   })
 }
 

@@ -159,6 +159,42 @@ describe.skipIf(!serverUrl)('the PostgreSQL server going away', () => {
   })
 })
 
+describe.skipIf(!serverUrl)(
+  'a statement the server itself stops (statement_timeout on the connection)',
+  () => {
+    let database: TestDatabase & { schema: string }
+    beforeAll(async () => {
+      database = await postgresJsDatabase(serverUrl as string, {
+        connection: { statement_timeout: 300, application_name: 'jetstream_statement_timeout' },
+      })
+    })
+    afterAll(() => database.close())
+
+    it('answers 503 with the server’s cancel as cause, and leaves no statement running on the connection', async () => {
+      const tokens = createTokens({ store: drizzleStore(database.db, { timeout: 5_000 }), lastUsed: false })
+      const { plainTextToken } = await tokens.create('42', 'locked out')
+      // Another session holds the table: the lookup waits on the lock until the server gives up on it.
+      const locker = postgres(serverUrl as string, { max: 2, onnotice: () => {} })
+      const locked = locker.begin(async (tx) => {
+        await tx.unsafe(`lock table ${database.schema}.personal_access_tokens in access exclusive mode`)
+        await new Promise((resolve) => setTimeout(resolve, 1_500))
+      })
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      try {
+        const error = await tokens.authenticate(plainTextToken).catch((e: unknown) => e)
+        expect(error).toBeInstanceOf(StorageUnavailableError)
+        expect(((error as Error).cause as { code?: string }).code).toBe('57014') // query_canceled
+        const running = await locker`select count(*)::int as n from pg_stat_activity
+        where application_name = 'jetstream_statement_timeout' and state = 'active'`
+        expect(running[0]?.n).toBe(0)
+      } finally {
+        await locked
+        await locker.end({ timeout: 1 })
+      }
+    })
+  },
+)
+
 /** Fails when the error, inspected as deeply as any logger would, shows the secret or its hash. */
 function expectNoSecrets(error: unknown, secret: string): void {
   const hash = createHash('sha256').update(secret).digest('hex')

@@ -5,7 +5,7 @@ import {
   type TokenOwner,
   type TokenStore,
 } from '@jetstream/tokens'
-import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest'
 
 /**
  * How {@link testTokenStore} gets a store to test.
@@ -381,6 +381,43 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         )
         const names = (await store.listByOwner(alice)).map((t) => t.name).sort()
         expect(names).toEqual(tokens.map((_, i) => `renamed ${i}`).sort())
+      })
+    })
+
+    describe('watch', () => {
+      it('says when it delivers, reports each change and delete by id, and stops delivering when stopped', async (context) => {
+        const watch = store.watch?.bind(store)
+        if (!watch) {
+          context.skip('no `watch`: a verification cache sees changes made elsewhere only within its ttl')
+          return
+        }
+        const changed: string[] = []
+        const delivering: boolean[] = []
+        const refused: Error[] = []
+        const stop = watch({
+          changed: (ids) => changed.push(...(ids ?? ['*'])),
+          delivering: (live) => delivering.push(live),
+          refused: (error) => refused.push(error),
+        })
+        try {
+          // A cache trusts nothing until the store says it listens.
+          await vi.waitFor(() => expect(delivering.at(-1)).toBe(true), { timeout: 10_000 })
+          const kept = await store.insert(record())
+          const gone = await store.insert(record())
+          await store.update(alice, kept.id, { abilities: ['write'], updatedAt: base })
+          await store.delete(alice, gone.id)
+          await vi.waitFor(
+            () => {
+              expect(changed).toContain(kept.id)
+              expect(changed).toContain(gone.id)
+            },
+            { timeout: 5_000 },
+          )
+          expect(refused).toEqual([])
+        } finally {
+          await stop()
+        }
+        expect(delivering.at(-1)).toBe(false)
       })
     })
 
