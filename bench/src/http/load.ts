@@ -1,14 +1,14 @@
 /**
- * The load generator, run as its own process: `node dist/http/load.js <url> <seconds> <connections> [tokens file]`.
- * Prints autocannon's JSON report. With a tokens file (one plain text per line), requests rotate through every
- * token in it, so the 50 connections' requests in flight carry distinct tokens, as many clients of one API do; a
- * file of one token is the single-token case, where concurrent lookups of one id can coalesce.
+ * The load generator, run as its own process: `node dist/http/load.js <url> <seconds> <connections> <tokens file>`.
+ * Prints autocannon's JSON report. Requests rotate through every token in the file (one plain text per line), so
+ * the 50 connections' requests in flight carry distinct tokens, as many clients of one API do; a file of one token
+ * is the single-token case, where concurrent lookups of one id can coalesce.
  */
 import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 
-const [url, seconds, connections, tokensFile] = process.argv.slice(2) as [string, string, string, string?]
-const tokens = tokensFile ? readFileSync(tokensFile, 'utf8').split('\n').filter(Boolean) : []
+const [url, seconds, connections, tokensFile] = process.argv.slice(2) as [string, string, string, string]
+const tokens = readFileSync(tokensFile, 'utf8').split('\n').filter(Boolean)
 let next = 0
 
 const result = await autocannon({
@@ -19,7 +19,6 @@ const result = await autocannon({
     {
       method: 'GET',
       setupRequest: (request) => {
-        if (tokens.length === 0) return request
         const token = tokens[next++ % tokens.length] as string
         return { ...request, headers: { ...request.headers, authorization: `Bearer ${token}` } }
       },

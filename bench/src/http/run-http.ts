@@ -5,13 +5,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 /**
- * One HTTP scenario: a server process (`server.ts <args>`), whether requests carry a bearer token, and whether they
- * rotate through every token the server knows (`distinct`, the default) or repeat its first one (`one`).
+ * One HTTP scenario: a server process (`server.ts <args>`), and whether its requests rotate through every token the
+ * server knows (`distinct`, the default) or repeat its first one (`one`). Every request carries a bearer token, bare
+ * routes included (they ignore it), so the load generator does the same work in every row.
  */
 export interface HttpScenario {
   readonly name: string
   readonly args: readonly string[]
-  readonly authenticated: boolean
   readonly tokens?: 'distinct' | 'one'
   /** Extra environment for the server process. */
   readonly env?: Readonly<Record<string, string>>
@@ -71,14 +71,14 @@ async function serverStats(running: Running): Promise<{ requests: number; statem
 }
 
 async function drive(running: Running, scenario: HttpScenario, seconds: number, connections: number) {
+  const tokens = scenario.tokens === 'one' ? firstOnly(running.tokens) : running.tokens
   const args = [
     `${here}load.js`,
     `http://127.0.0.1:${running.port}/hit`,
     String(seconds),
     String(connections),
+    tokens,
   ]
-  if (scenario.authenticated)
-    args.push(scenario.tokens === 'one' ? firstOnly(running.tokens) : running.tokens)
   const statsBefore = await serverStats(running)
   const before = cpuTicks(running.child.pid as number)
   const output = await new Promise<string>((resolve, reject) => {
