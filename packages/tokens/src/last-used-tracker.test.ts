@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest'
 import { LastUsedTracker } from './last-used-tracker.js'
 
 const now = new Date('2026-06-01T12:00:00Z').getTime()
-const fresh = { id: '1', lastUsedAt: null }
 
 /** Records each write as `[id, milliseconds after now]` pairs. */
 function recorder() {
@@ -27,8 +26,7 @@ describe('LastUsedTracker', () => {
   it('batches the touches of many tokens into one write', async () => {
     const r = recorder()
     const tracker = new LastUsedTracker(r.write, { flushDelay: 10_000 }, () => {})
-    for (const id of ['1', '2', '3'])
-      expect(tracker.note({ id, lastUsedAt: null }, now)).toEqual(new Date(now))
+    for (const id of ['1', '2', '3']) expect(tracker.note(id, null, now)).toEqual(new Date(now))
     await tracker.flush()
     expect(r.writes).toEqual([
       [
@@ -42,8 +40,8 @@ describe('LastUsedTracker', () => {
   it('touches a token once while a touch is pending, with the time of its latest use', async () => {
     const r = recorder()
     const tracker = new LastUsedTracker(r.write, { flushDelay: 10_000 }, () => {})
-    expect(tracker.note(fresh, now)).toEqual(new Date(now))
-    expect(tracker.note(fresh, now + 500)).toEqual(new Date(now + 500))
+    expect(tracker.note('1', null, now)).toEqual(new Date(now))
+    expect(tracker.note('1', null, now + 500)).toEqual(new Date(now + 500))
     await tracker.close()
     expect(r.writes).toEqual([[['1', 500]]])
   })
@@ -51,22 +49,22 @@ describe('LastUsedTracker', () => {
   it('skips tokens used within the interval', () => {
     const tracker = new LastUsedTracker(recorder().write, { interval: 60_000, flushDelay: 10_000 }, () => {})
     const recent = new Date(now - 59_999)
-    expect(tracker.note({ id: '1', lastUsedAt: recent }, now)).toBe(recent)
-    expect(tracker.note({ id: '1', lastUsedAt: new Date(now - 60_000) }, now)).toEqual(new Date(now))
+    expect(tracker.note('1', recent, now)).toBeNull()
+    expect(tracker.note('1', new Date(now - 60_000), now)).toEqual(new Date(now))
   })
 
   it('flushes by itself after the delay', async () => {
     const r = recorder()
     const tracker = new LastUsedTracker(r.write, { flushDelay: 5 }, () => {})
-    tracker.note(fresh, now)
+    tracker.note('1', null, now)
     await expect.poll(() => r.writes).toEqual([[['1', 0]]])
   })
 
   it('drops a touch for a token that was revoked', async () => {
     const r = recorder()
     const tracker = new LastUsedTracker(r.write, { flushDelay: 10_000 }, () => {})
-    tracker.note(fresh, now)
-    tracker.note({ id: '2', lastUsedAt: null }, now)
+    tracker.note('1', null, now)
+    tracker.note('2', null, now)
     tracker.forget('1')
     await tracker.close()
     expect(r.writes).toEqual([[['2', 0]]])
@@ -76,11 +74,11 @@ describe('LastUsedTracker', () => {
     const r = recorder()
     const errors: unknown[] = []
     const tracker = new LastUsedTracker(r.write, { flushDelay: 10_000 }, (error) => errors.push(error))
-    tracker.note(fresh, now)
+    tracker.note('1', null, now)
     r.failNext()
     await tracker.flush()
     expect(errors).toHaveLength(1)
-    tracker.note({ id: '2', lastUsedAt: null }, now + 15_000)
+    tracker.note('2', null, now + 15_000)
     await tracker.flush()
     expect(r.writes).toEqual([
       [

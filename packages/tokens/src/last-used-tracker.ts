@@ -14,7 +14,7 @@ export interface LastUsedOptions {
  * @example
  * ```ts
  * const tracker = new LastUsedTracker((uses) => store.touch(uses), {}, reportError)
- * tracker.note(record, Date.now())
+ * tracker.note(record.id, record.lastUsedAt, Date.now())
  * await tracker.close()
  * ```
  */
@@ -39,22 +39,21 @@ export class LastUsedTracker {
   }
 
   /**
-   * Records a use of the token at `now` (epoch milliseconds). Returns when the token was last used as far as this
-   * process knows: this use when a touch is pending or due, else the token's own `lastUsedAt`.
+   * Records a use of token `id` at `now` (epoch milliseconds), given when it was last used as far as the caller
+   * knows. Returns the time this use was recorded at (a touch is pending or now due), or null when the known
+   * `lastUsedAt` is recent enough and stands.
    *
    * @example
    * ```ts
-   * tracker.note({ id: '7', lastUsedAt: null }, Date.now()) // a Date: the use just queued
+   * tracker.note('7', null, Date.now()) // a Date: the use just queued
    * ```
    */
-  note(token: { readonly id: string; readonly lastUsedAt: Date | null }, now: number): Date | null {
-    const pending = this.#pending.has(token.id)
-    if (!pending && token.lastUsedAt !== null && now - token.lastUsedAt.getTime() < this.interval) {
-      return token.lastUsedAt
-    }
+  note(id: string, lastUsedAt: Date | null, now: number): Date | null {
+    const pending = this.#pending.has(id)
+    if (!pending && lastUsedAt !== null && now - lastUsedAt.getTime() < this.interval) return null
     // A touch already waiting takes this later use: the write records the latest use before the flush.
     const at = new Date(now)
-    this.#pending.set(token.id, at)
+    this.#pending.set(id, at)
     if (!pending) this.#schedule()
     return at
   }

@@ -409,8 +409,8 @@ export class TokenService<P extends string = string> {
   #use(token: PersonalAccessToken<P>): PersonalAccessToken<P> {
     let used = token
     if (this.#tracker) {
-      const lastUsedAt = this.#tracker.note(token, this.#clock())
-      if (lastUsedAt !== token.lastUsedAt) {
+      const lastUsedAt = this.#tracker.note(token.id, token.lastUsedAt, this.#clock())
+      if (lastUsedAt !== null) {
         // Field by field: the times are getters on the prototype, which a spread would drop.
         const { id, owner, name, abilities, expiresAt, createdAt } = token
         used = new PersonalAccessToken<P>({ id, owner, name, abilities, lastUsedAt, expiresAt, createdAt })
