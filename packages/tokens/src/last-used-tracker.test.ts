@@ -48,9 +48,8 @@ describe('LastUsedTracker', () => {
 
   it('skips tokens used within the interval', () => {
     const tracker = new LastUsedTracker(recorder().write, { interval: 60_000, flushDelay: 10_000 }, () => {})
-    const recent = new Date(now - 59_999)
-    expect(tracker.note('1', recent, now)).toBeNull()
-    expect(tracker.note('1', new Date(now - 60_000), now)).toEqual(new Date(now))
+    expect(tracker.note('1', now - 59_999, now)).toBeNull()
+    expect(tracker.note('1', now - 60_000, now)).toEqual(new Date(now))
   })
 
   it('flushes by itself after the delay', async () => {

@@ -39,18 +39,18 @@ export class LastUsedTracker {
   }
 
   /**
-   * Records a use of token `id` at `now` (epoch milliseconds), given when it was last used as far as the caller
-   * knows. Returns the time this use was recorded at (a touch is pending or now due), or null when the known
-   * `lastUsedAt` is recent enough and stands.
+   * Records a use of token `id` at `now`, given when it was last used as far as the caller knows (both in epoch
+   * milliseconds). Returns the time this use was recorded at (a touch is pending or now due), or null when the
+   * known `lastUsedAt` is recent enough and stands.
    *
    * @example
    * ```ts
    * tracker.note('7', null, Date.now()) // a Date: the use just queued
    * ```
    */
-  note(id: string, lastUsedAt: Date | null, now: number): Date | null {
+  note(id: string, lastUsedAt: number | null, now: number): Date | null {
     const pending = this.#pending.has(id)
-    if (!pending && lastUsedAt !== null && now - lastUsedAt.getTime() < this.interval) return null
+    if (!pending && lastUsedAt !== null && now - lastUsedAt < this.interval) return null
     // A touch already waiting takes this later use: the write records the latest use before the flush.
     const at = new Date(now)
     this.#pending.set(id, at)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { PersonalAccessToken, type PersonalAccessTokenData } from './personal-access-token.js'
+import { lastUsedMillis, PersonalAccessToken, type PersonalAccessTokenData } from './personal-access-token.js'
 
 function token(abilities: string[], data: Partial<PersonalAccessTokenData> = {}): PersonalAccessToken {
   return new PersonalAccessToken({
@@ -82,5 +82,19 @@ describe('PersonalAccessToken', () => {
       createdAt: '2026-01-01T00:00:00.000Z',
       lastUsedAt: null,
     })
+  })
+})
+
+describe('lastUsedMillis', () => {
+  it('reads the last use as epoch milliseconds, null when never used', () => {
+    const data = { id: '1', owner: { type: 'user', id: '42' }, name: 'n', abilities: [], expiresAt: null }
+    const createdAt = new Date('2026-06-01T12:00:00Z')
+    expect(lastUsedMillis(new PersonalAccessToken({ ...data, createdAt, lastUsedAt: null }))).toBeNull()
+    const used = new PersonalAccessToken({
+      ...data,
+      createdAt,
+      lastUsedAt: new Date(createdAt.getTime() + 5),
+    })
+    expect(lastUsedMillis(used)).toBe(createdAt.getTime() + 5)
   })
 })

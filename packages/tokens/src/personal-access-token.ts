@@ -23,6 +23,22 @@ export interface PersonalAccessTokenData {
  * token?.cant('delete')
  * ```
  */
+// Set by the class's static block: the service reads a token's last use as a number, with no Date built for it.
+let lastUsedTime: (token: PersonalAccessToken) => number | null
+
+/**
+ * When a token was last used, in epoch milliseconds: `lastUsedAt` without the Date. For the token service of this
+ * package, on the path every request takes; not exported to apps.
+ *
+ * @example
+ * ```ts
+ * const last = lastUsedMillis(token) // null if never used
+ * ```
+ */
+export function lastUsedMillis(token: PersonalAccessToken): number | null {
+  return lastUsedTime(token)
+}
+
 export class PersonalAccessToken<P extends string = string> implements PersonalAccessTokenData {
   readonly id: string
   readonly owner: TokenOwner
@@ -34,6 +50,10 @@ export class PersonalAccessToken<P extends string = string> implements PersonalA
   readonly #lastUsedAt: number | null
   readonly #expiresAt: number | null
   readonly #createdAt: number
+
+  static {
+    lastUsedTime = (token) => token.#lastUsedAt
+  }
 
   constructor(data: PersonalAccessTokenData) {
     this.id = data.id

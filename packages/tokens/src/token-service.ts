@@ -9,7 +9,7 @@ import {
 import { type LastUsedOptions, LastUsedTracker } from './last-used-tracker.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
 import type { PermissionRegistry } from './permission-registry.js'
-import { PersonalAccessToken } from './personal-access-token.js'
+import { lastUsedMillis, PersonalAccessToken } from './personal-access-token.js'
 import {
   assertValidPrefix,
   generateSecret,
@@ -409,7 +409,7 @@ export class TokenService<P extends string = string> {
   #use(token: PersonalAccessToken<P>): PersonalAccessToken<P> {
     let used = token
     if (this.#tracker) {
-      const lastUsedAt = this.#tracker.note(token.id, token.lastUsedAt, this.#clock())
+      const lastUsedAt = this.#tracker.note(token.id, lastUsedMillis(token), this.#clock())
       if (lastUsedAt !== null) {
         // Field by field: the times are getters on the prototype, which a spread would drop.
         const { id, owner, name, abilities, expiresAt, createdAt } = token
