@@ -6,7 +6,13 @@ import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
 import { migrate } from './migrate.js'
-import { pgliteDatabase, postgresJsDatabase, serverUrl, type TestDatabase } from './test-support/databases.js'
+import {
+  localAndServer,
+  pgliteDatabase,
+  postgresJsDatabase,
+  serverUrl,
+  type TestDatabase,
+} from './test-support/databases.js'
 import { startProxy } from './test-support/proxy.js'
 
 /** Waits until `check` holds, and says how long that took. */
@@ -19,8 +25,7 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<number
   throw new Error(`not within ${ms} ms`)
 }
 
-const backends: [string, () => Promise<TestDatabase>][] = [['PGlite', pgliteDatabase]]
-if (serverUrl) backends.push(['the PostgreSQL server', () => postgresJsDatabase(serverUrl as string)])
+const backends = localAndServer()
 
 describe.each(backends)('a table without its change triggers, on %s', (_, open) => {
   let database: TestDatabase

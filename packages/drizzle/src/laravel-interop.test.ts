@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
 import { personalAccessTokens } from './schema.js'
 import {
+  localAndServer,
   nodePostgresDatabase,
   pgliteDatabase,
   postgresJsDatabase,
@@ -29,8 +30,7 @@ function rows(result: unknown): Record<string, unknown>[] {
   >[]
 }
 
-const backends: [string, () => Promise<TestDatabase>][] = [['PGlite', pgliteDatabase]]
-if (serverUrl) backends.push(['the PostgreSQL server', () => postgresJsDatabase(serverUrl as string)])
+const backends = localAndServer()
 
 describe.each(backends)('Laravel Sanctum interop on %s', (_, open) => {
   let database: TestDatabase

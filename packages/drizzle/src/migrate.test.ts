@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { migrate, migrations } from './migrate.js'
-import { pgliteDatabase, postgresJsDatabase, serverUrl, type TestDatabase } from './test-support/databases.js'
+import { localAndServer, type TestDatabase } from './test-support/databases.js'
 
 describe('migrations', () => {
   it('are, in order, the plain SQL files shipped in the package', async () => {
@@ -14,8 +14,7 @@ describe('migrations', () => {
   })
 })
 
-const backends: [string, () => Promise<TestDatabase>][] = [['PGlite', pgliteDatabase]]
-if (serverUrl) backends.push(['the PostgreSQL server', () => postgresJsDatabase(serverUrl as string)])
+const backends = localAndServer()
 
 describe.each(backends)('migrate on %s', (_, open) => {
   let database: TestDatabase

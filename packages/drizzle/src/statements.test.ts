@@ -2,10 +2,9 @@ import { createTokens } from '@jetstream/tokens'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
-import { pgliteDatabase, postgresJsDatabase, serverUrl, type TestDatabase } from './test-support/databases.js'
+import { localAndServer, type TestDatabase } from './test-support/databases.js'
 
-const backends: [string, () => Promise<TestDatabase>][] = [['PGlite', pgliteDatabase]]
-if (serverUrl) backends.push(['the PostgreSQL server', () => postgresJsDatabase(serverUrl as string)])
+const backends = localAndServer()
 
 describe.each(backends)('statements sent to %s', (_, open) => {
   let database: TestDatabase

@@ -5,7 +5,13 @@ import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
-import { pgliteDatabase, postgresJsDatabase, serverUrl, type TestDatabase } from './test-support/databases.js'
+import {
+  localAndServer,
+  pgliteDatabase,
+  postgresJsDatabase,
+  serverUrl,
+  type TestDatabase,
+} from './test-support/databases.js'
 import { type DatabaseProxy, startProxy } from './test-support/proxy.js'
 
 describe('a PGlite that has been closed', () => {
@@ -97,17 +103,7 @@ describe.skipIf(!serverUrl)('the PostgreSQL server going away', () => {
   })
 
   it('fails the lookups waiting behind a statement that timed out with it, not one timeout later', async () => {
-    // The connections the hang held were cut when it ended; let the client reconnect first.
-    await expect
-      .poll(
-        () =>
-          client`select 1`.then(
-            () => true,
-            () => false,
-          ),
-        { timeout: 10_000 },
-      )
-      .toBe(true)
+    await reconnected(client)
     const tokens = createTokens({ store: drizzleStore(drizzle(client), { timeout: 1_000 }), lastUsed: false })
     const issued = await Promise.all(Array.from({ length: 10 }, (_, i) => tokens.create('42', `hung ${i}`)))
     proxy.hang()
@@ -125,16 +121,7 @@ describe.skipIf(!serverUrl)('the PostgreSQL server going away', () => {
   })
 
   it('answers every lookup within the timeout of its own ask while the database hangs under load', async () => {
-    await expect
-      .poll(
-        () =>
-          client`select 1`.then(
-            () => true,
-            () => false,
-          ),
-        { timeout: 10_000 },
-      )
-      .toBe(true)
+    await reconnected(client)
     const tokens = createTokens({ store: drizzleStore(drizzle(client), { timeout: 500 }), lastUsed: false })
     const issued = await Promise.all(Array.from({ length: 20 }, (_, i) => tokens.create('42', `load ${i}`)))
     proxy.hang()
@@ -195,6 +182,16 @@ describe.skipIf(!serverUrl)(
   },
 )
 
+/** The connections a hang held were cut when it ended: waits until the client answers again. */
+async function reconnected(client: postgres.Sql): Promise<void> {
+  const answers = () =>
+    client`select 1`.then(
+      () => true,
+      () => false,
+    )
+  await expect.poll(answers, { timeout: 10_000 }).toBe(true)
+}
+
 /** Fails when the error, inspected as deeply as any logger would, shows the secret or its hash. */
 function expectNoSecrets(error: unknown, secret: string): void {
   const hash = createHash('sha256').update(secret).digest('hex')
@@ -204,8 +201,7 @@ function expectNoSecrets(error: unknown, secret: string): void {
   expect(shown).toContain('cause') // the driver's message is kept, only its parameters are not
 }
 
-const backends: [string, () => Promise<TestDatabase>][] = [['PGlite', pgliteDatabase]]
-if (serverUrl) backends.push(['the PostgreSQL server', () => postgresJsDatabase(serverUrl as string)])
+const backends = localAndServer()
 
 describe.each(backends)('hostile input on %s', (_, open) => {
   let database: TestDatabase

@@ -124,3 +124,10 @@ export async function nodePostgresDatabase(
     },
   }
 }
+
+/** PGlite, and the server through postgres.js when DATABASE_URL is set: the backends most suites run on. */
+export function localAndServer(): [string, () => Promise<TestDatabase>][] {
+  const backends: [string, () => Promise<TestDatabase>][] = [['PGlite', pgliteDatabase]]
+  if (serverUrl) backends.push(['the PostgreSQL server', () => postgresJsDatabase(serverUrl as string)])
+  return backends
+}
