@@ -47,6 +47,11 @@ const permissions = new PermissionRegistry({ permissions: ['read'], defaults: ['
 const stats = { requests: 0, statements: 0 }
 const body = { ok: true }
 
+// The floor's select: the whole row, as the store reads it and as the in-process floor (drizzle.ts) selects it,
+// since a check that hands the app its token needs every column (name, owner, times).
+const FLOOR_SELECT =
+  'select id, tokenable_type, tokenable_id, name, token, abilities, last_used_at, expires_at, created_at, updated_at from personal_access_tokens where id = $1'
+
 // The database behind the scenario, counting every statement it is sent.
 let store: TokenStore = new MemoryTokenStore()
 let rawLookup: ((id: string) => Promise<{ token: string } | undefined>) | null = null
@@ -63,13 +68,7 @@ if (mode.includes('postgres')) {
   })
   store = drizzleStore(drizzlePostgres(client))
   rawLookup = async (id) =>
-    (
-      await client.unsafe(
-        'select id, token, abilities, expires_at, created_at from personal_access_tokens where id = $1',
-        [id],
-        { prepare: true },
-      )
-    )[0] as { token: string } | undefined
+    (await client.unsafe(FLOOR_SELECT, [id], { prepare: true }))[0] as { token: string } | undefined
 } else if (mode.includes('pglite')) {
   const lite = new PGlite()
   const query = lite.query.bind(lite)
@@ -80,13 +79,7 @@ if (mode.includes('postgres')) {
   const db = drizzlePglite(lite)
   await migrate(db)
   store = drizzleStore(db)
-  rawLookup = async (id) =>
-    (
-      await lite.query<{ token: string }>(
-        'select id, token, abilities, expires_at, created_at from personal_access_tokens where id = $1',
-        [id],
-      )
-    ).rows[0]
+  rawLookup = async (id) => (await lite.query<{ token: string }>(FLOOR_SELECT, [id])).rows[0]
 }
 // Steady state: every token was used just now, so no touch is due during the run. A service of its own does that,
 // since close() also ends the serving service's change feed.
