@@ -5,7 +5,7 @@ import type { AnyPgDatabase } from './drizzle-token-store.js'
 import { changeTriggers } from './migrate.js'
 
 /** The channel the migration's triggers announce token changes on. */
-export const CHANGE_CHANNEL = 'personal_access_tokens'
+const CHANGE_CHANNEL = 'personal_access_tokens'
 
 /**
  * Listens on the channel through the database's own driver; resolves to a function that stops listening.

@@ -351,7 +351,8 @@ export class TokenService<P extends string = string> {
 
   // `authenticate` without a promise where no lookup is needed (a malformed token, a cached record). The request
   // guard calls it through `verifyToken`: on the path every request takes, each promise and each clock read shows
-  // in the benchmark (bench/), so there is one clock read and at most one `then`.
+  // in the benchmark (bench/), so there is one clock read here (and one in `#use`, once the use is recorded) and at
+  // most one `then`.
   #verify(plainText: string): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> {
     const parsed = parsePlainTextToken(plainText, this.#prefix, this.#legacyTokens)
     if (!parsed) return this.#fail('malformed', null)
