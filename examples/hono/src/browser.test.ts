@@ -1,8 +1,10 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { createTokenService, demoCredentials } from '@examples/shared'
+import { createTokenService, demoCredentials, permissions } from '@examples/shared'
 import type { RunningServer } from '@examples/shared/testing'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import { createTokens, MemoryTokenStore } from '@jetstream/tokens'
+import axe from 'axe-core'
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer } from './server.js'
 
@@ -18,6 +20,9 @@ if (!hasChromium) {
     `skipped: the API-token page in a real browser; install Chromium at ${CHROMIUM} (apt-get install chromium) or set CHROMIUM_PATH to run it`,
   )
 }
+
+const DAY = 86_400_000
+const PLAIN_TEXT = /^\d+\|[A-Za-z0-9]{40}[0-9a-f]{8}$/
 
 async function api(method: string, path: string, token: string, body?: unknown): Promise<number> {
   const response = await fetch(`${server.url}${path}`, {
@@ -36,15 +41,66 @@ async function signIn(page: Page): Promise<void> {
   await expect.poll(() => page.getByRole('button', { name: 'Sign out' }).isVisible()).toBe(true)
 }
 
+// The demo user's token of this name, as the service stores it.
+async function stored(name: string) {
+  return (await tokens.list('1')).find((token) => token.name === name)
+}
+
+// A token made 40 days ago that expired 30 days ago: a service whose clock is set back makes it, through the same store.
+async function createExpiredToken(name: string): Promise<void> {
+  const then = new Date(Date.now() - 40 * DAY)
+  const past = createTokens({ store, permissions, now: () => then })
+  await past.create('1', name, ['read'], { expiresAt: new Date(then.getTime() + 10 * DAY) })
+}
+
+// A date input's value (YYYY-MM-DD) for a day counted from today, in local time as the browser shows it.
+function day(offset: number): { value: string; start: Date } {
+  const date = new Date()
+  const start = new Date(date.getFullYear(), date.getMonth(), date.getDate() + offset)
+  const pad = (n: number) => String(n).padStart(2, '0')
+  return { value: `${start.getFullYear()}-${pad(start.getMonth() + 1)}-${pad(start.getDate())}`, start }
+}
+
+const liveList = (page: Page): Locator => page.getByRole('list', { name: 'Manage API Tokens' })
+const expiredList = (page: Page): Locator => page.getByRole('list', { name: 'Expired tokens' })
+const row = (list: Locator, name: string): Locator => list.getByRole('listitem').filter({ hasText: name })
+
+// What has focus, as a user would name it: its aria-label, its label, or its text.
+function focused(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const element = document.activeElement as HTMLElement | null
+    const label =
+      element instanceof HTMLInputElement || element instanceof HTMLSelectElement ? element.labels?.[0] : null
+    return (element?.getAttribute('aria-label') ?? label?.textContent ?? element?.textContent ?? '').trim()
+  })
+}
+// Presses Tab (or Shift+Tab) until the named control has focus; fails after `limit` presses.
+async function tabTo(page: Page, name: string, key = 'Tab', limit = 60): Promise<void> {
+  for (let i = 0; i < limit; i++) {
+    if ((await focused(page)) === name) return
+    await page.keyboard.press(key)
+  }
+  throw new Error(`${key} never reached ${name}; focus is on ${await focused(page)}`)
+}
+const openDialogs = (page: Page): Promise<number> => page.locator('dialog[open]').count()
+
+// axe-core's rules over the whole document; each violation as "rule: the nodes".
+async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: axe.source })
+  return page.evaluate(async () => {
+    const { violations } = await (window as unknown as { axe: typeof axe }).axe.run(document)
+    return violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`)
+  })
+}
+
 let server: RunningServer
 let browser: Browser
+const store = new MemoryTokenStore()
+const tokens = createTokenService(store)
 
 describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
   beforeAll(async () => {
-    server = await startServer({
-      tokens: createTokenService(),
-      sessionKey: 'browser-test-session-key-of-32-chars!',
-    })
+    server = await startServer({ tokens, sessionKey: 'browser-test-session-key-of-32-chars!' })
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -70,10 +126,12 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     const dialog = page.getByRole('dialog', { name: 'API Token' })
     await expect.poll(() => dialog.isVisible()).toBe(true)
     const plainTextToken = await dialog.getByLabel('API token').inputValue()
-    expect(plainTextToken).toMatch(/^\d+\|[A-Za-z0-9]{40}[0-9a-f]{8}$/)
+    expect(plainTextToken).toMatch(PLAIN_TEXT)
     expect(await dialog.textContent()).toContain("it won't be shown again")
     await dialog.getByRole('button', { name: 'Close' }).click()
     expect(await page.content()).not.toContain(plainTextToken.split('|')[1])
+    const item = row(liveList(page), 'Browser test')
+    expect(await item.textContent()).toContain('Never used')
 
     // The API honours exactly what was granted.
     expect(await api('GET', '/api/posts', plainTextToken)).toBe(200)
@@ -87,18 +145,18 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     await expect.poll(() => permissions.isVisible()).toBe(false)
     expect(await api('PUT', '/api/posts/1', plainTextToken, { title: 'From the browser test' })).toBe(200)
 
-    // The list shows it was used, once the coalesced last-used touch is written (within a second).
-    const row = page.getByRole('listitem').filter({ hasText: 'Browser test' })
+    // A reload shows it was used, once the coalesced last-used touch is written (within a second).
     await expect
       .poll(
         async () => {
           await page.reload()
-          await row.waitFor()
-          return row.textContent()
+          await item.waitFor()
+          return item.textContent()
         },
         { timeout: 10_000, interval: 500 },
       )
-      .toMatch(/Last used/)
+      .toMatch(/Last used (just now|1 minute ago)/)
+    expect(await item.textContent()).not.toContain('Never used')
     mkdirSync(screenshots, { recursive: true })
     await page.screenshot({ path: `${screenshots}api-token-page.png`, fullPage: true })
 
@@ -108,6 +166,252 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     await confirm.getByRole('button', { name: 'Delete' }).click()
     await expect.poll(() => page.getByRole('listitem').filter({ hasText: 'Browser test' }).count()).toBe(0)
     expect(await api('GET', '/api/posts', plainTextToken)).toBe(401)
+    await page.close()
+  })
+
+  it('sets an expiry when creating: 30 days, or a custom date whose past is refused next to the field', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+    await signIn(page)
+    const create = page.locator('form', { has: page.getByLabel('Token Name') })
+    const expiry = page.getByLabel('Expiration', { exact: true })
+    const date = page.getByLabel('Expiration date')
+    const dialog = page.getByRole('dialog', { name: 'API Token' })
+    expect(await expiry.inputValue()).toBe('never')
+    expect(await date.isVisible()).toBe(false)
+
+    // 30 days: sent as expiresAt, shown in the list.
+    await page.getByLabel('Token Name').fill('Thirty days')
+    await expiry.selectOption({ label: '30 days' })
+    expect(await date.isVisible()).toBe(false)
+    expect(await page.locator('#expiry-note').textContent()).toMatch(/^The token will expire on /)
+    const before = Date.now()
+    await create.getByRole('button', { name: 'Create' }).click()
+    await expect.poll(() => dialog.isVisible()).toBe(true)
+    await dialog.getByRole('button', { name: 'Close' }).click()
+    const thirty = (await stored('Thirty days'))?.expiresAt?.getTime()
+    expect(thirty).toBeGreaterThanOrEqual(before + 30 * DAY)
+    expect(thirty).toBeLessThanOrEqual(Date.now() + 30 * DAY)
+    expect(await row(liveList(page), 'Thirty days').textContent()).toMatch(/Expires /)
+    // The form is back to "Never".
+    expect(await expiry.inputValue()).toBe('never')
+
+    // A custom date shows the date input; yesterday is refused by the server, next to the field.
+    await page.getByLabel('Token Name').fill('Custom day')
+    await expiry.selectOption({ label: 'Custom date' })
+    expect(await date.isVisible()).toBe(true)
+    await date.fill(day(-1).value)
+    await create.getByRole('button', { name: 'Create' }).click()
+    const error = page.locator('#expires-at-error')
+    await expect.poll(() => error.textContent()).toMatch(/after now/)
+    expect(await date.getAttribute('aria-invalid')).toBe('true')
+    expect(await date.getAttribute('aria-describedby')).toContain('expires-at-error')
+    expect(await date.evaluate((input) => input === document.activeElement)).toBe(true)
+    expect(await dialog.isVisible()).toBe(false)
+    expect(await stored('Custom day')).toBeUndefined()
+
+    // No date at all is caught before asking the server.
+    await date.fill('')
+    await create.getByRole('button', { name: 'Create' }).click()
+    await expect.poll(() => error.textContent()).toMatch(/Choose the day/)
+
+    // Ten days from today: the token ends as that day begins.
+    const tenDays = day(10)
+    await date.fill(tenDays.value)
+    await create.getByRole('button', { name: 'Create' }).click()
+    await expect.poll(() => dialog.isVisible()).toBe(true)
+    await dialog.getByRole('button', { name: 'Close' }).click()
+    expect((await stored('Custom day'))?.expiresAt?.toISOString()).toBe(tenDays.start.toISOString())
+    expect(await error.textContent()).toBe('')
+    expect(await date.isVisible()).toBe(false)
+    await page.close()
+  })
+
+  it('lists expired tokens apart, after the live ones, marked "Expired" in words', async () => {
+    await createExpiredToken('Old CI token')
+    await tokens.create('1', 'Live token', ['read'])
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+    await signIn(page)
+
+    await expect.poll(() => row(expiredList(page), 'Old CI token').count()).toBe(1)
+    expect(await page.getByRole('heading', { name: 'Expired tokens' }).isVisible()).toBe(true)
+    const old = row(expiredList(page), 'Old CI token')
+    expect(await old.getByText('Expired', { exact: true }).isVisible()).toBe(true)
+    expect(await old.textContent()).toMatch(/Expired \w/)
+    // Only deleting is left to do with it.
+    expect(await old.getByRole('button').allTextContents()).toEqual(['Delete'])
+    expect(await row(liveList(page), 'Old CI token').count()).toBe(0)
+    expect(await row(liveList(page), 'Live token').count()).toBe(1)
+    expect(await row(expiredList(page), 'Live token').count()).toBe(0)
+    expect(
+      await page.evaluate(() => {
+        const [live, expired] = [document.getElementById('tokens'), document.getElementById('expired-tokens')]
+        return Boolean(
+          live && expired && live.compareDocumentPosition(expired) & Node.DOCUMENT_POSITION_FOLLOWING,
+        )
+      }),
+    ).toBe(true)
+    mkdirSync(screenshots, { recursive: true })
+    await page.screenshot({ path: `${screenshots}api-token-page-expired.png`, fullPage: true })
+    await page.close()
+  })
+
+  // The core's `POST /user/api-tokens/:id/rotate` is not committed yet: until it is, the page's request answers 404.
+  it.skip('regenerates a token: a grace period keeps the old one for a while, the new one is shown once', async () => {
+    const { plainTextToken: old } = await tokens.create('1', 'To regenerate', ['read', 'create'])
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+    await signIn(page)
+
+    // With a grace period of an hour, the old token keeps working.
+    await page.getByRole('button', { name: 'Regenerate To regenerate' }).click()
+    const confirm = page.getByRole('dialog', { name: 'Regenerate API Token' })
+    await expect.poll(() => confirm.isVisible()).toBe(true)
+    expect(await confirm.textContent()).toContain('To regenerate')
+    await confirm.getByLabel('In 1 hour').check()
+    const request = page.waitForRequest((r) => r.url().endsWith('/rotate'))
+    await confirm.getByRole('button', { name: 'Regenerate' }).click()
+    expect((await request).postDataJSON()).toEqual({ grace: 60 })
+    const dialog = page.getByRole('dialog', { name: 'API Token' })
+    await expect.poll(() => dialog.isVisible()).toBe(true)
+    const fresh = await dialog.getByLabel('API token').inputValue()
+    expect(fresh).toMatch(PLAIN_TEXT)
+    expect(fresh).not.toBe(old)
+    await dialog.getByRole('button', { name: 'Close' }).click()
+    expect(await page.content()).not.toContain(fresh.split('|')[1])
+    expect(await api('GET', '/api/posts', fresh)).toBe(200)
+    expect(await api('GET', '/api/posts', old)).toBe(200)
+    // Focus returns to the new token's Regenerate button.
+    const freshId = fresh.split('|')[0]
+    expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.id)).toBe(
+      freshId,
+    )
+
+    // Without one, the token regenerated again stops at once.
+    await page.locator(`[data-action="regenerate"][data-id="${freshId}"]`).click()
+    await expect.poll(() => confirm.isVisible()).toBe(true)
+    expect(await confirm.getByLabel('Now').isChecked()).toBe(true)
+    await confirm.getByRole('button', { name: 'Regenerate' }).click()
+    await expect.poll(() => dialog.isVisible()).toBe(true)
+    const third = await dialog.getByLabel('API token').inputValue()
+    await dialog.getByRole('button', { name: 'Close' }).click()
+    expect(await api('GET', '/api/posts', third)).toBe(200)
+    expect(await api('GET', '/api/posts', fresh)).toBe(401)
+    await page.close()
+  })
+
+  it('works by keyboard alone: creates a token, and Escape closes a dialog and returns focus', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+    await signIn(page)
+    // Signing in puts focus on the token name.
+    expect(await focused(page)).toBe('Token Name')
+    await page.keyboard.type('Keyboard token')
+    await page.keyboard.press('Tab')
+    expect(await focused(page)).toBe('Expiration')
+    await page.keyboard.press('ArrowDown')
+    expect(await page.getByLabel('Expiration', { exact: true }).inputValue()).toBe('30')
+    await page.keyboard.press('Tab')
+    expect(await focused(page)).toBe('create')
+    await page.keyboard.press('Space')
+    await tabTo(page, 'Create')
+    // The focus ring shows.
+    expect(
+      await page.evaluate(() => {
+        const button = document.activeElement as HTMLElement
+        return button.matches(':focus-visible') && getComputedStyle(button).outlineStyle !== 'none'
+      }),
+    ).toBe(true)
+    await page.keyboard.press('Enter')
+
+    // The new token's dialog takes focus; Tab to Close, Enter, and focus is back on Create.
+    const dialog = page.getByRole('dialog', { name: 'API Token' })
+    await expect.poll(() => dialog.isVisible()).toBe(true)
+    expect(await focused(page)).toBe('API token')
+    expect(await dialog.getByLabel('API token').inputValue()).toMatch(PLAIN_TEXT)
+    await tabTo(page, 'Close')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => openDialogs(page)).toBe(0)
+    expect(await focused(page)).toBe('Create')
+    const made = await stored('Keyboard token')
+    expect([...(made?.abilities ?? [])].sort()).toEqual(['create', 'read'])
+    expect(made?.expiresAt?.getTime()).toBeGreaterThan(Date.now() + 29 * DAY)
+
+    // Each of the token's dialogs opens from the keyboard and closes with Escape, focus back on its button.
+    for (const [button, key, title] of [
+      ['Delete Keyboard token', 'Enter', 'Delete API Token'],
+      ['Regenerate Keyboard token', 'Space', 'Regenerate API Token'],
+      ['Permissions for Keyboard token', 'Enter', 'API Token Permissions'],
+    ] as const) {
+      await tabTo(page, button, button.startsWith('Delete') ? 'Tab' : 'Shift+Tab')
+      await page.keyboard.press(key)
+      await expect.poll(() => page.getByRole('dialog', { name: title }).isVisible()).toBe(true)
+      await page.keyboard.press('Escape')
+      await expect.poll(() => openDialogs(page)).toBe(0)
+      expect(await focused(page)).toBe(button)
+    }
+
+    // Change its permissions: Space on the boxes, Enter on Save.
+    await page.keyboard.press('Enter')
+    const permissions = page.getByRole('dialog', { name: 'API Token Permissions' })
+    await expect.poll(() => permissions.isVisible()).toBe(true)
+    expect(await focused(page)).toBe('create')
+    await page.keyboard.press('Space')
+    await tabTo(page, 'Save')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => openDialogs(page)).toBe(0)
+    expect((await stored('Keyboard token'))?.abilities).toEqual(['read'])
+    expect(await focused(page)).toBe('Permissions for Keyboard token')
+
+    // Delete it: Tab to Delete, Enter, Tab to the dialog's Delete, Enter.
+    await tabTo(page, 'Delete Keyboard token')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => openDialogs(page)).toBe(1)
+    await page.keyboard.press('Tab')
+    expect(await focused(page)).toBe('Delete')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => openDialogs(page)).toBe(0)
+    expect(await stored('Keyboard token')).toBeUndefined()
+    expect(await focused(page)).toBe('Manage API Tokens')
+    await page.close()
+  })
+
+  it('has no axe-core violations, on the page and in every dialog', async () => {
+    await createExpiredToken('Expired for axe')
+    await tokens.create('1', 'Live for axe', ['read'])
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+    await page.goto(`${server.url}/`)
+    await expect.poll(() => page.getByRole('button', { name: 'Sign in' }).isVisible()).toBe(true)
+    expect(await axeViolations(page), 'signed out').toEqual([])
+    await signIn(page)
+    await expect.poll(() => row(expiredList(page), 'Expired for axe').count()).toBe(1)
+    expect(await axeViolations(page), 'the page, with live and expired tokens').toEqual([])
+
+    // The create form showing an error next to the custom date.
+    await page.getByLabel('Token Name').fill('Axe token')
+    await page.getByLabel('Expiration', { exact: true }).selectOption({ label: 'Custom date' })
+    await page.getByLabel('Expiration date').fill(day(-1).value)
+    await page.getByRole('button', { name: 'Create', exact: true }).click()
+    await expect.poll(() => page.locator('#expires-at-error').textContent()).not.toBe('')
+    expect(await axeViolations(page), 'the create form with an error').toEqual([])
+
+    // The new token's plain text.
+    await page.getByLabel('Expiration', { exact: true }).selectOption({ label: '90 days' })
+    await page.getByRole('button', { name: 'Create', exact: true }).click()
+    const created = page.getByRole('dialog', { name: 'API Token' })
+    await expect.poll(() => created.isVisible()).toBe(true)
+    expect(await axeViolations(page), 'the new token dialog').toEqual([])
+    await created.getByRole('button', { name: 'Close' }).click()
+
+    for (const [button, title] of [
+      ['Permissions for Live for axe', 'API Token Permissions'],
+      ['Delete Live for axe', 'Delete API Token'],
+      ['Regenerate Live for axe', 'Regenerate API Token'],
+      ['Delete Expired for axe', 'Delete API Token'],
+    ] as const) {
+      await page.getByRole('button', { name: button }).click()
+      await expect.poll(() => page.getByRole('dialog', { name: title }).isVisible()).toBe(true)
+      expect(await axeViolations(page), title).toEqual([])
+      await page.keyboard.press('Escape')
+      await expect.poll(() => openDialogs(page)).toBe(0)
+    }
     await page.close()
   })
 
