@@ -6,8 +6,9 @@
  *
  *   {prefix}next-id                 string  the id counter (INCR): ids are 1, 2, 3… and never given twice.
  *   {prefix}token:{id}              hash    ownerType, ownerId, name, abilities (a JSON array), tokenHash,
- *                                           createdAt, updatedAt, lastUsedAt, expiresAt. Times are epoch
- *                                           milliseconds; an absent lastUsedAt or expiresAt field means null.
+ *                                           createdAt, updatedAt, lastUsedAt, expiresAt, metadata (JSON). Times
+ *                                           are epoch milliseconds; an absent lastUsedAt or expiresAt field
+ *                                           means null, an absent metadata none.
  *   {prefix}hash:{tokenHash}        string  the id: `findByHash` in one lookup, and what keeps hashes unique.
  *   {prefix}owner:{n}:{type}:{id}   zset    the owner's ids scored by createdAt. {n} is the byte length of the
  *                                           type, so owners `a:b`/`c` and `a`/`b:c` get different keys. Members
@@ -83,6 +84,7 @@ export class RedisTokenStore implements TokenStore {
   readonly #findByHash: Script
   readonly #listByOwner: Script
   readonly #update: Script
+  readonly #rotate: Script
   readonly #delete: Script
   readonly #deleteByOwner: Script
   readonly #touch: Script
@@ -111,6 +113,7 @@ export class RedisTokenStore implements TokenStore {
     this.#findByHash = defineScript(redis, 'jetstreamTokensFindByHash', 1, FIND_BY_HASH)
     this.#listByOwner = defineScript(redis, 'jetstreamTokensListByOwner', 1, LIST_BY_OWNER)
     this.#update = defineScript(redis, 'jetstreamTokensUpdate', 1, UPDATE)
+    this.#rotate = defineScript(redis, 'jetstreamTokensRotate', 6, ROTATE)
     this.#delete = defineScript(redis, 'jetstreamTokensDelete', 1, DELETE)
     this.#deleteByOwner = defineScript(redis, 'jetstreamTokensDeleteByOwner', 1, DELETE_BY_OWNER)
     this.#touch = defineScript(redis, 'jetstreamTokensTouch', null, TOUCH)
@@ -130,36 +133,70 @@ export class RedisTokenStore implements TokenStore {
   async insert(token: NewTokenRecord): Promise<TokenRecord> {
     const p = this.#prefix
     // Arguments are built before the call, so that a bad argument is not mistaken for an outage.
-    const args = [
-      `${p}hash:${token.tokenHash}`,
-      `${p}next-id`,
-      this.#ownerKey(token.owner),
-      `${p}created`,
-      `${p}expires`,
-      p,
-      token.owner.type,
-      token.owner.id,
-      token.name,
-      JSON.stringify(token.abilities),
-      token.tokenHash,
-      millis(token.createdAt),
-      millis(token.updatedAt),
-      token.expiresAt === null ? '' : millis(token.expiresAt),
-    ]
-    const id = await this.#run('insert', () => this.#insert(...args))
+    const args = this.#insertArgs(token)
+    const id = await this.#run('insert', () =>
+      this.#insert(args.keys[0], `${p}next-id`, ...args.keys.slice(1), p, ...args.values),
+    )
     // The script answers nil (null here) when the hash is taken; that is a refusal, not an outage.
     if (id === null) throw new Error('A token with this hash is already stored.')
     if (typeof id !== 'string') throw malformed('insert')
+    return inserted(id, token)
+  }
+
+  /**
+   * A script: the owner check, the new token's insert and the old one's retirement (deleted, or its expiresAt
+   * brought forward) with nothing in between; every check comes before the first write.
+   *
+   * @example
+   * ```ts
+   * await store.rotate(owner, '1', newRecord, new Date(Date.now() + 3_600_000))
+   * ```
+   */
+  async rotate(
+    owner: TokenOwner,
+    id: string,
+    token: NewTokenRecord,
+    retireAt: Date | null,
+  ): Promise<TokenRecord | null> {
+    if (!isStoredId(id)) return null
+    const p = this.#prefix
+    const args = this.#insertArgs(token)
+    const retire = retireAt === null ? '' : millis(retireAt)
+    const reply = await this.#run('rotate', () =>
+      this.#rotate(
+        `${p}token:${id}`,
+        `${p}next-id`,
+        ...args.keys,
+        p,
+        ...args.values,
+        id,
+        owner.type,
+        owner.id,
+        retire,
+      ),
+    )
+    if (reply === 0) return null
+    if (reply === null) throw new Error('A token with this hash is already stored.')
+    if (typeof reply !== 'string') throw malformed('rotate')
+    return inserted(reply, token)
+  }
+
+  // KEYS and ARGV of a new token, shared by `insert` and `rotate`.
+  #insertArgs(token: NewTokenRecord): { keys: [string, string, string, string]; values: string[] } {
+    const p = this.#prefix
     return {
-      id,
-      owner: { type: token.owner.type, id: token.owner.id },
-      name: token.name,
-      abilities: [...token.abilities],
-      tokenHash: token.tokenHash,
-      lastUsedAt: null,
-      expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt.getTime()),
-      createdAt: new Date(token.createdAt.getTime()),
-      updatedAt: new Date(token.updatedAt.getTime()),
+      keys: [`${p}hash:${token.tokenHash}`, this.#ownerKey(token.owner), `${p}created`, `${p}expires`],
+      values: [
+        token.owner.type,
+        token.owner.id,
+        token.name,
+        JSON.stringify(token.abilities),
+        token.tokenHash,
+        millis(token.createdAt),
+        millis(token.updatedAt),
+        token.expiresAt === null ? '' : millis(token.expiresAt),
+        token.metadata === undefined ? '' : JSON.stringify(token.metadata),
+      ],
     }
   }
 
@@ -229,10 +266,12 @@ export class RedisTokenStore implements TokenStore {
     if (changes.name !== undefined) fields.push('name', changes.name)
     if (changes.abilities !== undefined) fields.push('abilities', JSON.stringify(changes.abilities))
     fields.push('updatedAt', millis(changes.updatedAt))
+    const hash = changes.tokenHash ?? ''
     const reply = await this.#run('update', () =>
-      this.#update(`${this.#prefix}token:${id}`, owner.type, owner.id, ...fields),
+      this.#update(`${this.#prefix}token:${id}`, owner.type, owner.id, this.#prefix, id, hash, ...fields),
     )
     if (reply === null) return null
+    if (reply === 0) throw new Error('A token with this hash is already stored.')
     const updated = parseFields(reply)
     if (!updated) throw malformed('update')
     return toRecord(id, updated)
@@ -427,6 +466,22 @@ function parseListed(value: unknown): { id: string; fields: Record<string, strin
   return typeof id === 'string' && fields ? { id, fields } : null
 }
 
+// What `insert` and `rotate` answer: the record as given, with its new id, built afresh.
+function inserted(id: string, token: NewTokenRecord): TokenRecord {
+  return {
+    id,
+    owner: { type: token.owner.type, id: token.owner.id },
+    name: token.name,
+    abilities: [...token.abilities],
+    tokenHash: token.tokenHash,
+    lastUsedAt: null,
+    expiresAt: token.expiresAt === null ? null : new Date(token.expiresAt.getTime()),
+    createdAt: new Date(token.createdAt.getTime()),
+    updatedAt: new Date(token.updatedAt.getTime()),
+    ...(token.metadata !== undefined && { metadata: JSON.parse(JSON.stringify(token.metadata)) }),
+  }
+}
+
 function toRecord(id: string, fields: Readonly<Record<string, string>>): TokenRecord {
   const { ownerType, ownerId, name, abilities, tokenHash } = fields
   const createdAt = toDate(fields.createdAt)
@@ -434,6 +489,7 @@ function toRecord(id: string, fields: Readonly<Record<string, string>>): TokenRe
   const lastUsedAt = fields.lastUsedAt === undefined ? null : toDate(fields.lastUsedAt)
   const expiresAt = fields.expiresAt === undefined ? null : toDate(fields.expiresAt)
   const abilityList = abilities === undefined ? undefined : parseAbilities(abilities)
+  const metadata = fields.metadata === undefined ? null : parseMetadata(fields.metadata)
   if (
     ownerType === undefined ||
     ownerId === undefined ||
@@ -443,7 +499,8 @@ function toRecord(id: string, fields: Readonly<Record<string, string>>): TokenRe
     createdAt === undefined ||
     updatedAt === undefined ||
     lastUsedAt === undefined ||
-    expiresAt === undefined
+    expiresAt === undefined ||
+    metadata === undefined
   ) {
     // Only a hand edit or another program could leave such a hash: report a broken store, not "no token".
     throw new StorageUnavailableError(`The token ${id} is stored in Redis in a form this store cannot read.`)
@@ -459,6 +516,18 @@ function toRecord(id: string, fields: Readonly<Record<string, string>>): TokenRe
     expiresAt,
     createdAt,
     updatedAt,
+    ...(metadata !== null && { metadata }),
+  }
+}
+
+function parseMetadata(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text)
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
   }
 }
 
@@ -495,30 +564,59 @@ local function remove_token(prefix, id)
   redis.call('ZREM', prefix .. 'expires', id)
   return true
 end
+-- Writes a new token; the caller has checked that its hash is free. Returns the new id.
+-- keys: hash:{tokenHash}, next-id, owner set, created, expires. a: ownerType, ownerId, name, abilities,
+-- tokenHash, createdAt, updatedAt, expiresAt ('' = never), metadata ('' = none).
+local function insert_token(prefix, keys, a)
+  redis.call('INCR', keys[2])
+  -- INCR's reply is a Lua number (a double, printed as 1e+15 past 10^14): GET gives the exact digits.
+  local id = redis.call('GET', keys[2])
+  local fields = {
+    'ownerType', a[1], 'ownerId', a[2], 'name', a[3], 'abilities', a[4],
+    'tokenHash', a[5], 'createdAt', a[6], 'updatedAt', a[7],
+  }
+  if a[8] ~= '' then
+    table.insert(fields, 'expiresAt')
+    table.insert(fields, a[8])
+    redis.call('ZADD', keys[5], a[8], id)
+  end
+  if a[9] ~= '' then
+    table.insert(fields, 'metadata')
+    table.insert(fields, a[9])
+  end
+  redis.call('HSET', prefix .. 'token:' .. id, unpack(fields))
+  redis.call('SET', keys[1], id)
+  redis.call('ZADD', keys[3], a[6], pad(id))
+  redis.call('ZADD', keys[4], a[6], id)
+  return id
+end
 `
 
 // KEYS: hash:{tokenHash}, next-id, owner set, created, expires.
-// ARGV: prefix, ownerType, ownerId, name, abilities, tokenHash, createdAt, updatedAt, expiresAt ('' = never).
-// The EXISTS check and the SET cannot be separated by another insert, so tokenHash stays unique; the hash is
-// checked before INCR so that a refused insert writes nothing at all.
+// ARGV: prefix, then insert_token's nine values. The EXISTS check and the SET cannot be separated by another
+// insert, so tokenHash stays unique; the hash is checked before INCR so that a refused insert writes nothing.
 const INSERT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-redis.call('INCR', KEYS[2])
--- INCR's reply is a Lua number (a double, printed as 1e+15 past 10^14): GET gives the exact digits.
-local id = redis.call('GET', KEYS[2])
-local fields = {
-  'ownerType', ARGV[2], 'ownerId', ARGV[3], 'name', ARGV[4], 'abilities', ARGV[5],
-  'tokenHash', ARGV[6], 'createdAt', ARGV[7], 'updatedAt', ARGV[8],
-}
-if ARGV[9] ~= '' then
-  table.insert(fields, 'expiresAt')
-  table.insert(fields, ARGV[9])
-  redis.call('ZADD', KEYS[5], ARGV[9], id)
+return insert_token(ARGV[1], { KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5] }, { unpack(ARGV, 2, 10) })
+`
+
+// KEYS: token:{old id}, next-id, hash:{new tokenHash}, owner set, created, expires.
+// ARGV: prefix, insert_token's nine values, old id, ownerType, ownerId, retireAt ('' = delete the old token).
+// Answers 0 when the owner has no such token, nil when the new hash is taken (nothing written), else the new id.
+const ROTATE = `
+local owner = redis.call('HMGET', KEYS[1], 'ownerType', 'ownerId')
+if owner[1] ~= ARGV[12] or owner[2] ~= ARGV[13] then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return false end
+local id = insert_token(ARGV[1], { KEYS[3], KEYS[2], KEYS[4], KEYS[5], KEYS[6] }, { unpack(ARGV, 2, 10) })
+if ARGV[14] == '' then
+  remove_token(ARGV[1], ARGV[11])
+else
+  local ends = redis.call('HGET', KEYS[1], 'expiresAt')
+  if not ends or tonumber(ends) > tonumber(ARGV[14]) then
+    redis.call('HSET', KEYS[1], 'expiresAt', ARGV[14])
+    redis.call('ZADD', KEYS[6], ARGV[14], ARGV[11])
+  end
 end
-redis.call('HSET', ARGV[1] .. 'token:' .. id, unpack(fields))
-redis.call('SET', KEYS[1], id)
-redis.call('ZADD', KEYS[3], ARGV[7], pad(id))
-redis.call('ZADD', KEYS[4], ARGV[7], id)
 return id
 `
 
@@ -542,11 +640,19 @@ end
 return tokens
 `
 
-// KEYS: token:{id}. ARGV: ownerType, ownerId, then the field/value pairs to set. Answers the new fields or nil.
+// KEYS: token:{id}. ARGV: ownerType, ownerId, prefix, id, a new tokenHash ('' = keep), then the field/value
+// pairs to set. Answers the new fields, nil for another owner's (or no) token, 0 when the new hash is taken.
 const UPDATE = `
-local owner = redis.call('HMGET', KEYS[1], 'ownerType', 'ownerId')
+local owner = redis.call('HMGET', KEYS[1], 'ownerType', 'ownerId', 'tokenHash')
 if owner[1] ~= ARGV[1] or owner[2] ~= ARGV[2] then return false end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if ARGV[5] ~= '' and ARGV[5] ~= owner[3] then
+  local taken = ARGV[3] .. 'hash:' .. ARGV[5]
+  if redis.call('EXISTS', taken) == 1 then return 0 end
+  redis.call('DEL', ARGV[3] .. 'hash:' .. owner[3])
+  redis.call('SET', taken, ARGV[4])
+  redis.call('HSET', KEYS[1], 'tokenHash', ARGV[5])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 return redis.call('HGETALL', KEYS[1])
 `
 

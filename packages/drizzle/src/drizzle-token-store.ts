@@ -22,6 +22,7 @@ import {
   COLUMN_KEYS,
   type ColumnKey,
   decodeRow,
+  type OptionalColumnKey,
   selectionOf,
   type TokenQueries,
   type TokenRow,
@@ -37,7 +38,8 @@ export type AnyPgDatabase = PgDatabase<PgQueryResultHKT, any>
 
 /**
  * The columns a token table needs, by their property names in your `pgTable` definition. Column names and types
- * may differ: `tokenable_id` may be bigint, timestamps may lack a time zone, `abilities` may be json.
+ * may differ: `tokenable_id` may be bigint, timestamps may lack a time zone, `abilities` may be json. `metadata`
+ * (json, jsonb or text) is optional: without it, a token that carries metadata is refused (422).
  *
  * @example
  * ```ts
@@ -49,7 +51,9 @@ export type AnyPgDatabase = PgDatabase<PgQueryResultHKT, any>
  * }) satisfies TokenTable
  * ```
  */
-export type TokenTable = PgTable & Readonly<Record<ColumnKey, AnyPgColumn>>
+export type TokenTable = PgTable &
+  Readonly<Record<ColumnKey, AnyPgColumn>> &
+  Readonly<Partial<Record<OptionalColumnKey, AnyPgColumn>>>
 
 /** Options of {@link drizzleStore}. */
 export interface DrizzleStoreOptions {
@@ -146,29 +150,49 @@ export class DrizzleTokenStore implements TokenStore {
 
   /** @example const stored = await store.insert(newRecord) */
   async insert(token: NewTokenRecord): Promise<TokenRecord> {
-    const ownerId = this.#ownerId.encode(token.owner.id)
-    if (ownerId === undefined) {
-      throw new InvalidInputError({
-        owner: [`The owner id must fit the table's ${this.#ownerId.sqlType} column.`],
-      })
-    }
-    const t = this.#table
+    const values = this.#values(token)
     const rows = await this.#run('insert', () =>
-      this.#db
-        .insert(t)
-        .values({
-          tokenableType: token.owner.type,
-          tokenableId: ownerId,
-          name: token.name,
-          token: token.tokenHash,
-          abilities: encodeAbilities(t.abilities, token.abilities),
-          expiresAt: token.expiresAt && encodeDate(t.expiresAt, token.expiresAt),
-          createdAt: encodeDate(t.createdAt, token.createdAt),
-          updatedAt: encodeDate(t.updatedAt, token.updatedAt),
-        })
-        .returning(this.#selection),
+      this.#db.insert(this.#table).values(values).returning(this.#selection),
     )
     return decodeRow(rows[0] as TokenRow)
+  }
+
+  /**
+   * One transaction: the old row is deleted (or its `expires_at` brought forward to `retireAt`), then the new row
+   * inserted; a refused insert rolls both back.
+   *
+   * @example
+   * ```ts
+   * const next = await store.rotate(owner, '7', newRecord, new Date(Date.now() + 3_600_000))
+   * ```
+   */
+  async rotate(
+    owner: TokenOwner,
+    id: string,
+    token: NewTokenRecord,
+    retireAt: Date | null,
+  ): Promise<TokenRecord | null> {
+    const where = this.#ownedToken(owner, id)
+    if (!where) return null
+    const values = this.#values(token)
+    const t = this.#table
+    // Through the column's own encoder, as drizzle's builders do: a bare Date in raw SQL would reach the driver.
+    const retire = retireAt && sql.param(encodeDate(t.expiresAt, retireAt), t.expiresAt)
+    const row = await this.#run('rotate', () =>
+      this.#db.transaction(async (tx) => {
+        const old = await (retire === null
+          ? tx.delete(t).where(where).returning({ id: t.id })
+          : tx
+              .update(t)
+              .set({ expiresAt: sql`least(coalesce(${t.expiresAt}, ${retire}), ${retire})` })
+              .where(where)
+              .returning({ id: t.id }))
+        if (old.length === 0) return undefined
+        const rows = await tx.insert(t).values(values).returning(this.#selection)
+        return rows[0] as TokenRow
+      }),
+    )
+    return row ? decodeRow(row) : null
   }
 
   /** @example await store.findById('7') */
@@ -209,6 +233,7 @@ export class DrizzleTokenStore implements TokenStore {
     const set: Record<string, unknown> = { updatedAt: encodeDate(t.updatedAt, changes.updatedAt) }
     if (changes.name !== undefined) set.name = changes.name
     if (changes.abilities !== undefined) set.abilities = encodeAbilities(t.abilities, changes.abilities)
+    if (changes.tokenHash !== undefined) set.token = changes.tokenHash
     const rows = await this.#run('update', () =>
       this.#db.update(t).set(set).where(where).returning(this.#selection),
     )
@@ -287,6 +312,39 @@ export class DrizzleTokenStore implements TokenStore {
       : expired
     const rows = await this.#run('prune', () => this.#db.delete(t).where(where).returning({ id: t.id }))
     return rows.length
+  }
+
+  // A new row's values; refuses what the table cannot hold (an owner id its column cannot take, metadata without
+  // a column) before anything is sent.
+  #values(token: NewTokenRecord): Record<string, unknown> {
+    const ownerId = this.#ownerId.encode(token.owner.id)
+    if (ownerId === undefined) {
+      throw new InvalidInputError({
+        owner: [`The owner id must fit the table's ${this.#ownerId.sqlType} column.`],
+      })
+    }
+    const t = this.#table
+    const values: Record<string, unknown> = {
+      tokenableType: token.owner.type,
+      tokenableId: ownerId,
+      name: token.name,
+      token: token.tokenHash,
+      abilities: encodeAbilities(t.abilities, token.abilities),
+      expiresAt: token.expiresAt && encodeDate(t.expiresAt, token.expiresAt),
+      createdAt: encodeDate(t.createdAt, token.createdAt),
+      updatedAt: encodeDate(t.updatedAt, token.updatedAt),
+    }
+    if (token.metadata !== undefined) {
+      if (!t.metadata) {
+        throw new InvalidInputError({
+          metadata: [
+            'This token table has no metadata column (a Laravel table has none): add a jsonb `metadata` column to keep metadata.',
+          ],
+        })
+      }
+      values.metadata = t.metadata.dataType === 'json' ? token.metadata : JSON.stringify(token.metadata)
+    }
+    return values
   }
 
   #owned(owner: TokenOwner): SQL | undefined {

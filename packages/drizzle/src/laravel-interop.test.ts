@@ -264,6 +264,31 @@ describe.each(laravelBackends)('the table exactly as Laravel migrates it, on %s,
     expect(found?.name).toBe('Sanctum 3')
   })
 
+  it('regenerates a token with a grace period: both secrets work until it ends, with no schema change', async () => {
+    let clock = Date.now()
+    const tokens = service({ lastUsed: false, now: () => new Date(clock) })
+    const old = await tokens.create(7, 'rotated', ['read'], { expiresAt: new Date(clock + 86_400_000) })
+    const next = await tokens.rotate(7, old.token.id, { grace: 60 })
+    expect(next?.token).toMatchObject({ name: 'rotated', abilities: ['read'] })
+    expect(next?.token.expiresAt).toEqual(old.token.expiresAt) // as the timestamp(0) column keeps it
+    expect(await tokens.authenticate(old.plainTextToken)).not.toBeNull()
+    expect(await tokens.authenticate(next?.plainTextToken ?? '')).not.toBeNull()
+    clock += 61 * 60_000
+    expect(await tokens.authenticate(old.plainTextToken)).toBeNull()
+    expect(await tokens.authenticate(next?.plainTextToken ?? '')).not.toBeNull()
+  })
+
+  it('refuses metadata with a 422 that names the missing column, and stores nothing', async () => {
+    const tokens = service()
+    const refused = await tokens
+      .create(7, 'with metadata', ['read'], { metadata: { ci: true } })
+      .catch((e) => e)
+    expect(refused).toBeInstanceOf(InvalidInputError)
+    expect(refused.status).toBe(422)
+    expect(refused.errors.metadata[0]).toMatch(/no metadata column/)
+    expect((await tokens.list(7)).map((t) => t.name)).not.toContain('with metadata')
+  })
+
   it('refuses an owner id the bigint column cannot hold, and finds nothing for one', async () => {
     const tokens = service()
     await expect(tokens.create('not-a-number', 'x')).rejects.toBeInstanceOf(InvalidInputError)
@@ -273,7 +298,7 @@ describe.each(laravelBackends)('the table exactly as Laravel migrates it, on %s,
 })
 
 describe('the exported schema', () => {
-  it("names the table, columns and indexes as Sanctum's migration does", () => {
+  it("names the table, columns and indexes as Sanctum's migration does, plus a metadata column", () => {
     const config = getTableConfig(personalAccessTokens)
     expect(config.name).toBe('personal_access_tokens')
     expect(config.columns.map((c) => c.name).sort()).toEqual([
@@ -282,6 +307,7 @@ describe('the exported schema', () => {
       'expires_at',
       'id',
       'last_used_at',
+      'metadata',
       'name',
       'token',
       'tokenable_id',

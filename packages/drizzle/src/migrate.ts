@@ -52,7 +52,8 @@ $$;`,
 })
 
 /**
- * The default table's migrations, in order: the table and its indexes, then {@link changeTriggers}.
+ * The default table's migrations, in order: the table and its indexes, {@link changeTriggers}, then the `metadata`
+ * column.
  *
  * @example
  * ```ts
@@ -83,6 +84,12 @@ export const migrations: readonly Migration[] = Object.freeze([
     ]),
   }),
   changeTriggers,
+  Object.freeze({
+    name: '0002_token_metadata',
+    statements: Object.freeze([
+      `ALTER TABLE personal_access_tokens ADD COLUMN IF NOT EXISTS metadata jsonb;`,
+    ]),
+  }),
 ])
 
 // Any constant will do: it only has to be the same in every process that migrates the same database.

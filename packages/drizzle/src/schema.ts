@@ -1,11 +1,12 @@
-import { bigint, index, pgTable, text, timestamp, varchar } from 'drizzle-orm/pg-core'
+import { bigint, index, jsonb, pgTable, text, timestamp, varchar } from 'drizzle-orm/pg-core'
 
 /**
  * The default token table: Laravel Sanctum 4's `personal_access_tokens`, same table, column and index names, so
  * rows Sanctum wrote verify here and the other way round. Export it from your drizzle-kit schema to manage it with
  * your own migrations, or call `migrate(db)`.
  *
- * `tokenable_id` is text so any owner id fits; timestamps keep milliseconds and their time zone. To share an
+ * `tokenable_id` is text so any owner id fits; timestamps keep milliseconds and their time zone; `metadata` (a
+ * column Laravel does not have, and ignores) keeps each token's JSON metadata. To share an
  * existing Laravel table (bigint `tokenable_id`, `timestamp(0)` without time zone), define it with `pgTable` and
  * pass it as `drizzleStore(db, { table })`.
  *
@@ -28,6 +29,7 @@ export const personalAccessTokens = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+    metadata: jsonb('metadata'),
   },
   (table) => [
     index('personal_access_tokens_tokenable_type_tokenable_id_index').on(

@@ -1,4 +1,4 @@
-import type { TokenRecord } from '@jetstream/tokens'
+import type { TokenMetadata, TokenRecord } from '@jetstream/tokens'
 import { eq, type SQL, sql } from 'drizzle-orm'
 import { type AnyPgColumn, getTableConfig } from 'drizzle-orm/pg-core'
 import { driverOf } from './driver-of.js'
@@ -21,6 +21,9 @@ export const COLUMN_KEYS = [
 /** One of {@link COLUMN_KEYS}. */
 export type ColumnKey = (typeof COLUMN_KEYS)[number]
 
+/** A column a token table may lack (Laravel's has none): the store then refuses tokens that carry metadata. */
+export type OptionalColumnKey = 'metadata'
+
 /**
  * A token row as a query returns it, before {@link decodeRow}.
  *
@@ -29,7 +32,7 @@ export type ColumnKey = (typeof COLUMN_KEYS)[number]
  * const row: TokenRow | undefined = await queries.byId(7)
  * ```
  */
-export type TokenRow = Readonly<Record<ColumnKey, unknown>>
+export type TokenRow = Readonly<Record<ColumnKey, unknown> & Partial<Record<OptionalColumnKey, unknown>>>
 
 /**
  * What every statement of the store selects or returns: the table's columns, except that a timestamp without time
@@ -40,15 +43,27 @@ export type TokenRow = Readonly<Record<ColumnKey, unknown>>
  * const rows = await db.select(selectionOf(table)).from(table)
  * ```
  */
-export function selectionOf(table: TokenTable): Record<ColumnKey, AnyPgColumn | SQL.Aliased> {
-  const selection = {} as Record<ColumnKey, AnyPgColumn | SQL.Aliased>
-  for (const key of COLUMN_KEYS) {
-    const column = table[key]
+export function selectionOf(table: TokenTable): Record<string, AnyPgColumn | SQL.Aliased> {
+  const selection: Record<string, AnyPgColumn | SQL.Aliased> = {}
+  for (const key of columnKeysOf(table)) {
+    const column = table[key] as AnyPgColumn
     const withoutTimeZone = column.columnType.startsWith('PgTimestamp') && !hasTimeZone(column)
     // Named as the column, so every row carries the table's column names, whatever the expression.
     selection[key] = withoutTimeZone ? sql`(${column} at time zone 'UTC')`.as(column.name) : column
   }
   return selection
+}
+
+/**
+ * The columns the store reads from `table`: {@link COLUMN_KEYS}, and `metadata` when the table has it.
+ *
+ * @example
+ * ```ts
+ * columnKeysOf(personalAccessTokens) // [...COLUMN_KEYS, 'metadata']
+ * ```
+ */
+export function columnKeysOf(table: TokenTable): readonly (ColumnKey | OptionalColumnKey)[] {
+  return table.metadata ? [...COLUMN_KEYS, 'metadata'] : COLUMN_KEYS
 }
 
 function hasTimeZone(column: AnyPgColumn): boolean {
@@ -76,7 +91,13 @@ export function decodeRow(row: TokenRow): TokenRecord {
     expiresAt: decodeDate(row.expiresAt),
     createdAt,
     updatedAt: decodeDate(row.updatedAt) ?? createdAt,
+    ...(row.metadata != null && { metadata: decodeMetadata(row.metadata) }),
   }
+}
+
+// jsonb comes parsed from every driver except where drizzle turned its parsing off: then it is JSON text.
+function decodeMetadata(value: unknown): TokenMetadata {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as TokenMetadata
 }
 
 // Sanctum writes abilities as JSON text (`["read","update"]`); a json/jsonb column gives the list itself.
@@ -152,9 +173,9 @@ export function tokenQueries(db: AnyPgDatabase, table: TokenTable, prepare = tru
     // drizzle holds, each value as PGlite parses it, which the selection above makes safe for timestamps. Rows
     // come as objects: PGlite's array mode measured 30-40 µs slower a query.
     const client = (db as unknown as { $client: PgliteQuery }).$client
-    const names = COLUMN_KEYS.map((key) => [key, table[key].name] as const)
+    const names = columnKeysOf(table).map((key) => [key, (table[key] as AnyPgColumn).name] as const)
     const toRow = (values: Readonly<Record<string, unknown>>): TokenRow => {
-      const row = {} as Record<ColumnKey, unknown>
+      const row = {} as Record<ColumnKey | OptionalColumnKey, unknown>
       for (const [key, name] of names) row[key] = values[name]
       return row
     }

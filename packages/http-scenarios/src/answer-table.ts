@@ -286,6 +286,41 @@ const rows: [string, Build, Expected][] = [
     async (kit) => ({ method: 'GET', path: `${tokens}/${await kit.target()}`, headers: session(kit) }),
     refused(405, 'method_not_allowed', { allow: 'PUT, DELETE' }),
   ],
+  [
+    'GET on a token’s rotate → 405 with Allow',
+    async (kit) => ({ method: 'GET', path: `${tokens}/${await kit.target()}/rotate`, headers: session(kit) }),
+    refused(405, 'method_not_allowed', { allow: 'POST' }),
+  ],
+  [
+    'rotate of an unknown token → 404',
+    async (kit) => ({
+      method: 'POST',
+      path: `${tokens}/999999/rotate`,
+      headers: sessionJson(kit),
+      body: '{}',
+    }),
+    refused(404, 'not_found'),
+  ],
+  [
+    'rotate with a grace that is not a number → 422',
+    async (kit) => ({
+      method: 'POST',
+      path: `${tokens}/${await kit.target()}/rotate`,
+      headers: sessionJson(kit),
+      body: json({ grace: 'soon' }),
+    }),
+    refused(422, 'invalid_input'),
+  ],
+  [
+    'a token with metadata over 4 kB → 422',
+    async (kit) => ({
+      method: 'POST',
+      path: tokens,
+      headers: sessionJson(kit),
+      body: json({ name: 'big', metadata: { blob: 'x'.repeat(4_100) } }),
+    }),
+    refused(422, 'invalid_input'),
+  ],
   // The realm is the guard's, in every answer about the request: 401s and later ability checks alike.
   [
     'realm set: a guest → 401 in that realm',

@@ -286,9 +286,11 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
         expect(Object.keys(answer.json.tokens[0]).sort()).toEqual([
           'abilities',
           'createdAt',
+          'expired',
           'expiresAt',
           'id',
           'lastUsedAt',
+          'metadata',
           'name',
         ])
         expectNoLeak(answer, created.json.plainTextToken.split('|')[1])
@@ -336,6 +338,66 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
         const answer = await call('POST', base, session({ body }))
         expect(answer.status).toBe(422)
         expect(answer.json).toEqual({ message, code: 'invalid_input', errors: { name: [message] } })
+      })
+
+      it('keep metadata given at creation and list it with the token', async () => {
+        const metadata = { environment: 'ci', repository: 'acme/api' }
+        const answer = await call('POST', base, session({ body: { name: 'Tagged', metadata } }))
+        expect(answer.status).toBe(201)
+        expect(answer.json.token.metadata).toEqual(metadata)
+        const listed = await call('GET', base, { session: '1' })
+        const token = listed.json.tokens.find((t: { name: string }) => t.name === 'Tagged')
+        expect(token.metadata).toEqual(metadata)
+      })
+
+      it('regenerate a token: a new plain text shown once, the old one refused at once', async () => {
+        const created = await call(
+          'POST',
+          base,
+          session({ body: { name: 'Rotated', permissions: ['read'] } }),
+        )
+        const answer = await call('POST', `${base}/${created.json.token.id}/rotate`, session({ body: {} }))
+        expect(answer.status).toBe(201)
+        expect(answer.json.token).toMatchObject({ name: 'Rotated', abilities: ['read'], expired: false })
+        expect(answer.json.token.id).not.toBe(created.json.token.id)
+        expect(answer.json.plainTextToken).toMatch(/^\d+\|[A-Za-z0-9]{40}[0-9a-f]{8}$/)
+        expect((await call('GET', '/me', { token: created.json.plainTextToken })).status).toBe(401)
+        expect((await call('GET', '/me', { token: answer.json.plainTextToken })).status).toBe(200)
+      })
+
+      it('regenerate with a grace period: both secrets work until it ends, then the old one is listed expired', async () => {
+        const created = await call(
+          'POST',
+          base,
+          session({ body: { name: 'Overlap', permissions: ['read'] } }),
+        )
+        const id = created.json.token.id
+        const answer = await call('POST', `${base}/${id}/rotate`, session({ body: { grace: 60 } }))
+        expect(answer.status).toBe(201)
+        expect((await call('GET', '/me', { token: created.json.plainTextToken })).status).toBe(200)
+        expect((await call('GET', '/me', { token: answer.json.plainTextToken })).status).toBe(200)
+        setup.clock.now += 61 * 60_000
+        expect((await call('GET', '/me', { token: created.json.plainTextToken })).status).toBe(401)
+        expect((await call('GET', '/me', { token: answer.json.plainTextToken })).status).toBe(200)
+        const listed = await call('GET', base, { session: '1' })
+        const old = listed.json.tokens.find((t: { id: string }) => t.id === id)
+        expect(old.expired).toBe(true)
+      })
+
+      it('regenerate only the user’s own token, only from the session', async () => {
+        const theirs = await setup.tokens.create('2', 'Grace’s', ['read'])
+        expect((await call('POST', `${base}/${theirs.token.id}/rotate`, session({ body: {} }))).status).toBe(
+          404,
+        )
+        expect((await call('GET', '/me', { token: theirs.plainTextToken })).status).toBe(200)
+        const mine = await setup.tokens.create('1', 'Mine', ['read'])
+        const bearer = await call('POST', `${base}/${mine.token.id}/rotate`, {
+          token: await tokenFor('1', ['create', 'read', 'update', 'delete']),
+          body: {},
+        })
+        expect(bearer.status).toBe(403)
+        expect(bearer.json.code).toBe('session_required')
+        expect((await call('GET', '/me', { token: mine.plainTextToken })).status).toBe(200)
       })
 
       it('refuse malformed JSON with 400', async () => {

@@ -1,5 +1,6 @@
 import {
   createTokens,
+  InvalidInputError,
   isTokenId,
   type NewTokenRecord,
   type TokenOwner,
@@ -248,6 +249,107 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
       })
     })
 
+    describe('metadata', () => {
+      it('keeps a JSON object exactly, or refuses it with InvalidInputError (never drops it)', async () => {
+        const metadata = { environment: 'ci', nested: { list: [1, 'two', null, true] }, quote: `it's "x" \\` }
+        let stored: Awaited<ReturnType<TokenStore['insert']>>
+        try {
+          stored = await store.insert(record({ metadata }))
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidInputError)
+          expect((error as InvalidInputError).errors.metadata).toBeDefined()
+          return
+        }
+        expect(stored.metadata).toEqual(metadata)
+        expect((await store.findById(stored.id))?.metadata).toEqual(metadata)
+        expect((await store.findByHash(stored.tokenHash))?.metadata).toEqual(metadata)
+        expect((await store.listByOwner(alice))[0]?.metadata).toEqual(metadata)
+      })
+
+      it('gives a token made without metadata none', async () => {
+        const stored = await store.insert(record())
+        expect(stored.metadata ?? null).toBeNull()
+        expect((await store.findById(stored.id))?.metadata ?? null).toBeNull()
+      })
+    })
+
+    describe('update of the hash', () => {
+      it('moves the token to its new hash: the old one finds nothing', async () => {
+        const stored = await store.insert(record())
+        const hash = randomHash()
+        const later = at('2026-06-02T00:00:00.000Z')
+        const rehashed = await store.update(alice, stored.id, { tokenHash: hash, updatedAt: later })
+        expect(rehashed).toEqual({ ...stored, tokenHash: hash, updatedAt: later })
+        expect(await store.findByHash(hash)).toEqual(rehashed)
+        expect(await store.findByHash(stored.tokenHash)).toBeNull()
+        expect(await store.findById(stored.id)).toEqual(rehashed)
+      })
+
+      it("refuses another token's hash and changes nothing", async () => {
+        const a = await store.insert(record())
+        const b = await store.insert(record())
+        await expect(
+          store.update(alice, a.id, { tokenHash: b.tokenHash, updatedAt: base }),
+        ).rejects.toBeTruthy()
+        expect(await store.findById(a.id)).toEqual(a)
+        expect(await store.findByHash(b.tokenHash)).toEqual(b)
+      })
+    })
+
+    describe('rotate', () => {
+      it('inserts the new token and deletes the old one when nothing is kept', async () => {
+        const old = await store.insert(record({ name: 'deploy', abilities: ['read', 'update'] }))
+        const next = record({
+          name: 'deploy',
+          abilities: ['read', 'update'],
+          createdAt: at('2026-06-03T00:00:00Z'),
+        })
+        const stored = await store.rotate(alice, old.id, next, null)
+        expect(stored).toEqual({ ...next, id: stored?.id, lastUsedAt: null })
+        expect(stored?.id).not.toBe(old.id)
+        expect(await store.findById(old.id)).toBeNull()
+        expect(await store.findByHash(old.tokenHash)).toBeNull()
+        expect(await store.findByHash(next.tokenHash)).toEqual(stored)
+        expect((await store.listByOwner(alice)).map((t) => t.id)).toEqual([stored?.id])
+      })
+
+      it("brings the old token's end forward to retireAt, never back", async () => {
+        const retireAt = at('2026-06-01T13:00:00.000Z')
+        const open = await store.insert(record())
+        const later = await store.insert(record({ expiresAt: at('2026-07-01T00:00:00.000Z') }))
+        const sooner = await store.insert(record({ expiresAt: at('2026-06-01T12:30:00.000Z') }))
+        for (const old of [open, later, sooner]) {
+          expect(await store.rotate(alice, old.id, record(), retireAt)).not.toBeNull()
+        }
+        expect((await store.findById(open.id))?.expiresAt).toEqual(retireAt)
+        expect((await store.findById(later.id))?.expiresAt).toEqual(retireAt)
+        expect((await store.findById(sooner.id))?.expiresAt).toEqual(sooner.expiresAt)
+        expect(await store.findByHash(open.tokenHash)).not.toBeNull()
+        expect(await store.listByOwner(alice)).toHaveLength(6)
+      })
+
+      it("changes nothing for another owner's token or an unknown id", async () => {
+        const old = await store.insert(record())
+        const next = record()
+        expect(await store.rotate(bob, old.id, next, null)).toBeNull()
+        expect(await store.rotate(aliceTeam, old.id, next, null)).toBeNull()
+        expect(await store.rotate(alice, '999999', next, null)).toBeNull()
+        expect(await store.rotate(alice, 'abc', next, null)).toBeNull()
+        expect(await store.findById(old.id)).toEqual(old)
+        expect(await store.findByHash(next.tokenHash)).toBeNull()
+      })
+
+      it('refuses a hash already stored and changes nothing', async () => {
+        const old = await store.insert(record())
+        const other = await store.insert(record())
+        await expect(
+          store.rotate(alice, old.id, record({ tokenHash: other.tokenHash }), null),
+        ).rejects.toBeTruthy()
+        expect(await store.findById(old.id)).toEqual(old)
+        expect(await store.listByOwner(alice)).toHaveLength(2)
+      })
+    })
+
     describe('delete', () => {
       it("deletes the owner's token so neither lookup finds it", async () => {
         const stored = await store.insert(record())
@@ -450,6 +552,59 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect((await tokens.list('42')).map((t) => t.id)).toEqual([token.id])
         expect(await tokens.revoke('42', token.id)).toBe(true)
         expect(await tokens.authenticate(plainTextToken)).toBeNull()
+      })
+
+      it('rotates a token: the old secret works through the grace period and not after', async () => {
+        let now = Date.now()
+        const tokens = createTokens({ store, lastUsed: false, now: () => new Date(now) })
+        const old = await tokens.create('42', 'rotated', ['read', 'update'])
+        const next = await tokens.rotate('42', old.token.id, { grace: 5 })
+        expect(next?.token).toMatchObject({ name: 'rotated', abilities: ['read', 'update'], expiresAt: null })
+        expect((await tokens.authenticate(old.plainTextToken))?.id).toBe(old.token.id)
+        expect((await tokens.authenticate(next?.plainTextToken ?? ''))?.id).toBe(next?.token.id)
+        now += 5 * 60_000
+        expect(await tokens.authenticate(old.plainTextToken)).toBeNull()
+        expect((await tokens.authenticate(next?.plainTextToken ?? ''))?.id).toBe(next?.token.id)
+        const last = await tokens.rotate('42', next?.token.id ?? '')
+        expect(await tokens.authenticate(next?.plainTextToken ?? '')).toBeNull()
+        expect((await tokens.authenticate(last?.plainTextToken ?? ''))?.id).toBe(last?.token.id)
+        expect(await tokens.rotate('7', last?.token.id ?? '')).toBeNull()
+      })
+
+      it('refuses a token left idle past idleTimeout, and keeps one in steady use', async () => {
+        let now = Date.now()
+        const tokens = createTokens({
+          store,
+          idleTimeout: 10,
+          lastUsed: { interval: 60_000, flushDelay: 0 },
+          now: () => new Date(now),
+        })
+        const steady = await tokens.create('42', 'steady', ['read'])
+        const idle = await tokens.create('42', 'idle', ['read'])
+        for (let minute = 0; minute < 30; minute += 9) {
+          expect(await tokens.authenticate(steady.plainTextToken), `minute ${minute}`).not.toBeNull()
+          await tokens.close() // writes the use, as a later flush would
+          now += 9 * 60_000
+        }
+        expect(await tokens.authenticate(idle.plainTextToken)).toBeNull()
+        expect(await tokens.authenticate(steady.plainTextToken)).not.toBeNull()
+      })
+
+      it('moves a token to the current hash key on its first use, and keeps authenticating it', async () => {
+        const oldKey = 'o'.repeat(32)
+        const newKey = 'n'.repeat(32)
+        const before = createTokens({ store, lastUsed: false, hashKey: oldKey })
+        const { token, plainTextToken } = await before.create('42', 'peppered', ['read'])
+        const stored = (await store.findById(token.id))?.tokenHash
+        const after = createTokens({ store, lastUsed: false, hashKey: newKey, previousHashKeys: [oldKey] })
+        expect((await after.authenticate(plainTextToken))?.id).toBe(token.id)
+        await vi.waitFor(async () => expect((await store.findById(token.id))?.tokenHash).not.toBe(stored), {
+          timeout: 5_000,
+        })
+        expect(await before.authenticate(plainTextToken)).toBeNull()
+        expect((await after.authenticate(plainTextToken))?.id).toBe(token.id)
+        const unkeyed = createTokens({ store, lastUsed: false })
+        expect(await unkeyed.authenticate(plainTextToken)).toBeNull()
       })
     })
   })

@@ -165,7 +165,7 @@ describe('ApiTokenManager.list', () => {
     expect(body.defaultPermissions).toEqual(['read'])
   })
 
-  it('shows each token as id, name, abilities and dates only', async () => {
+  it('shows each token as id, name, abilities, dates, expiry state and metadata only', async () => {
     const { token } = await created(session(ada), { name: 'CI', permissions: ['read', 'update'] })
     const body = await listed(session(ada))
     expect(body.tokens).toEqual([
@@ -176,14 +176,18 @@ describe('ApiTokenManager.list', () => {
         lastUsedAt: null,
         createdAt: clock.now(),
         expiresAt: null,
+        expired: false,
+        metadata: null,
       },
     ])
     expect(Object.keys(body.tokens[0] ?? {}).sort()).toEqual([
       'abilities',
       'createdAt',
+      'expired',
       'expiresAt',
       'id',
       'lastUsedAt',
+      'metadata',
       'name',
     ])
   })
@@ -241,6 +245,8 @@ describe('ApiTokenManager.create', () => {
       lastUsedAt: null,
       createdAt: clock.now(),
       expiresAt: null,
+      expired: false,
+      metadata: null,
     })
     expect(body.plainTextToken).toMatch(/^[A-Za-z0-9_-]+\|[A-Za-z0-9]{40}[0-9a-f]{8}$/)
     const authenticated = await tokens.authenticate(body.plainTextToken)

@@ -10,12 +10,14 @@ import {
   UnauthenticatedError,
 } from './errors.js'
 import { errorAnswer, HttpAnswer, jsonAnswer, noContent } from './http-answer.js'
+import type { Grant } from './permission-registry.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
 import { isTokenId } from './plain-text-token.js'
 import type { RegisteredPermission, RegisteredUser } from './register.js'
 import { type RequestBody, readJsonObject } from './request-body.js'
 import type { OwnerInput } from './token-owner.js'
 import type { TokenService } from './token-service.js'
+import type { TokenMetadata } from './token-store.js'
 import { isTransientToken } from './transient-token.js'
 
 /**
@@ -23,7 +25,7 @@ import { isTransientToken } from './transient-token.js'
  *
  * @example
  * ```ts
- * const view: ApiTokenView = { id: '7', name: 'CI', abilities: ['read'], lastUsedAt: null, createdAt, expiresAt: null }
+ * const view: ApiTokenView = { id: '7', name: 'CI', abilities: ['read'], lastUsedAt: null, createdAt, expiresAt: null, expired: false, metadata: null }
  * ```
  */
 export interface ApiTokenView {
@@ -33,6 +35,9 @@ export interface ApiTokenView {
   readonly lastUsedAt: Date | null
   readonly createdAt: Date
   readonly expiresAt: Date | null
+  /** True once the token no longer authenticates by time (its expiry, the service's `expiration`, idleness). */
+  readonly expired: boolean
+  readonly metadata: TokenMetadata | null
 }
 
 /**
@@ -86,6 +91,7 @@ export interface ApiTokenRequest<U = RegisteredUser, P extends string = Register
 
 const COLLECTION = ['GET', 'HEAD', 'POST'] as const
 const ITEM = ['PUT', 'DELETE'] as const
+const ACTION = ['POST'] as const
 const DEFAULT_LIMIT = 102_400
 
 /**
@@ -94,9 +100,11 @@ const DEFAULT_LIMIT = 102_400
  * so Hono, Koa and Express answer alike; an adapter only forwards what arrives below the prefix.
  *
  * - `GET ''`: the tokens, newest first, with the permissions a new token may carry and those ticked by default.
- * - `POST '' {name, permissions?, expiresAt?}`: 201 with the token and its plain text, shown this once.
+ * - `POST '' {name, permissions?, expiresAt?, metadata?}`: 201 with the token and its plain text, shown this once.
  * - `PUT /:id {permissions?, name?}`: 200 with the token; a body without permissions leaves them as they were.
  * - `DELETE /:id`: 204.
+ * - `POST /:id/rotate {grace?}`: 201 with the regenerated token and its plain text; the old secret works for
+ *   `grace` minutes (default none).
  *
  * First-party only unless `bearerAbility` is set; permissions filtered through the registry as Jetstream does;
  * another user's token, an unknown id, or an id not in canonical form is a 404; other methods a 405.
@@ -175,7 +183,7 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
     const route = routeOf(request.path)
     if (route === null) throw new NotFoundError()
     const method = request.method.toUpperCase()
-    const allowed: readonly string[] = route.id === undefined ? COLLECTION : ITEM
+    const allowed: readonly string[] = route.id === undefined ? COLLECTION : route.rotate ? ACTION : ITEM
     if (!allowed.includes(method)) throw new MethodNotAllowedError(allowed)
     const auth = this.#firstParty(request.auth)
     const owner = this.#owner(auth.user)
@@ -189,12 +197,25 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
         owner,
         fields.name as string,
         this.#permissions(fields.permissions),
-        { expiresAt: expiry(fields.expiresAt), grantedBy: auth.token },
+        {
+          expiresAt: expiry(fields.expiresAt),
+          grantedBy: auth.token,
+          ...(fields.metadata !== undefined && { metadata: fields.metadata as TokenMetadata }),
+        },
       )
-      return jsonAnswer(201, { token: view(token), plainTextToken })
+      return jsonAnswer(201, { token: this.#view(token), plainTextToken })
     }
     const id = route.id
     if (id === null) throw new NotFoundError('No such token.')
+    if (route.rotate) {
+      const fields = await this.#body(request)
+      const rotated = await this.#tokens.rotate(owner, id, {
+        ...(fields.grace !== undefined && { grace: fields.grace as number }),
+        grantedBy: auth.token,
+      })
+      if (!rotated) throw new NotFoundError('No such token.')
+      return jsonAnswer(201, { token: this.#view(rotated.token), plainTextToken: rotated.plainTextToken })
+    }
     if (method === 'DELETE') {
       if (!(await this.#tokens.revoke(owner, id))) throw new NotFoundError('No such token.')
       return noContent
@@ -206,16 +227,29 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
       grantedBy: auth.token,
     })
     if (!token) throw new NotFoundError('No such token.')
-    return jsonAnswer(200, { token: view(token) })
+    return jsonAnswer(200, { token: this.#view(token) })
   }
 
   async #list(owner: OwnerInput): Promise<HttpAnswer> {
     const tokens = await this.#tokens.list(owner)
     return jsonAnswer(200, {
-      tokens: tokens.map(view),
+      tokens: tokens.map((token) => this.#view(token)),
       availablePermissions: this.#tokens.permissions?.permissions ?? [],
       defaultPermissions: this.#tokens.permissions?.defaults ?? [],
     })
+  }
+
+  #view(token: PersonalAccessToken<P>): ApiTokenView {
+    return {
+      id: token.id,
+      name: token.name,
+      abilities: token.abilities,
+      lastUsedAt: token.lastUsedAt,
+      createdAt: token.createdAt,
+      expiresAt: token.expiresAt,
+      expired: this.#tokens.hasExpired(token),
+      metadata: token.metadata,
+    }
   }
 
   // Managing tokens is the user's own session's business; a bearer token only where the app opted in.
@@ -248,12 +282,12 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
 
   // Jetstream's filter: undefined permissions are dropped, not refused. Without a registry, the list is checked
   // by the service instead.
-  #permissions(input: unknown): P[] {
+  #permissions(input: unknown): Grant<P>[] {
     if (input === undefined) return []
     if (!Array.isArray(input))
       throw new InvalidInputError({ permissions: ['The permissions field must be a list.'] })
     const registry = this.#tokens.permissions
-    return registry ? registry.validPermissions(input) : (input as P[])
+    return registry ? registry.validPermissions(input) : (input as Grant<P>[])
   }
 }
 
@@ -268,28 +302,20 @@ function defaultOwner(user: unknown): OwnerInput {
 }
 
 // '' or '/': the list; '/{id}': a token, whose id is null when it cannot be one (undecodable, not canonical);
-// anything deeper: no route.
-function routeOf(path: string): { id?: string | null } | null {
+// '/{id}/rotate': its regeneration; anything else: no route.
+function routeOf(path: string): { id?: string | null; rotate?: boolean } | null {
   if (path === '' || path === '/') return {}
-  if (path.charCodeAt(0) !== 47 || path.indexOf('/', 1) !== -1) return null
+  if (path.charCodeAt(0) !== 47) return null
+  const slash = path.indexOf('/', 1)
+  const rotate = slash !== -1
+  if (rotate && path.slice(slash) !== '/rotate') return null
   let id: string
   try {
-    id = decodeURIComponent(path.slice(1))
+    id = decodeURIComponent(path.slice(1, rotate ? slash : undefined))
   } catch {
-    return { id: null }
+    return { id: null, rotate }
   }
-  return { id: isTokenId(id) ? id : null }
-}
-
-function view(token: PersonalAccessToken): ApiTokenView {
-  return {
-    id: token.id,
-    name: token.name,
-    abilities: token.abilities,
-    lastUsedAt: token.lastUsedAt,
-    createdAt: token.createdAt,
-    expiresAt: token.expiresAt,
-  }
+  return { id: isTokenId(id) ? id : null, rotate }
 }
 
 function expiry(input: unknown): Date | null {

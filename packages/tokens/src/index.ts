@@ -23,21 +23,23 @@ export type { LastUsedOptions } from './last-used-tracker.js'
 export type { MaybePromise } from './maybe-promise.js'
 export { isPromiseLike } from './maybe-promise.js'
 export { MemoryTokenStore } from './memory-token-store.js'
-export type { PermissionRegistryOptions } from './permission-registry.js'
+export type { Grant, PermissionRegistryOptions, ScopeOf } from './permission-registry.js'
 export { PermissionRegistry } from './permission-registry.js'
-export type { PersonalAccessTokenData } from './personal-access-token.js'
+export type { AbilityOptions, PersonalAccessTokenData } from './personal-access-token.js'
 export { PersonalAccessToken } from './personal-access-token.js'
 export { isTokenId } from './plain-text-token.js'
 export type { Policy } from './policies.js'
 export { allows, definePolicies } from './policies.js'
 export type { Register, RegisteredPermission, RegisteredUser } from './register.js'
 export type { AuthOptions } from './request-guard.js'
+export type { HashKeyOptions } from './secret-hasher.js'
 export { statefulDomains } from './stateful-domains.js'
 export type { OwnerInput, TokenOwner } from './token-owner.js'
 export type {
   AuthenticationFailure,
   CreateTokenOptions,
   NewAccessToken,
+  RotateTokenOptions,
   TokenServiceHooks,
   TokenServiceOptions,
   TokenUpdate,
@@ -48,6 +50,7 @@ export type {
   NewTokenRecord,
   TokenChangeListener,
   TokenChanges,
+  TokenMetadata,
   TokenRecord,
   TokenStore,
 } from './token-store.js'

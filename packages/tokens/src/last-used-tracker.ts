@@ -20,7 +20,8 @@ export interface LastUsedOptions {
  */
 export class LastUsedTracker {
   readonly interval: number
-  readonly #flushDelay: number
+  /** How long a noted use may wait before its write starts, in milliseconds. */
+  readonly flushDelay: number
   readonly #write: (uses: ReadonlyMap<string, Date>) => Promise<void>
   readonly #report: (error: unknown) => void
   readonly #pending = new Map<string, Date>()
@@ -33,7 +34,7 @@ export class LastUsedTracker {
     report: (error: unknown) => void,
   ) {
     this.interval = options.interval ?? 60_000
-    this.#flushDelay = options.flushDelay ?? 1_000
+    this.flushDelay = options.flushDelay ?? 1_000
     this.#write = write
     this.#report = report
   }
@@ -56,6 +57,19 @@ export class LastUsedTracker {
     this.#pending.set(id, at)
     if (!pending) this.#schedule()
     return at
+  }
+
+  /**
+   * The time of token `id`'s use waiting to be written, in epoch milliseconds, or undefined when none waits: what
+   * the store does not know yet.
+   *
+   * @example
+   * ```ts
+   * tracker.pending('7') // 1764615600000
+   * ```
+   */
+  pending(id: string): number | undefined {
+    return this.#pending.get(id)?.getTime()
   }
 
   /**
@@ -114,7 +128,7 @@ export class LastUsedTracker {
 
   #schedule(): void {
     if (this.#timer !== undefined) return
-    this.#timer = setTimeout(() => void this.flush(), this.#flushDelay)
+    this.#timer = setTimeout(() => void this.flush(), this.flushDelay)
     // A pending touch must not keep a Node process alive; `close()` is how an app flushes before it exits.
     ;(this.#timer as { unref?: () => void }).unref?.()
   }

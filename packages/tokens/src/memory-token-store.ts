@@ -4,6 +4,7 @@ import type {
   ExpiredTokenCriteria,
   NewTokenRecord,
   TokenChanges,
+  TokenMetadata,
   TokenRecord,
   TokenStore,
 } from './token-store.js'
@@ -29,22 +30,7 @@ export class MemoryTokenStore implements TokenStore {
    * ```
    */
   async insert(token: NewTokenRecord): Promise<TokenRecord> {
-    if (this.#idByHash.has(token.tokenHash)) throw new Error('A token with this hash is already stored.')
-    const stored: Stored = {
-      id: String(++this.#lastId),
-      ownerType: token.owner.type,
-      ownerId: token.owner.id,
-      name: token.name,
-      abilities: Object.freeze([...token.abilities]),
-      tokenHash: token.tokenHash,
-      lastUsedAt: null,
-      expiresAt: token.expiresAt === null ? null : token.expiresAt.getTime(),
-      createdAt: token.createdAt.getTime(),
-      updatedAt: token.updatedAt.getTime(),
-    }
-    this.#byId.set(stored.id, stored)
-    this.#idByHash.set(stored.tokenHash, stored.id)
-    return record(stored)
+    return record(this.#insert(token))
   }
 
   /**
@@ -92,14 +78,46 @@ export class MemoryTokenStore implements TokenStore {
   async update(owner: TokenOwner, id: string, changes: TokenChanges): Promise<TokenRecord | null> {
     const stored = this.#byId.get(id)
     if (!stored || !owns(owner, stored)) return null
+    const hash = changes.tokenHash
+    if (hash !== undefined && hash !== stored.tokenHash && this.#idByHash.has(hash)) {
+      throw new Error('A token with this hash is already stored.')
+    }
     const updated: Stored = {
       ...stored,
       ...(changes.name !== undefined && { name: changes.name }),
       ...(changes.abilities !== undefined && { abilities: Object.freeze([...changes.abilities]) }),
+      ...(hash !== undefined && { tokenHash: hash }),
       updatedAt: changes.updatedAt.getTime(),
+    }
+    if (hash !== undefined) {
+      this.#idByHash.delete(stored.tokenHash)
+      this.#idByHash.set(hash, id)
     }
     this.#byId.set(id, updated)
     return record(updated)
+  }
+
+  /**
+   * @example
+   * ```ts
+   * const next = await store.rotate(owner, '1', newRecord, new Date(Date.now() + 3_600_000))
+   * ```
+   */
+  async rotate(
+    owner: TokenOwner,
+    id: string,
+    token: NewTokenRecord,
+    retireAt: Date | null,
+  ): Promise<TokenRecord | null> {
+    const stored = this.#byId.get(id)
+    if (!stored || !owns(owner, stored)) return null
+    // The insert may throw (a duplicate hash): it goes first, so a refusal leaves the old token as it was.
+    const issued = this.#insert(token)
+    if (retireAt === null) this.#remove(stored)
+    else if (stored.expiresAt === null || stored.expiresAt > retireAt.getTime()) {
+      this.#byId.set(id, { ...stored, expiresAt: retireAt.getTime() })
+    }
+    return record(issued)
   }
 
   /**
@@ -170,6 +188,27 @@ export class MemoryTokenStore implements TokenStore {
     return count
   }
 
+  #insert(token: NewTokenRecord): Stored {
+    if (this.#idByHash.has(token.tokenHash)) throw new Error('A token with this hash is already stored.')
+    const stored: Stored = {
+      id: String(++this.#lastId),
+      ownerType: token.owner.type,
+      ownerId: token.owner.id,
+      name: token.name,
+      abilities: Object.freeze([...token.abilities]),
+      tokenHash: token.tokenHash,
+      lastUsedAt: null,
+      expiresAt: token.expiresAt === null ? null : token.expiresAt.getTime(),
+      createdAt: token.createdAt.getTime(),
+      updatedAt: token.updatedAt.getTime(),
+      // Kept as JSON text, so no caller can change what is stored through an object it holds.
+      metadata: token.metadata === undefined ? undefined : JSON.stringify(token.metadata),
+    }
+    this.#byId.set(stored.id, stored)
+    this.#idByHash.set(stored.tokenHash, stored.id)
+    return stored
+  }
+
   #remove(stored: Stored): void {
     this.#byId.delete(stored.id)
     this.#idByHash.delete(stored.tokenHash)
@@ -188,6 +227,7 @@ interface Stored {
   readonly expiresAt: number | null
   readonly createdAt: number
   readonly updatedAt: number
+  readonly metadata: string | undefined
 }
 
 function owns(owner: TokenOwner, stored: Stored): boolean {
@@ -206,5 +246,6 @@ function record(stored: Stored): TokenRecord {
     expiresAt: stored.expiresAt === null ? null : new Date(stored.expiresAt),
     createdAt: new Date(stored.createdAt),
     updatedAt: new Date(stored.updatedAt),
+    ...(stored.metadata !== undefined && { metadata: JSON.parse(stored.metadata) as TokenMetadata }),
   }
 }

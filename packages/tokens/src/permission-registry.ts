@@ -6,7 +6,35 @@ export interface PermissionRegistryOptions<P extends string> {
   readonly permissions: readonly P[]
   /** Permissions pre-selected for new tokens (Jetstream's `defaultApiTokenPermissions([...])`). Default: none. */
   readonly defaults?: readonly NoInfer<P>[]
+  /**
+   * Lets tokens hold scopes: `posts:*` grants every permission under `posts:` (`posts:read`, `posts:update:own`).
+   * Only scopes that stand above a defined permission are valid. Off by default, as in Sanctum, where `posts:*`
+   * is a name like any other.
+   */
+  readonly scopes?: boolean
 }
+
+/**
+ * The scopes above a permission name: `'posts:*' | 'posts:update:*'` for `'posts:update:own'`.
+ *
+ * @example
+ * ```ts
+ * const scope: ScopeOf<'posts:update:own'> = 'posts:update:*'
+ * ```
+ */
+export type ScopeOf<P extends string> = P extends `${infer Head}:${infer Rest}`
+  ? `${Head}:*` | `${Head}:${ScopeOf<Rest>}`
+  : never
+
+/**
+ * What a token may be granted: a permission, a scope above one (with `scopes` on), or `'*'` for everything.
+ *
+ * @example
+ * ```ts
+ * const abilities: Grant<'posts:read' | 'posts:delete'>[] = ['posts:*']
+ * ```
+ */
+export type Grant<P extends string> = P | ScopeOf<P> | '*'
 
 // A permission name travels in RFC 6750 `scope="…"` (space-separated, quoted) and in JSON: keep it a plain word.
 const permissionName = /^[^\s"\\\p{Cc}*][^\s"\\\p{Cc}]{0,254}$/u
@@ -30,7 +58,10 @@ export class PermissionRegistry<const P extends string = string> {
   readonly permissions: readonly P[]
   /** The permissions pre-selected for a new token. */
   readonly defaults: readonly P[]
+  /** Whether tokens may hold scopes such as `posts:*` (see {@link PermissionRegistryOptions.scopes}). */
+  readonly scopes: boolean
   readonly #defined: ReadonlySet<string>
+  readonly #grantable: ReadonlySet<string>
 
   constructor(options: PermissionRegistryOptions<P>) {
     const permissions = [...options.permissions]
@@ -60,6 +91,21 @@ export class PermissionRegistry<const P extends string = string> {
     this.permissions = Object.freeze(permissions)
     this.defaults = Object.freeze(defaults)
     this.#defined = defined
+    this.scopes = options.scopes === true
+    const grantable = new Set<string>(defined)
+    if (this.scopes) {
+      for (const permission of permissions) {
+        if (permission.endsWith(':*')) {
+          throw new MisconfigurationError(
+            `Permission "${permission}" reads as a scope: with \`scopes\` on, names ending in ":*" are scopes, not permissions.`,
+          )
+        }
+        for (let end = permission.indexOf(':'); end !== -1; end = permission.indexOf(':', end + 1)) {
+          grantable.add(`${permission.slice(0, end)}:*`)
+        }
+      }
+    }
+    this.#grantable = grantable
   }
 
   /**
@@ -88,8 +134,21 @@ export class PermissionRegistry<const P extends string = string> {
   }
 
   /**
-   * Keeps only the defined permissions of `input`, without duplicates, in the order given (Jetstream's
-   * `validPermissions`). Anything that is not an array gives `[]`, so raw request input may be passed.
+   * True when a token may be granted `value`: a defined permission or, with `scopes` on, a scope above one.
+   *
+   * @example
+   * ```ts
+   * new PermissionRegistry({ permissions: ['posts:read'], scopes: true }).grants('posts:*') // true
+   * ```
+   */
+  grants(value: unknown): value is P | ScopeOf<P> {
+    return typeof value === 'string' && value !== '*' && this.#grantable.has(value)
+  }
+
+  /**
+   * Keeps only the defined permissions of `input` (and its valid scopes, with `scopes` on), without duplicates,
+   * in the order given (Jetstream's `validPermissions`). Anything that is not an array gives `[]`, so raw request
+   * input may be passed.
    *
    * @example
    * ```ts
@@ -97,10 +156,10 @@ export class PermissionRegistry<const P extends string = string> {
    * permissions.validPermissions('read') // []
    * ```
    */
-  validPermissions(input: unknown): P[] {
+  validPermissions(input: unknown): (P | ScopeOf<P>)[] {
     if (!Array.isArray(input)) return []
-    const kept = new Set<P>()
-    for (const item of input) if (this.has(item)) kept.add(item)
+    const kept = new Set<P | ScopeOf<P>>()
+    for (const item of input) if (this.grants(item)) kept.add(item)
     return [...kept]
   }
 }

@@ -51,6 +51,7 @@ describe('PersonalAccessToken', () => {
       'expiresAt',
       'id',
       'lastUsedAt',
+      'metadata',
       'name',
       'owner',
     ])
@@ -62,6 +63,7 @@ describe('PersonalAccessToken', () => {
       lastUsedAt: null,
       expiresAt: null,
       createdAt: '2026-01-01T00:00:00.000Z',
+      metadata: null,
     })
     expect(() => (t.abilities as string[]).push('delete')).toThrow()
     expect(t.can('delete')).toBe(false)

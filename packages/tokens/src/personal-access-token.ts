@@ -1,4 +1,5 @@
 import type { TokenOwner } from './token-owner.js'
+import type { TokenMetadata } from './token-store.js'
 
 /** The fields of a {@link PersonalAccessToken}: everything about a token except its secret and hash. */
 export interface PersonalAccessTokenData {
@@ -9,6 +10,21 @@ export interface PersonalAccessTokenData {
   readonly lastUsedAt: Date | null
   readonly expiresAt: Date | null
   readonly createdAt: Date
+  /** The JSON object stored with the token, if any. */
+  readonly metadata?: TokenMetadata | null
+}
+
+/**
+ * How a {@link PersonalAccessToken} reads its abilities. `scopes`: an ability ending in `:*` grants every
+ * ability below it (`posts:*` grants `posts:read` and `posts:update:own`); off, it is a plain name, as in Sanctum.
+ *
+ * @example
+ * ```ts
+ * new PersonalAccessToken(data, { scopes: true }).can('posts:read')
+ * ```
+ */
+export interface AbilityOptions {
+  readonly scopes?: boolean
 }
 
 /**
@@ -44,6 +60,9 @@ export class PersonalAccessToken<P extends string = string> implements PersonalA
   readonly owner: TokenOwner
   readonly name: string
   readonly abilities: readonly string[]
+  /** The JSON object stored with the token (deeply frozen), or null. */
+  readonly metadata: TokenMetadata | null
+  readonly #scopes: boolean
   // The times as epoch milliseconds, each read giving a Date of its own: a record may be shared (the verification
   // cache hands one to every request), so no Date of it may reach an app, where a `setTime` would move another
   // request's expiry; and most requests never read a time, so none is built for them.
@@ -55,7 +74,7 @@ export class PersonalAccessToken<P extends string = string> implements PersonalA
     lastUsedTime = (token) => token.#lastUsedAt
   }
 
-  constructor(data: PersonalAccessTokenData) {
+  constructor(data: PersonalAccessTokenData, options: AbilityOptions = {}) {
     this.id = data.id
     this.owner = { type: data.owner.type, id: data.owner.id }
     this.name = data.name
@@ -65,6 +84,9 @@ export class PersonalAccessToken<P extends string = string> implements PersonalA
     this.#lastUsedAt = data.lastUsedAt === null ? null : data.lastUsedAt.getTime()
     this.#expiresAt = data.expiresAt === null ? null : data.expiresAt.getTime()
     this.#createdAt = data.createdAt.getTime()
+    // Frozen in depth: a cached record's metadata is shared by every request that reads the token.
+    this.metadata = data.metadata == null ? null : deepFreeze(data.metadata)
+    this.#scopes = options.scopes === true && this.abilities.some(isScope)
   }
 
   /** When the token was last used (to within the service's `lastUsed.interval`), or null if never. */
@@ -83,7 +105,8 @@ export class PersonalAccessToken<P extends string = string> implements PersonalA
   }
 
   /**
-   * True when the token holds `ability` or the wildcard `'*'`. Exact, case-sensitive match.
+   * True when the token holds `ability` or the wildcard `'*'` (or, with scopes on, a scope above it such as
+   * `posts:*`). Exact, case-sensitive match.
    *
    * @example
    * ```ts
@@ -91,7 +114,15 @@ export class PersonalAccessToken<P extends string = string> implements PersonalA
    * ```
    */
   can(ability: P): boolean {
-    return this.abilities.includes('*') || this.abilities.includes(ability)
+    const abilities = this.abilities
+    if (abilities.includes('*') || abilities.includes(ability)) return true
+    if (!this.#scopes) return false
+    // `posts:update:own` is granted by `posts:*` and `posts:update:*`; `posts:*` only by itself (or `*`), so a
+    // scope never stands for more than the scope it was given.
+    for (let end = ability.indexOf(':'); end !== -1; end = ability.indexOf(':', end + 1)) {
+      if (abilities.includes(`${ability.slice(0, end)}:*`)) return true
+    }
+    return false
   }
 
   /**
@@ -123,6 +154,19 @@ export class PersonalAccessToken<P extends string = string> implements PersonalA
       lastUsedAt: this.lastUsedAt,
       expiresAt: this.expiresAt,
       createdAt: this.createdAt,
+      metadata: this.metadata,
     }
   }
+}
+
+function isScope(ability: string): boolean {
+  return ability.endsWith(':*')
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const item of Object.values(value)) deepFreeze(item)
+  }
+  return value
 }

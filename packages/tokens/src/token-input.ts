@@ -1,6 +1,7 @@
 import { InvalidInputError } from './errors.js'
 import type { PermissionRegistry } from './permission-registry.js'
 import type { OwnerInput, TokenOwner } from './token-owner.js'
+import type { TokenMetadata } from './token-store.js'
 
 // The checks on what callers hand the token service, each raising InvalidInputError with Laravel-style messages.
 
@@ -60,8 +61,8 @@ export function tokenOwner(input: OwnerInput, defaultType: string): TokenOwner {
 }
 
 /**
- * Abilities for a new or updated token: each a defined permission (or `'*'` when allowed), no duplicates, order
- * kept. Without a registry any non-empty name is accepted.
+ * Abilities for a new or updated token: each a defined permission, a scope the registry allows, or `'*'` when
+ * allowed; no duplicates, order kept. Without a registry any non-empty name is accepted.
  *
  * @example
  * ```ts
@@ -82,7 +83,7 @@ export function tokenAbilities(
     ability === '*'
       ? !allowWildcard
       : registry
-        ? !registry.has(ability)
+        ? !registry.grants(ability)
         : ability === '' || codePoints(ability) > MAX_LENGTH || CONTROL.test(ability),
   )
   if (unknown.length > 0) {
@@ -116,6 +117,33 @@ export function tokenExpiry(input: unknown, now: Date): Date | null {
   if (input.getTime() >= YEAR_10000)
     throw invalid('expiresAt', 'The expires at field must be a date before the year 10000.')
   return new Date(input)
+}
+
+/**
+ * Metadata for a new token: a JSON object of at most `limit` bytes as JSON text (UTF-8), returned as a fresh copy
+ * (so what the caller keeps cannot change what is stored), or undefined for none.
+ *
+ * @example
+ * ```ts
+ * tokenMetadata({ environment: 'ci' }, 4096) // { environment: 'ci' }
+ * tokenMetadata([1, 2], 4096)               // throws InvalidInputError { metadata: [...] }
+ * ```
+ */
+export function tokenMetadata(input: unknown, limit: number): TokenMetadata | undefined {
+  if (input === undefined || input === null) return undefined
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw invalid('metadata', 'The metadata field must be a JSON object.')
+  }
+  let text: string
+  try {
+    text = JSON.stringify(input)
+  } catch {
+    throw invalid('metadata', 'The metadata field must be a JSON object.')
+  }
+  if (new TextEncoder().encode(text).length > limit) {
+    throw invalid('metadata', `The metadata field must not be greater than ${limit} bytes as JSON.`)
+  }
+  return JSON.parse(text) as TokenMetadata
 }
 
 function ownerId(id: unknown): string | null {

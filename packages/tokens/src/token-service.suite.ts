@@ -88,6 +88,7 @@ export function tokenServiceSuite(cache: boolean): void {
         lastUsedAt: null,
         expiresAt: null,
         createdAt: clock.now(),
+        metadata: null,
       })
       const record = await store.findById('1')
       expect(record?.tokenHash).toBe(hashSecret(plainTextToken.split('|')[1] as string))
@@ -630,6 +631,7 @@ export function tokenServiceSuite(cache: boolean): void {
         findByHash: reject,
         listByOwner: reject,
         update: reject,
+        rotate: reject,
         delete: reject,
         deleteByOwner: reject,
         touch: reject,

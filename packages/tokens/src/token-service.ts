@@ -1,6 +1,7 @@
 import type { AccessToken } from './auth.js'
 import {
   ForbiddenError,
+  InvalidInputError,
   isTokenError,
   MisconfigurationError,
   MissingAbilitiesError,
@@ -8,19 +9,19 @@ import {
 } from './errors.js'
 import { type LastUsedOptions, LastUsedTracker } from './last-used-tracker.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
-import type { PermissionRegistry } from './permission-registry.js'
+import type { Grant, PermissionRegistry } from './permission-registry.js'
 import { lastUsedMillis, PersonalAccessToken } from './personal-access-token.js'
 import {
   assertValidPrefix,
   generateSecret,
   hashesEqual,
-  hashSecret,
   isTokenId,
   parsePlainTextToken,
 } from './plain-text-token.js'
-import { tokenAbilities, tokenExpiry, tokenName, tokenOwner } from './token-input.js'
+import { type HashKeyOptions, SecretHasher } from './secret-hasher.js'
+import { tokenAbilities, tokenExpiry, tokenMetadata, tokenName, tokenOwner } from './token-input.js'
 import type { OwnerInput } from './token-owner.js'
-import type { TokenRecord, TokenStore } from './token-store.js'
+import type { TokenMetadata, TokenRecord, TokenStore } from './token-store.js'
 import { isTransientToken } from './transient-token.js'
 import { VerificationCache, type VerificationCacheOptions } from './verification-cache.js'
 
@@ -73,6 +74,7 @@ export type AuthenticationFailure =
   | 'unknown' // no token with that id (or hash)
   | 'mismatch' // the id exists but the secret is wrong
   | 'expired' // past the global lifetime or its own expiresAt
+  | 'idle' // unused for longer than `idleTimeout`
   | 'rejected' // the app's `authenticateUsing` said no
 
 /** Hooks the service calls; they must not throw (a throwing hook is reported to `error` and ignored). */
@@ -86,7 +88,7 @@ export interface TokenServiceHooks<P extends string> {
 }
 
 /** Everything {@link createTokens} takes. Only `store` is required. */
-export interface TokenServiceOptions<P extends string = string> {
+export interface TokenServiceOptions<P extends string = string> extends HashKeyOptions {
   /** Where tokens live: `new MemoryTokenStore()`, `drizzleStore(db)`, or your own driver. */
   readonly store: TokenStore
   /**
@@ -104,6 +106,16 @@ export interface TokenServiceOptions<P extends string = string> {
   readonly legacyTokens?: boolean
   /** Minutes a token lives from its creation (Sanctum's `expiration`); `null` for no global limit. Default null. */
   readonly expiration?: number | null
+  /**
+   * Minutes a token may go unused (since its last use, or its creation if never used) before it is refused, with
+   * the reason `idle`; `null` for no limit. Default null. Uses are written at most once per `lastUsed.interval`
+   * and after `lastUsed.flushDelay`, so an instance may know a use that late: a token is refused once it has been
+   * idle for `idleTimeout` plus that slack (by default 61 s), and a token in steady use is never refused.
+   * Needs `lastUsed` on.
+   */
+  readonly idleTimeout?: number | null
+  /** The largest `metadata` a token may carry, in bytes of JSON text. Default 4096. */
+  readonly metadataLimit?: number
   /** `lastUsedAt` tracking; `false` switches it off. Default: touch at most once a minute, flushed after 1 s. */
   readonly lastUsed?: LastUsedOptions | false
   /** The owner type given to a bare owner id. Default `'user'`; `'App\\Models\\User'` when sharing a Laravel table. */
@@ -146,12 +158,35 @@ export interface CreateTokenOptions {
   /** When the token stops working; must be in the future. */
   readonly expiresAt?: Date | null
   /**
+   * A small JSON object kept with the token and returned with it (`token.metadata`), at most `metadataLimit`
+   * bytes. A store with nowhere to keep it (a Laravel table) refuses it with a 422.
+   */
+  readonly metadata?: TokenMetadata | null
+  /**
    * The token of the request that asks for this one. A token never makes a token that outranks or outlives it:
    * the new token may only carry abilities this one holds (else `MissingAbilitiesError`, 403), and its expiry is
    * clamped to this token's own end, which is the earlier of its `expiresAt` and the service's `expiration`
    * counted from its creation (an absent or later `expiresAt` becomes that instant). A session request's
    * `TransientToken` may grant anything, for any time.
    */
+  readonly grantedBy?: AccessToken | null
+}
+
+/**
+ * Options of {@link TokenService.rotate}.
+ *
+ * @example
+ * ```ts
+ * const options: RotateTokenOptions = { grace: 60 } // the old secret works for one more hour
+ * ```
+ */
+export interface RotateTokenOptions {
+  /**
+   * Minutes the old secret keeps working, so clients can move to the new one without downtime (never past the
+   * old token's own end). Default 0: the old token is deleted at once.
+   */
+  readonly grace?: number
+  /** As in {@link CreateTokenOptions.grantedBy}: the token must hold every ability of the one it regenerates. */
   readonly grantedBy?: AccessToken | null
 }
 
@@ -165,7 +200,7 @@ export interface CreateTokenOptions {
  */
 export interface TokenUpdate<P extends string = string> {
   readonly name?: string
-  readonly abilities?: readonly (P | '*')[]
+  readonly abilities?: readonly Grant<P>[]
   /**
    * As in {@link CreateTokenOptions.grantedBy}: the new abilities must be within this token's, and it may add an
    * ability only to a token that ends no later than it does (else `ForbiddenError`, 403).
@@ -209,6 +244,12 @@ export class TokenService<P extends string = string> {
   readonly #allowWildcard: boolean
   readonly #authenticateUsing: TokenServiceOptions<P>['authenticateUsing']
   readonly #legacyTokens: boolean
+  readonly #hasher: SecretHasher
+  readonly #idleMs: number | null
+  readonly #metadataLimit: number
+  readonly #scopes: boolean
+  // Ids whose rehash to the current key is on its way, so a burst of requests writes it once.
+  readonly #rehashing = new Set<string>()
   readonly #hooks: TokenServiceHooks<P>
   readonly #now: () => Date
   /** The clock as epoch milliseconds: `authenticate` needs no Date object unless it queues a touch. */
@@ -238,6 +279,21 @@ export class TokenService<P extends string = string> {
         }
       }
     }
+    const idleTimeout = options.idleTimeout ?? null
+    if (idleTimeout !== null && !(Number.isFinite(idleTimeout) && idleTimeout > 0)) {
+      throw new MisconfigurationError(
+        '`idleTimeout` is a number of minutes greater than 0, or null for none.',
+      )
+    }
+    if (idleTimeout !== null && lastUsed === false) {
+      throw new MisconfigurationError(
+        '`idleTimeout` needs `lastUsed` tracking: a token’s uses are what it counts.',
+      )
+    }
+    const metadataLimit = options.metadataLimit ?? 4_096
+    if (!(Number.isSafeInteger(metadataLimit) && metadataLimit > 0)) {
+      throw new MisconfigurationError('`metadataLimit` is a number of bytes, 1 or more (default 4096).')
+    }
     const ownerType = options.ownerType ?? 'user'
     if (typeof ownerType !== 'string' || ownerType === '' || ownerType.length > 255) {
       throw new MisconfigurationError('`ownerType` is the type given to bare owner ids: 1 to 255 characters.')
@@ -251,6 +307,9 @@ export class TokenService<P extends string = string> {
     this.#allowWildcard = options.allowWildcard ?? this.permissions === null
     this.#authenticateUsing = options.authenticateUsing
     this.#legacyTokens = options.legacyTokens === true
+    this.#hasher = new SecretHasher(options)
+    this.#metadataLimit = metadataLimit
+    this.#scopes = this.permissions?.scopes === true
     this.#hooks = options.on ?? {}
     const now = options.now
     this.#now = now ?? (() => new Date())
@@ -290,13 +349,18 @@ export class TokenService<P extends string = string> {
             lastUsed,
             (error) => this.#report(error),
           )
+    // A use may reach the store up to one interval and one flush delay late: allowed for, so steady use never idles.
+    this.#idleMs =
+      idleTimeout === null || this.#tracker === null
+        ? null
+        : idleTimeout * 60_000 + this.#tracker.interval + this.#tracker.flushDelay
   }
 
   /**
    * Issues a token. Abilities default to the registry's defaults (or `['*']` without a registry). The plain text
    * is returned once; only its hash is stored.
    *
-   * @throws InvalidInputError (422) for a bad name, owner, ability or expiry.
+   * @throws InvalidInputError (422) for a bad name, owner, ability, expiry or metadata.
    * @throws MissingAbilitiesError (403) when `grantedBy` lacks an ability asked for.
    * @example
    * ```ts
@@ -306,19 +370,21 @@ export class TokenService<P extends string = string> {
   async create(
     owner: OwnerInput,
     name: string,
-    abilities?: readonly (P | '*')[],
+    abilities?: readonly Grant<P>[],
     options: CreateTokenOptions = {},
   ): Promise<NewAccessToken<P>> {
     const now = this.#now()
+    const metadata = tokenMetadata(options.metadata, this.#metadataLimit)
     const record = {
       owner: tokenOwner(owner, this.#ownerType),
       name: tokenName(name),
       abilities: this.#abilities(abilities ?? this.permissions?.defaults ?? ['*'], options.grantedBy),
       expiresAt: this.#clampedExpiry(tokenExpiry(options.expiresAt, now), options.grantedBy, now),
+      ...(metadata !== undefined && { metadata }),
     }
     const secret = generateSecret(this.#prefix)
     const stored = await this.#call('insert', () =>
-      this.#store.insert({ ...record, tokenHash: hashSecret(secret), createdAt: now, updatedAt: now }),
+      this.#store.insert({ ...record, tokenHash: this.#hasher.hash(secret), createdAt: now, updatedAt: now }),
     )
     return { token: this.#token(stored), plainTextToken: `${stored.id}|${secret}` }
   }
@@ -356,15 +422,21 @@ export class TokenService<P extends string = string> {
   #verify(plainText: string): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> {
     const parsed = parsePlainTextToken(plainText, this.#prefix, this.#legacyTokens)
     if (!parsed) return this.#fail('malformed', null)
-    const hash = hashSecret(parsed.secret)
+    const secret = parsed.secret
+    const hash = this.#hasher.hash(secret)
     const now = this.#clock()
     const id = parsed.id
     const cache = this.#cache
     if (cache !== null && id !== null) {
       const cached = cache.get(id, now)
-      if (cached !== undefined) return this.#check(cached, hash, id, now, null)
+      if (cached !== undefined) return this.#check(cached, secret, hash, id, now, null)
     }
     const generation = cache === null ? 0 : cache.generation
+    if (id === null && this.#hasher.hasPrevious) {
+      return this.#findByHashes([hash, ...this.#hasher.previousHashes(secret)]).then((record) =>
+        record ? this.#check(record, secret, hash, id, now, generation) : this.#fail('unknown', id),
+      )
+    }
     let lookup: MaybePromise<TokenRecord | null>
     try {
       lookup = id === null ? this.#store.findByHash(hash) : this.#store.findById(id)
@@ -372,32 +444,80 @@ export class TokenService<P extends string = string> {
       throw storageError('find', error)
     }
     if (!isPromiseLike(lookup))
-      return lookup ? this.#check(lookup, hash, id, now, generation) : this.#fail('unknown', id)
+      return lookup ? this.#check(lookup, secret, hash, id, now, generation) : this.#fail('unknown', id)
     return Promise.resolve(lookup).then(
-      (record) => (record ? this.#check(record, hash, id, now, generation) : this.#fail('unknown', id)),
+      (record) =>
+        record ? this.#check(record, secret, hash, id, now, generation) : this.#fail('unknown', id),
       (error: unknown) => {
         throw storageError('find', error)
       },
     )
   }
 
+  // A plain text without its id, while older hash keys may still be stored: each key's hash in turn.
+  async #findByHashes(hashes: readonly string[]): Promise<TokenRecord | null> {
+    for (const hash of hashes) {
+      const record = await this.#call('find', async () => this.#store.findByHash(hash))
+      if (record) return record
+    }
+    return null
+  }
+
   // The secret, then expiry, then the app's veto. `generation` is the cache's, read before a store lookup; null
   // when the record came from the cache.
   #check(
     record: TokenRecord,
+    secret: string,
     hash: string,
     id: string | null,
     now: number,
     generation: number | null,
   ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> {
-    if (!hashesEqual(hash, record.tokenHash)) return this.#fail('mismatch', id)
-    const isValid = !this.#isExpired(record, now)
+    if (!hashesEqual(hash, record.tokenHash)) {
+      if (!this.#hashedBefore(record, secret)) return this.#fail('mismatch', id)
+      this.#rehash(record, hash)
+    }
+    const ended = this.#isExpired(record, now) ? 'expired' : this.#isIdle(record, now) ? 'idle' : null
+    const isValid = ended === null
     const decide = this.#authenticateUsing
-    if (!decide) return isValid ? this.#accept(record, now, generation) : this.#fail('expired', record.id)
+    if (!decide) return isValid ? this.#accept(record, now, generation) : this.#fail(ended, record.id)
     const decided = decide(this.#token(record), isValid)
     const settle = (accepted: boolean) =>
       accepted === true ? this.#accept(record, now, generation) : this.#fail('rejected', record.id)
     return isPromiseLike(decided) ? Promise.resolve(decided).then(settle) : settle(decided)
+  }
+
+  // Whether the secret matches under a previous hash key: a token made before the current key.
+  #hashedBefore(record: TokenRecord, secret: string): boolean {
+    if (!this.#hasher.hasPrevious) return false
+    return this.#hasher.previousHashes(secret).some((old) => hashesEqual(old, record.tokenHash))
+  }
+
+  // Moves a token to the current hash key, off the request's path; a failure is reported, and the next use tries
+  // again. The store's change (and the cache's invalidation) ends the old hash's life.
+  #rehash(record: TokenRecord, hash: string): void {
+    if (this.#rehashing.has(record.id)) return
+    this.#rehashing.add(record.id)
+    this.#call('update', () =>
+      this.#store.update(record.owner, record.id, { tokenHash: hash, updatedAt: this.#now() }),
+    )
+      .then(
+        () => this.#cache?.invalidate([record.id]),
+        (error: unknown) => this.#report(error),
+      )
+      .finally(() => this.#rehashing.delete(record.id))
+  }
+
+  // Unused for `idleTimeout` (plus the slack of coalesced writes), counting a use this instance has not written yet.
+  #isIdle(
+    record: { readonly id: string; readonly lastUsedAt: Date | null; readonly createdAt: Date },
+    now: number,
+  ): boolean {
+    const idleMs = this.#idleMs
+    if (idleMs === null) return false
+    const stored = record.lastUsedAt === null ? record.createdAt.getTime() : record.lastUsedAt.getTime()
+    const pending = this.#tracker?.pending(record.id)
+    return now - (pending !== undefined && pending > stored ? pending : stored) >= idleMs
   }
 
   #accept(record: TokenRecord, now: number, generation: number | null): PersonalAccessToken<P> {
@@ -413,8 +533,11 @@ export class TokenService<P extends string = string> {
       const lastUsedAt = this.#tracker.note(token.id, lastUsedMillis(token), this.#clock())
       if (lastUsedAt !== null) {
         // Field by field: the times are getters on the prototype, which a spread would drop.
-        const { id, owner, name, abilities, expiresAt, createdAt } = token
-        used = new PersonalAccessToken<P>({ id, owner, name, abilities, lastUsedAt, expiresAt, createdAt })
+        const { id, owner, name, abilities, expiresAt, createdAt, metadata } = token
+        used = new PersonalAccessToken<P>(
+          { id, owner, name, abilities, lastUsedAt, expiresAt, createdAt, metadata },
+          { scopes: this.#scopes },
+        )
         this.#cache?.used(token.id, lastUsedAt)
       }
     }
@@ -423,7 +546,8 @@ export class TokenService<P extends string = string> {
   }
 
   /**
-   * The owner's tokens, newest first. Expired tokens are included (so a page can show them) until pruned.
+   * The owner's tokens, newest first. Expired tokens are included (so a page can show them) until pruned. A use
+   * this instance has not written yet shows in `lastUsedAt` already.
    *
    * @example
    * ```ts
@@ -434,7 +558,92 @@ export class TokenService<P extends string = string> {
     const records = await this.#call('list', () =>
       this.#store.listByOwner(tokenOwner(owner, this.#ownerType)),
     )
-    return records.map((record) => this.#token(record))
+    return records.map((record) => {
+      const pending = this.#tracker?.pending(record.id)
+      const stored = record.lastUsedAt?.getTime() ?? Number.NEGATIVE_INFINITY
+      return this.#token(
+        pending !== undefined && pending > stored ? { ...record, lastUsedAt: new Date(pending) } : record,
+      )
+    })
+  }
+
+  /**
+   * Whether the token no longer authenticates by time: past its own `expiresAt`, the service's `expiration`, or
+   * (as far as this instance knows) its `idleTimeout`.
+   *
+   * @example
+   * ```ts
+   * const live = (await tokens.list('42')).filter((token) => !tokens.hasExpired(token))
+   * ```
+   */
+  hasExpired(token: PersonalAccessToken<P>): boolean {
+    const now = this.#clock()
+    const { expiresAt, createdAt, lastUsedAt } = token
+    const record = { id: token.id, expiresAt, createdAt, lastUsedAt }
+    return this.#isExpired(record, now) || this.#isIdle(record, now)
+  }
+
+  /**
+   * Regenerates a token: a new secret for a token with the same name, abilities, owner, metadata and end (its
+   * `expiresAt`, or the end the service's `expiration` gives it), while the old secret keeps working for `grace`
+   * minutes (default none: it is deleted). One atomic store call, so the old token is never retired without its
+   * successor. Null when the owner has no token with this id.
+   *
+   * @throws InvalidInputError (422) for a bad `grace`, or a token that has already ended.
+   * @throws MissingAbilitiesError (403) when `grantedBy` lacks one of the token's abilities.
+   * @example
+   * ```ts
+   * const next = await tokens.rotate('42', token.id, { grace: 60 })
+   * next?.plainTextToken // the new `{id}|{secret}`; the old one works for another hour
+   * ```
+   */
+  async rotate(
+    owner: OwnerInput,
+    id: string,
+    options: RotateTokenOptions = {},
+  ): Promise<NewAccessToken<P> | null> {
+    const who = tokenOwner(owner, this.#ownerType)
+    const grace = options.grace ?? 0
+    if (typeof grace !== 'number' || !(Number.isFinite(grace) && grace >= 0)) {
+      throw new InvalidInputError({ grace: ['The grace field must be a number of minutes, 0 or more.'] })
+    }
+    if (!isTokenId(id)) return null
+    const old = await this.#call('find', async () => this.#store.findById(id))
+    if (!old || old.owner.type !== who.type || old.owner.id !== who.id) return null
+    const now = this.#now()
+    const end = this.#endOf(old)
+    if (end <= now.getTime()) {
+      throw new InvalidInputError({ token: ['The token has expired: create a new one instead.'] })
+    }
+    const maker = options.grantedBy
+    if (maker) {
+      const missing = old.abilities.filter((ability) => maker.cant(ability))
+      if (missing.length > 0) throw new MissingAbilitiesError(missing)
+    }
+    const expiresAt = this.#clampedExpiry(end === Number.POSITIVE_INFINITY ? null : new Date(end), maker, now)
+    const secret = generateSecret(this.#prefix)
+    const retireAt = grace === 0 ? null : new Date(Math.min(now.getTime() + grace * 60_000, end))
+    const stored = await this.#call('rotate', () =>
+      this.#store.rotate(
+        who,
+        id,
+        {
+          owner: old.owner,
+          name: old.name,
+          abilities: old.abilities,
+          tokenHash: this.#hasher.hash(secret),
+          expiresAt,
+          createdAt: now,
+          updatedAt: now,
+          ...(old.metadata !== undefined && { metadata: old.metadata }),
+        },
+        retireAt,
+      ),
+    )
+    this.#cache?.invalidate([id])
+    if (!stored) return null
+    if (retireAt === null) this.#tracker?.forget(id)
+    return { token: this.#token(stored), plainTextToken: `${stored.id}|${secret}` }
   }
 
   /**
@@ -550,6 +759,8 @@ export class TokenService<P extends string = string> {
   }
 
   #abilities(requested: unknown, grantedBy: AccessToken | null | undefined): string[] {
+    // A maker holding `posts:*` may grant `posts:*` or anything under it; one holding `posts:read` cannot grant
+    // `posts:*` (its `can('posts:*')` is false), so a scope never widens what the maker holds.
     const abilities = tokenAbilities(requested, this.permissions, this.#allowWildcard)
     if (grantedBy) {
       // A token holding '*' (or a session's TransientToken) can('*'); any other cannot grant the wildcard.
@@ -576,14 +787,14 @@ export class TokenService<P extends string = string> {
     return Math.min(own, global)
   }
 
-  #isExpired(record: TokenRecord, now: number): boolean {
+  #isExpired(record: { readonly expiresAt: Date | null; readonly createdAt: Date }, now: number): boolean {
     if (record.expiresAt !== null && record.expiresAt.getTime() <= now) return true
     return this.#expirationMs !== null && record.createdAt.getTime() + this.#expirationMs <= now
   }
 
   // The constructor copies only the public fields, so a record (hash included) can be passed as it is.
   #token(record: TokenRecord): PersonalAccessToken<P> {
-    return new PersonalAccessToken<P>(record)
+    return new PersonalAccessToken<P>(record, { scopes: this.#scopes })
   }
 
   #fail(reason: AuthenticationFailure, tokenId: string | null): null {
@@ -630,6 +841,7 @@ function isStore(store: unknown): store is TokenStore {
     'findByHash',
     'listByOwner',
     'update',
+    'rotate',
     'delete',
     'deleteByOwner',
     'touch',

@@ -20,7 +20,19 @@ export interface TokenRecord {
   readonly expiresAt: Date | null
   readonly createdAt: Date
   readonly updatedAt: Date
+  /** A small JSON object stored with the token (`create(…, { metadata })`); absent when it has none. */
+  readonly metadata?: TokenMetadata
 }
+
+/**
+ * What a token may carry besides its abilities: a JSON object, kept as given (the service bounds its size).
+ *
+ * @example
+ * ```ts
+ * const metadata: TokenMetadata = { environment: 'ci', repository: 'acme/api' }
+ * ```
+ */
+export type TokenMetadata = Readonly<Record<string, unknown>>
 
 /**
  * What {@link TokenStore.insert} receives: a record before the store has given it an id.
@@ -43,6 +55,8 @@ export type NewTokenRecord = Omit<TokenRecord, 'id' | 'lastUsedAt'>
 export interface TokenChanges {
   readonly name?: string
   readonly abilities?: readonly string[]
+  /** A new hash for the same secret (the service rehashes a token to its current hash key on use). */
+  readonly tokenHash?: string
   readonly updatedAt: Date
 }
 
@@ -123,7 +137,8 @@ export interface TokenChangeListener {
 export interface TokenStore {
   /**
    * Stores a new token and returns it with its new id and `lastUsedAt: null`.
-   * MUST reject when `tokenHash` is already stored.
+   * MUST reject when `tokenHash` is already stored. Keeps `metadata` as given; a store with nowhere to keep it
+   * MUST reject a token that has some with `InvalidInputError` (422) rather than drop it.
    */
   insert(token: NewTokenRecord): Promise<TokenRecord>
 
@@ -142,9 +157,24 @@ export interface TokenStore {
   /** The owner's tokens, newest first (by `createdAt`, then id). */
   listByOwner(owner: TokenOwner): Promise<TokenRecord[]>
 
-  /** Applies `changes` to the owner's token and returns it, or null when the owner has no token with this id. */
+  /**
+   * Applies `changes` to the owner's token and returns it, or null when the owner has no token with this id. A
+   * new `tokenHash` replaces the old one for `findByHash` too.
+   */
   update(owner: TokenOwner, id: string, changes: TokenChanges): Promise<TokenRecord | null>
 
+  /**
+   * Replaces the owner's token `id` by `token` (a new secret), atomically: inserts `token`, and either deletes the
+   * old token (`retireAt` null) or sets its `expiresAt` to `retireAt` unless it already ends sooner, so the old
+   * secret keeps working until then. Returns the new token, or null (and changes nothing) when the owner has no
+   * token with this id. MUST reject when `token.tokenHash` is already stored, changing nothing.
+   */
+  rotate(
+    owner: TokenOwner,
+    id: string,
+    token: NewTokenRecord,
+    retireAt: Date | null,
+  ): Promise<TokenRecord | null>
   /** Deletes the owner's token; true when one was deleted. */
   delete(owner: TokenOwner, id: string): Promise<boolean>
 

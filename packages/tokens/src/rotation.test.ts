@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest'
+import { InvalidInputError, MissingAbilitiesError } from './errors.js'
+import { MemoryTokenStore } from './memory-token-store.js'
+import { PersonalAccessToken } from './personal-access-token.js'
+import { createTokens, type TokenServiceOptions } from './token-service.js'
+
+const start = Date.parse('2026-06-01T12:00:00Z')
+
+function setup(options: Partial<TokenServiceOptions> = {}) {
+  const clock = { now: start }
+  const store = new MemoryTokenStore()
+  const tokens = createTokens({ store, lastUsed: false, now: () => new Date(clock.now), ...options })
+  return { clock, store, tokens }
+}
+
+describe('rotate', () => {
+  it('keeps name, abilities, owner, metadata and expiry; the old secret stops at once by default', async () => {
+    const { tokens, store } = setup()
+    const expiresAt = new Date(start + 86_400_000)
+    const old = await tokens.create('42', 'deploy', ['read', 'write'], { expiresAt, metadata: { ci: true } })
+    const next = await tokens.rotate('42', old.token.id)
+    expect(next?.token.toJSON()).toMatchObject({
+      name: 'deploy',
+      abilities: ['read', 'write'],
+      owner: { type: 'user', id: '42' },
+      expiresAt,
+      metadata: { ci: true },
+    })
+    expect(await store.findById(old.token.id)).toBeNull()
+    expect(await tokens.authenticate(old.plainTextToken)).toBeNull()
+    expect((await tokens.authenticate(next?.plainTextToken ?? ''))?.id).toBe(next?.token.id)
+  })
+
+  it('never lets a grace period outlast the old token, and never extends the token past its end', async () => {
+    const { tokens, store, clock } = setup({ expiration: 60 })
+    const old = await tokens.create('42', 'short', ['read'])
+    clock.now += 30 * 60_000
+    const next = await tokens.rotate('42', old.token.id, { grace: 24 * 60 })
+    // The global expiration counted from the old token's creation, not the new one's.
+    expect(next?.token.expiresAt?.getTime()).toBe(start + 60 * 60_000)
+    expect((await store.findById(old.token.id))?.expiresAt?.getTime()).toBe(start + 60 * 60_000)
+    clock.now = start + 60 * 60_000
+    expect(await tokens.authenticate(next?.plainTextToken ?? '')).toBeNull()
+  })
+
+  it('refuses a bad grace, an expired token, and unknown or foreign ids', async () => {
+    const { tokens, clock } = setup()
+    const old = await tokens.create('42', 'x', ['read'], { expiresAt: new Date(start + 60_000) })
+    for (const grace of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number]) {
+      await expect(tokens.rotate('42', old.token.id, { grace })).rejects.toBeInstanceOf(InvalidInputError)
+    }
+    expect(await tokens.rotate('7', old.token.id)).toBeNull()
+    expect(await tokens.rotate('42', '999')).toBeNull()
+    expect(await tokens.rotate('42', '01')).toBeNull()
+    clock.now += 60_000
+    const expired = await tokens.rotate('42', old.token.id).catch((error) => error)
+    expect(expired).toBeInstanceOf(InvalidInputError)
+    expect(expired.errors.token).toEqual(['The token has expired: create a new one instead.'])
+  })
+
+  it('lets a token regenerate only a token whose abilities it holds, and clamps to its own end', async () => {
+    const { tokens } = setup()
+    const wide = await tokens.create('42', 'wide', ['read', 'delete'])
+    const maker = new PersonalAccessToken({
+      id: '99',
+      owner: { type: 'user', id: '42' },
+      name: 'maker',
+      abilities: ['read'],
+      lastUsedAt: null,
+      expiresAt: new Date(start + 3_600_000),
+      createdAt: new Date(start),
+    })
+    await expect(tokens.rotate('42', wide.token.id, { grantedBy: maker })).rejects.toBeInstanceOf(
+      MissingAbilitiesError,
+    )
+    const narrow = await tokens.create('42', 'narrow', ['read'])
+    const next = await tokens.rotate('42', narrow.token.id, { grantedBy: maker })
+    expect(next?.token.expiresAt?.getTime()).toBe(start + 3_600_000)
+  })
+})
