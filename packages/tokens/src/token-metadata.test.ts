@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import type { AccessToken } from './auth.js'
 import { InvalidInputError, MisconfigurationError } from './errors.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { createTokens } from './token-service.js'
+import { TransientToken } from './transient-token.js'
 
 describe('token metadata', () => {
   it('is stored with the token, returned by every read, and cannot be changed through the token', async () => {
@@ -17,6 +19,14 @@ describe('token metadata', () => {
     }).toThrow(TypeError)
     expect((await tokens.list('42'))[0]?.metadata).toEqual({ environment: 'ci', limits: { daily: 100 } })
     expect((await tokens.create('42', 'plain')).token.metadata).toBeNull()
+  })
+
+  it('is readable from any request token: a session has none', async () => {
+    const tokens = createTokens({ store: new MemoryTokenStore(), lastUsed: false })
+    const { plainTextToken } = await tokens.create('42', 'tagged', ['read'], { metadata: { team: 'ops' } })
+    const fromTeam = (token: AccessToken) => token.metadata?.team === 'ops'
+    expect(fromTeam((await tokens.authenticate(plainTextToken)) as AccessToken)).toBe(true)
+    expect(fromTeam(new TransientToken())).toBe(false)
   })
 
   it('is a JSON object within the limit (4096 bytes of JSON by default, counted in UTF-8)', async () => {

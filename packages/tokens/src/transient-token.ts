@@ -12,6 +12,8 @@
 export class TransientToken {
   /** Lets code tell a session request from a token request without `instanceof`. */
   readonly transient = true as const
+  /** A session carries no metadata; there so policies may read `auth.token.metadata` whatever the token. */
+  readonly metadata = null
 
   /**
    * Always true.
