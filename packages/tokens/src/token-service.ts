@@ -10,7 +10,7 @@ import {
 import { type LastUsedOptions, LastUsedTracker } from './last-used-tracker.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
 import type { Grant, PermissionRegistry } from './permission-registry.js'
-import { lastUsedMillis, PersonalAccessToken } from './personal-access-token.js'
+import { type AbilityOptions, lastUsedMillis, PersonalAccessToken } from './personal-access-token.js'
 import {
   assertValidPrefix,
   generateSecret,
@@ -247,7 +247,8 @@ export class TokenService<P extends string = string> {
   readonly #hasher: SecretHasher
   readonly #idleMs: number | null
   readonly #metadataLimit: number
-  readonly #scopes: boolean
+  // One object for every token the service builds: nothing is allocated for it per request.
+  readonly #abilityOptions: AbilityOptions
   // Ids whose rehash to the current key is on its way, so a burst of requests writes it once.
   readonly #rehashing = new Set<string>()
   readonly #hooks: TokenServiceHooks<P>
@@ -309,7 +310,7 @@ export class TokenService<P extends string = string> {
     this.#legacyTokens = options.legacyTokens === true
     this.#hasher = new SecretHasher(options)
     this.#metadataLimit = metadataLimit
-    this.#scopes = this.permissions?.scopes === true
+    this.#abilityOptions = Object.freeze({ scopes: this.permissions?.scopes === true })
     this.#hooks = options.on ?? {}
     const now = options.now
     this.#now = now ?? (() => new Date())
@@ -536,7 +537,7 @@ export class TokenService<P extends string = string> {
         const { id, owner, name, abilities, expiresAt, createdAt, metadata } = token
         used = new PersonalAccessToken<P>(
           { id, owner, name, abilities, lastUsedAt, expiresAt, createdAt, metadata },
-          { scopes: this.#scopes },
+          this.#abilityOptions,
         )
         this.#cache?.used(token.id, lastUsedAt)
       }
@@ -794,7 +795,7 @@ export class TokenService<P extends string = string> {
 
   // The constructor copies only the public fields, so a record (hash included) can be passed as it is.
   #token(record: TokenRecord): PersonalAccessToken<P> {
-    return new PersonalAccessToken<P>(record, { scopes: this.#scopes })
+    return new PersonalAccessToken<P>(record, this.#abilityOptions)
   }
 
   #fail(reason: AuthenticationFailure, tokenId: string | null): null {
