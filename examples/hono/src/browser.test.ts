@@ -255,8 +255,7 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     await page.close()
   })
 
-  // The core's `POST /user/api-tokens/:id/rotate` is not committed yet: until it is, the page's request answers 404.
-  it.skip('regenerates a token: a grace period keeps the old one for a while, the new one is shown once', async () => {
+  it('regenerates a token: a grace period keeps the old one for a while, the new one is shown once', async () => {
     const { plainTextToken: old } = await tokens.create('1', 'To regenerate', ['read', 'create'])
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
     await signIn(page)
@@ -279,6 +278,10 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     expect(await page.content()).not.toContain(fresh.split('|')[1])
     expect(await api('GET', '/api/posts', fresh)).toBe(200)
     expect(await api('GET', '/api/posts', old)).toBe(200)
+    // Both are listed until the old one retires, which it says.
+    const rows = row(liveList(page), 'To regenerate')
+    await expect.poll(() => rows.count()).toBe(2)
+    expect(await rows.filter({ hasText: 'Expires ' }).count()).toBe(1)
     // Focus returns to the new token's Regenerate button.
     const freshId = fresh.split('|')[0]
     expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.id)).toBe(
