@@ -42,4 +42,11 @@ describe('actingAs', () => {
     const auth = actingAs({ id: 1 }, ['*'], { owner: { type: 'team', id: '9' } })
     expect(auth.token && 'owner' in auth.token ? auth.token.owner : null).toEqual({ type: 'team', id: '9' })
   })
+
+  it('reads scopes when asked, and carries metadata', () => {
+    const scoped = actingAs({ id: 1 }, ['posts:*'], { scopes: true, metadata: { team: 'ops' } })
+    expect(scoped.tokenCan('posts:read')).toBe(true)
+    expect(scoped.token?.metadata).toEqual({ team: 'ops' })
+    expect(actingAs({ id: 1 }, ['posts:*']).tokenCan('posts:read')).toBe(false)
+  })
 })

@@ -1,4 +1,11 @@
-import { type Auth, PersonalAccessToken, type RegisteredPermission, TransientToken } from '@jetstream/tokens'
+import {
+  type Auth,
+  type Grant,
+  PersonalAccessToken,
+  type RegisteredPermission,
+  type TokenMetadata,
+  TransientToken,
+} from '@jetstream/tokens'
 import { createAuth } from '@jetstream/tokens/adapter'
 
 /**
@@ -12,6 +19,10 @@ import { createAuth } from '@jetstream/tokens/adapter'
 export interface ActingAsOptions {
   /** The token's owner; default `{ type: 'user', id: String(user.id) }`. */
   readonly owner?: { readonly type: string; readonly id: string }
+  /** Read `posts:*` as a scope, as a registry with `scopes: true` does. Default false. */
+  readonly scopes?: boolean
+  /** The token's metadata. Default none. */
+  readonly metadata?: TokenMetadata
 }
 
 /**
@@ -25,23 +36,28 @@ export interface ActingAsOptions {
  * expect(await allows(auth, posts.update, post)).toBe(false)
  * await expect(auth.authorize(posts.update, post)).rejects.toThrow(ForbiddenError)
  * actingAs({ id: '42' }, 'session').tokenCan('delete') // true
+ * actingAs({ id: '42' }, ['posts:*'], { scopes: true }).tokenCan('posts:read') // true
  * ```
  */
 export function actingAs<U, P extends string = RegisteredPermission>(
   user: U,
-  abilities: readonly (P | '*')[] | 'session' = [],
+  abilities: readonly Grant<P>[] | 'session' = [],
   options: ActingAsOptions = {},
 ): Auth<U, P> {
   if (abilities === 'session') return createAuth<U, P>(user, new TransientToken())
   const id = (user as { id?: unknown } | null)?.id
-  const token = new PersonalAccessToken<P>({
-    id: 'acting-as',
-    owner: options.owner ?? { type: 'user', id: id === undefined || id === null ? '' : String(id) },
-    name: 'actingAs',
-    abilities,
-    lastUsedAt: null,
-    expiresAt: null,
-    createdAt: new Date(),
-  })
+  const token = new PersonalAccessToken<P>(
+    {
+      id: 'acting-as',
+      owner: options.owner ?? { type: 'user', id: id === undefined || id === null ? '' : String(id) },
+      name: 'actingAs',
+      abilities,
+      lastUsedAt: null,
+      expiresAt: null,
+      createdAt: new Date(),
+      metadata: options.metadata ?? null,
+    },
+    { scopes: options.scopes === true },
+  )
   return createAuth<U, P>(user, token)
 }
