@@ -44,9 +44,13 @@ describe('actingAs', () => {
   })
 
   it('reads scopes when asked, and carries metadata', () => {
-    const scoped = actingAs({ id: 1 }, ['posts:*'], { scopes: true, metadata: { team: 'ops' } })
+    type Post = 'posts:read' | 'posts:update'
+    const scoped = actingAs<{ id: number }, Post>({ id: 1 }, ['posts:*'], {
+      scopes: true,
+      metadata: { team: 'ops' },
+    })
     expect(scoped.tokenCan('posts:read')).toBe(true)
     expect(scoped.token?.metadata).toEqual({ team: 'ops' })
-    expect(actingAs({ id: 1 }, ['posts:*']).tokenCan('posts:read')).toBe(false)
+    expect(actingAs<{ id: number }, Post>({ id: 1 }, ['posts:*']).tokenCan('posts:read')).toBe(false)
   })
 })
