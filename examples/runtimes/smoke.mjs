@@ -1,6 +1,6 @@
 // The core and the Hono adapter on this runtime (Node, Bun or Deno), through real HTTP served by the runtime's own
 // server, on the memory store and on the drizzle store over PGlite: issue, authenticate, refuse a tampered token,
-// answer a missing ability with 403, and the management routes (first-party only). Built packages are imported
+// answer a missing ability with 403, rate limits (429), and the management routes (first-party only). Built packages are imported
 // as a consumer would. Prints one line per case, the runtime's version, and closes with "<runtime>: N passed, N
 // failed".
 import assert from 'node:assert/strict'
@@ -104,6 +104,21 @@ async function suite(storeName, openStore) {
       204,
     )
     assert.equal((await fetch(`${url}/posts`, { headers: bearer(plainTextToken) })).status, 401)
+  })
+  test(`${storeName}: a token past its rate limit is a 429 with RateLimit headers`, async () => {
+    const limited = new Hono()
+    limited.use('*', auth(tokens, { user: () => ada, rateLimit: { limit: 1, window: 60 } }))
+    limited.get('/limited', (c) => c.json({ ok: true }))
+    const limitedServer = await serve(limited)
+    try {
+      const headers = bearer(reader)
+      assert.equal((await fetch(`${limitedServer.url}/limited`, { headers })).status, 200)
+      const refused = await fetch(`${limitedServer.url}/limited`, { headers })
+      assert.equal(refused.status, 429)
+      assert.equal(refused.headers.get('ratelimit-policy'), '"token";q=1;w=60')
+    } finally {
+      await limitedServer.close()
+    }
   })
   test(`${storeName}: a body over the limit is a 413`, async () => {
     const answer = await fetch(`${url}/user/api-tokens`, {

@@ -89,6 +89,8 @@ export function auth<U = RegisteredUser, P extends string = RegisteredPermission
   const guard = new RequestGuard<U, P, Request>(tokens, options, {
     method: (req) => req.method,
     header: (req, name) => req.get(name),
+    // Express's `req.ip` follows the app's `trust proxy` setting.
+    address: (req) => req.ip,
   })
   const enter = (
     req: Request,

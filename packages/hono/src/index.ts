@@ -89,6 +89,7 @@ export function auth<U, P extends string>(
   const guard = new RequestGuard<U, P, Context>(tokens, options, {
     method: (c) => c.req.method,
     header,
+    address,
     // Hono answers an HTTPException by itself, so a policy's refusal in a handler needs no error handler of the app's.
     refusal: (error) => httpException(errorAnswer(error), error),
   })
@@ -207,9 +208,18 @@ function header(c: Context, name: string): string | undefined {
   return c.req.header(name)
 }
 
+/**
+ * The client's address: on Node, the socket's peer (as `@hono/node-server`'s `getConnInfo` reads it); elsewhere
+ * Hono has no one answer for every runtime, so none (give `clientAddress` to `auth`, e.g. from `getConnInfo`).
+ */
+function address(c: Context): string | undefined {
+  return nodeRequest(c)?.socket?.remoteAddress
+}
+
 interface NodeRequest {
   readonly headers: Record<string, string | string[] | undefined>
   readonly readableEnded?: boolean
+  readonly socket?: { readonly remoteAddress?: string }
 }
 
 function nodeRequest(c: Context): NodeRequest | undefined {

@@ -22,6 +22,10 @@ interface Expected {
   readonly contentType?: string | null | undefined
   readonly challenge?: string | null
   readonly allow?: string | null
+  /** `Retry-After`, `RateLimit` and `RateLimit-Policy` (a matcher where the seconds left may vary). */
+  readonly retryAfter?: unknown
+  readonly rateLimit?: unknown
+  readonly rateLimitPolicy?: unknown
 }
 
 type Build = (kit: Kit) => Promise<Sent>
@@ -59,6 +63,12 @@ const refused = (status: number, code: string, extra: Partial<Expected> = {}): E
 const scope = (abilities: string) => `Bearer realm="api", error="insufficient_scope", scope="${abilities}"`
 
 const json = (value: unknown) => JSON.stringify(value)
+/** One allowed request to `/limited/me`, spending one of the allowance a row then exceeds. */
+const spend = async (kit: Kit, headers: Record<string, string>) => {
+  const response = await fetch(`${kit.origin}/limited/me`, { headers })
+  await response.arrayBuffer()
+  expect(response.status).toBe(200)
+}
 const session = (kit: Kit, headers: Record<string, string> = {}) => ({
   cookie: 'session=1',
   origin: kit.origin,
@@ -321,6 +331,32 @@ const rows: [string, Build, Expected][] = [
     }),
     refused(422, 'invalid_input'),
   ],
+  // Rate limits, the route group's own (`limitedRoute`: 2 a minute per token or session user).
+  [
+    'a token past its rate limit → 429 with Retry-After, RateLimit and RateLimit-Policy',
+    async (kit) => {
+      const token = await kit.bearer(['read'])
+      for (let i = 0; i < 2; i++) await spend(kit, { authorization: `Bearer ${token}` })
+      return { method: 'GET', path: '/limited/me', headers: { authorization: `Bearer ${token}` } }
+    },
+    refused(429, 'too_many_requests', {
+      retryAfter: expect.stringMatching(/^(?:5\d|60)$/),
+      rateLimit: expect.stringMatching(/^"token";r=0;t=(?:5\d|60)$/),
+      rateLimitPolicy: '"token";q=2;w=60',
+    }),
+  ],
+  [
+    'a session user past the rate limit → 429 in the session policy',
+    async (kit) => {
+      for (let i = 0; i < 2; i++) await spend(kit, { cookie: 'session=2' })
+      return { method: 'GET', path: '/limited/me', headers: { cookie: 'session=2' } }
+    },
+    refused(429, 'too_many_requests', {
+      retryAfter: expect.stringMatching(/^(?:5\d|60)$/),
+      rateLimit: expect.stringMatching(/^"session";r=0;t=(?:5\d|60)$/),
+      rateLimitPolicy: '"session";q=2;w=60',
+    }),
+  ],
   // The realm is the guard's, in every answer about the request: 401s and later ability checks alike.
   [
     'realm set: a guest → 401 in that realm',
@@ -387,12 +423,22 @@ export function answerTable(
       } as RequestInit)
       const text = await response.text()
       const body = text === '' ? null : (JSON.parse(text) as { code?: string })
-      const wanted = { challenge: null, allow: null, ...expected }
+      const wanted = {
+        challenge: null,
+        allow: null,
+        retryAfter: null,
+        rateLimit: null,
+        rateLimitPolicy: null,
+        ...expected,
+      }
       expect({
         status: response.status,
         code: body?.code ?? null,
         challenge: response.headers.get('www-authenticate'),
         allow: response.headers.get('allow'),
+        retryAfter: response.headers.get('retry-after'),
+        rateLimit: response.headers.get('ratelimit'),
+        rateLimitPolicy: response.headers.get('ratelimit-policy'),
         ...('contentType' in wanted && {
           contentType: wanted.contentType === undefined ? undefined : response.headers.get('content-type'),
         }),

@@ -2,6 +2,7 @@ import {
   createTokens,
   MemoryTokenStore,
   PermissionRegistry,
+  type RateLimitOptions,
   StorageUnavailableError,
   type TokenService,
   type TokenStore,
@@ -43,6 +44,7 @@ export class SwitchableStore extends MemoryTokenStore {
       'findByHash',
       'listByOwner',
       'update',
+      'rotate',
       'delete',
       'deleteByOwner',
       'touch',
@@ -69,10 +71,17 @@ export class SwitchableStore extends MemoryTokenStore {
  * - `GET /custom/me`: auth required, token read from the `x-api-token` header → `{ user }`
  * - `POST /session/ping`: auth required → `{ ok: true }` (a state-changing request, for the origin rule)
  * - `GET /acme/me`: auth required in realm `acme`, then abilities('delete') → `{ ok: true }`
+ * - `GET /limited/me`: auth required, with the route group's own {@link limitedRoute} rate limits → `{ user }`
  * - the token-management routes at `/user/api-tokens` (session only, the default), and again at
  *   `/bearer/api-tokens` with `bearerAbility: 'create'` (bearer management opted in)
  * Sessions: the `session` cookie holds a user id (`sessionUser`); tokens belong to users by id (`userForToken`).
  */
+/**
+ * The rate limits of `/limited/me`: two requests a minute per token or session user, three refused tokens a
+ * minute per client address.
+ */
+export const limitedRoute: RateLimitOptions = { limit: 2, window: 60, failures: { limit: 3, window: 60 } }
+
 export interface ScenarioSetup {
   readonly tokens: TokenService<Permission>
   /** The outage switch, when the setup runs on the default {@link SwitchableStore}. */

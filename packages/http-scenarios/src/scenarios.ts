@@ -516,5 +516,38 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
         expect((await call('GET', '/user/api-tokens', { session: '1' })).status).toBe(503)
       })
     })
+
+    describe('rate limits (the route group’s own: 2 a minute per token, 3 refused tokens per address)', () => {
+      it('count each token apart, and leave routes without limits alone', async () => {
+        const first = await tokenFor('1', ['read'])
+        const second = await tokenFor('1', ['read'])
+        for (let i = 0; i < 2; i++)
+          expect((await call('GET', '/limited/me', { token: first })).status).toBe(200)
+        const refused = await call('GET', '/limited/me', { token: first })
+        expect(refused.status).toBe(429)
+        expect(refused.json).toEqual({
+          message: 'Too many requests: wait before trying again.',
+          code: 'too_many_requests',
+        })
+        expectNoLeak(refused, first.split('|')[1] as string)
+        expect((await call('GET', '/limited/me', { token: second })).status).toBe(200)
+        expect((await call('GET', '/me', { token: first })).status).toBe(200)
+      })
+
+      it('slow a client that keeps presenting refused tokens, before its tokens reach the store', async () => {
+        const good = await tokenFor('1', ['read'])
+        for (const bad of ['1|nope', `999999|${'a'.repeat(40)}00000000`, 'garbage']) {
+          expect((await call('GET', '/limited/me', { token: bad })).status).toBe(401)
+        }
+        if (setup.outage) setup.outage.down = true
+        const blocked = await call('GET', '/limited/me', { token: good })
+        // 429, not 503: with the store down, a lookup would have failed.
+        expect(blocked.status).toBe(429)
+        expect(blocked.headers.get('ratelimit-policy')).toBe('"failures";q=3;w=60')
+        if (setup.outage) setup.outage.down = false
+        // Requests without a token are not the address's failures to pay for.
+        expect((await call('GET', '/limited/me', { session: '1' })).status).toBe(200)
+      })
+    })
   })
 }

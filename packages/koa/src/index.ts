@@ -81,6 +81,8 @@ export function auth<U, P extends string>(
   const guard = new RequestGuard<U, P, Context>(tokens, options, {
     method: (ctx) => ctx.method,
     header: (ctx, name) => ctx.get(name) || undefined,
+    // Koa's `ctx.ip` follows `app.proxy` (X-Forwarded-For only when the app trusts its proxy).
+    address: (ctx) => ctx.ip || undefined,
   })
   const enter = (
     ctx: Context,

@@ -26,6 +26,7 @@ export type TokenErrorCode =
   | 'session_required'
   | 'invalid_input'
   | 'storage_unavailable'
+  | 'too_many_requests'
   | 'misconfigured'
 
 /**
@@ -271,6 +272,37 @@ export class StorageUnavailableError extends TokenError {
       message,
       options && 'cause' in options ? { cause: driverError(options.cause) } : undefined,
     )
+  }
+}
+
+/**
+ * A rate limit is spent (HTTP 429): the answer carries `Retry-After` and the IETF `RateLimit` and
+ * `RateLimit-Policy` headers, named after the policy that refused (`token`, `session` or `failures`).
+ *
+ * @example
+ * ```ts
+ * throw new TooManyRequestsError({ policy: 'token', limit: 60, window: 60, retryAfter: 12 })
+ * ```
+ */
+export class TooManyRequestsError extends TokenError {
+  /** Which limit refused: `token` (per token), `session` (per signed-in user) or `failures` (per client address). */
+  readonly policy: string
+  /** Requests allowed per window. */
+  readonly limit: number
+  /** The window, in seconds. */
+  readonly window: number
+  /** Whole seconds until a request is allowed again (at least 1). */
+  readonly retryAfter: number
+
+  constructor(
+    limit: { policy: string; limit: number; window: number; retryAfter: number },
+    message = 'Too many requests: wait before trying again.',
+  ) {
+    super('too_many_requests', 429, message)
+    this.policy = limit.policy
+    this.limit = limit.limit
+    this.window = limit.window
+    this.retryAfter = Math.max(1, Math.ceil(limit.retryAfter))
   }
 }
 

@@ -4,6 +4,7 @@ import {
   type MethodNotAllowedError,
   type MissingAbilitiesError,
   type TokenErrorCode,
+  type TooManyRequestsError,
   type UnauthenticatedError,
 } from './errors.js'
 
@@ -129,6 +130,14 @@ export function errorAnswer(error: unknown, options: { readonly realm?: string }
     case 'method_not_allowed':
       headers.allow = (error as MethodNotAllowedError).allow.join(', ')
       break
+    case 'too_many_requests': {
+      // draft-ietf-httpapi-ratelimit-headers: the policy (quota q per window w) and what is left (r) until reset (t).
+      const { policy, limit, window, retryAfter } = error as TooManyRequestsError
+      headers['retry-after'] = String(retryAfter)
+      headers['ratelimit-policy'] = `"${policy}";q=${limit};w=${window}`
+      headers.ratelimit = `"${policy}";r=0;t=${retryAfter}`
+      break
+    }
   }
   return jsonAnswer(error.status, body, headers)
 }

@@ -16,6 +16,7 @@ export {
   SessionRequiredError,
   StorageUnavailableError,
   TokenError,
+  TooManyRequestsError,
   UnauthenticatedError,
   UnsupportedMediaTypeError,
 } from './errors.js'
@@ -30,6 +31,13 @@ export { PersonalAccessToken } from './personal-access-token.js'
 export { isTokenId } from './plain-text-token.js'
 export type { Policy } from './policies.js'
 export { allows, definePolicies } from './policies.js'
+export type {
+  Limiter,
+  LimiterFactory,
+  LimiterState,
+  RateLimitOptions,
+  RateLimitPolicy,
+} from './rate-limits.js'
 export type { Register, RegisteredPermission, RegisteredUser } from './register.js'
 export type { AuthOptions } from './request-guard.js'
 export type { HashKeyOptions } from './secret-hasher.js'

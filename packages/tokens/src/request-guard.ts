@@ -1,12 +1,13 @@
 import { type Auth, type AuthContext, createAuth } from './auth.js'
 import { ForbiddenError, isTokenError, MisconfigurationError, UnauthenticatedError } from './errors.js'
-import { errorAnswer, type HttpAnswer } from './http-answer.js'
+import { errorAnswer, HttpAnswer } from './http-answer.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
+import { type RateLimitOptions, RateLimits } from './rate-limits.js'
 import type { RegisteredPermission, RegisteredUser } from './register.js'
 import { statefulDomains } from './stateful-domains.js'
-import { type TokenService, useToken, verifyToken } from './token-service.js'
-import { TransientToken } from './transient-token.js'
+import { rateLimitsOf, reportTo, type TokenService, useToken, verifyToken } from './token-service.js'
+import { isTransientToken, TransientToken } from './transient-token.js'
 
 /**
  * How an adapter reads its framework's request, given once when the guard is built (so a request costs no object
@@ -25,6 +26,11 @@ export interface GuardAdapter<R> {
   method(request: R): string
   /** A request header by lower-case name, or undefined. */
   header(request: R, name: string): string | undefined
+  /**
+   * The client's address as the framework knows it (Express's `req.ip`, Koa's `ctx.ip`, which follow their proxy
+   * settings), for the limit on refused authentications; undefined when it cannot tell (none is counted then).
+   */
+  address?(request: R): string | undefined
   /**
    * What `auth.authorize` rejects with in place of the core's refusal: Hono gives an `HTTPException` built from
    * {@link errorAnswer}, which it answers by itself. Default: the core's error.
@@ -67,6 +73,16 @@ export interface AuthOptions<U = RegisteredUser, P extends string = RegisteredPe
   readonly required?: boolean
   /** The realm of every `WWW-Authenticate` challenge about this request, later ability checks' included. Default `api`. */
   readonly realm?: string
+  /**
+   * This route group's own rate limits, in place of the service's `rateLimit` (their counters are the group's
+   * own); `false` for none here. Default: the service's.
+   */
+  readonly rateLimit?: RateLimitOptions | false
+  /**
+   * The client's address, for the limit on refused authentications, when the framework's own is not the one to
+   * trust (say, behind a proxy the framework is not told about). Default: the adapter's.
+   */
+  readonly clientAddress?: (request: R) => string | undefined
 }
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
@@ -98,6 +114,8 @@ export class RequestGuard<U, P extends string, R> {
   // Guests hold nothing of their request, so one answer serves every guest, and one every refused token.
   readonly #guest: Auth<U | null, P> | HttpAnswer
   readonly #refused: Auth<U | null, P> | HttpAnswer
+  readonly #limits: RateLimits | null
+  readonly #address: ((request: R) => string | undefined) | null
 
   constructor(tokens: TokenService<P>, options: AuthOptions<U, P, R>, adapter: GuardAdapter<R>) {
     if (typeof tokens?.authenticate !== 'function') {
@@ -138,9 +156,20 @@ export class RequestGuard<U, P extends string, R> {
       ...(realm !== undefined && { realm }),
       ...(adapter.refusal !== undefined && { refusal: adapter.refusal }),
     }
+    if (options.clientAddress !== undefined && typeof options.clientAddress !== 'function') {
+      throw new MisconfigurationError('`clientAddress` is a function: (request) => the client’s address.')
+    }
     const required = options.required ?? true
     this.#guest = this.#anonymous(required, false)
     this.#refused = this.#anonymous(required, true)
+    const limit = options.rateLimit
+    this.#limits =
+      limit === false
+        ? null
+        : limit === undefined
+          ? rateLimitsOf(tokens)
+          : new RateLimits(limit, (error) => reportTo(tokens, error))
+    this.#address = options.clientAddress ?? adapter.address?.bind(adapter) ?? null
   }
 
   /**
@@ -174,10 +203,37 @@ export class RequestGuard<U, P extends string, R> {
           ),
         )
       }
-      return createAuth<U | null, P>(sessionUser, new TransientToken(), this.#context)
+      const auth = createAuth<U | null, P>(sessionUser, new TransientToken(), this.#context)
+      const key = this.#limits && userKey(sessionUser)
+      if (!this.#limits || key === null) return auth
+      return this.#limits.spend('session', key).then((refusal) => (refusal ? errorAnswer(refusal) : auth))
     }
     const plainText = this.#plainText(request)
     if (plainText === null) return this.#guest
+    const limits = this.#limits
+    if (limits === null) return this.#bearer(request, plainText)
+    const address = this.#address?.(request)
+    // A client that keeps presenting refused tokens is stopped here, before any of them reaches the store.
+    const blocked = address === undefined ? NOT_BLOCKED : limits.blocked(address)
+    return blocked.then(async (refusal) => {
+      if (refusal) return errorAnswer(refusal)
+      const resolved = await this.#bearer(request, plainText)
+      if (resolved === this.#refused) {
+        if (address !== undefined) await limits.failed(address)
+        return resolved
+      }
+      const token = resolved instanceof HttpAnswer ? null : resolved.token
+      if (token === null || isTransientToken(token)) return resolved
+      const spent = await limits.spend('token', token.id)
+      return spent ? errorAnswer(spent) : resolved
+    })
+  }
+
+  // The bearer path: the token verified, then its owner found.
+  #bearer(
+    request: R,
+    plainText: string,
+  ): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
     if (plainText === '') return this.#refused
     let token: ReturnType<typeof verifyToken<P>>
     try {
@@ -266,3 +322,10 @@ function bearerToken(authorization: string | undefined): string | null {
 
 const SPACE = 32
 const SCHEME = 'bearer'
+const NOT_BLOCKED: Promise<null> = Promise.resolve(null)
+
+// A session user is limited by their `id`, as the token routes know them; a user without one is not limited.
+function userKey(user: unknown): string | null {
+  const id = (user as { id?: unknown } | null)?.id
+  return typeof id === 'string' || typeof id === 'number' || typeof id === 'bigint' ? String(id) : null
+}

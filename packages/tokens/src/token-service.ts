@@ -18,6 +18,7 @@ import {
   isTokenId,
   parsePlainTextToken,
 } from './plain-text-token.js'
+import { type RateLimitOptions, RateLimits } from './rate-limits.js'
 import { type HashKeyOptions, SecretHasher } from './secret-hasher.js'
 import { tokenAbilities, tokenExpiry, tokenMetadata, tokenName, tokenOwner } from './token-input.js'
 import type { OwnerInput } from './token-owner.js'
@@ -32,6 +33,33 @@ let verify: <P extends string>(
   plainText: string,
 ) => PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null>
 let use: <P extends string>(service: TokenService<P>, token: PersonalAccessToken<P>) => PersonalAccessToken<P>
+let limitsOf: (service: TokenService<string>) => RateLimits | null
+let report: (service: TokenService<string>, error: unknown) => void
+
+/**
+ * The service's rate limits (its `rateLimit` option), or null without them. For the request guard of this
+ * package; not exported to apps.
+ *
+ * @example
+ * ```ts
+ * const limits = rateLimitsOf(tokens)
+ * ```
+ */
+export function rateLimitsOf(service: TokenService<string>): RateLimits | null {
+  return limitsOf(service)
+}
+
+/**
+ * Hands an error to the service's `on.error` hook. For the request guard of this package; not exported to apps.
+ *
+ * @example
+ * ```ts
+ * reportTo(tokens, error)
+ * ```
+ */
+export function reportTo(service: TokenService<string>, error: unknown): void {
+  report(service, error)
+}
 
 /**
  * `authenticate` without its use: the token is verified (and cached), but no touch is queued and `authenticated`
@@ -135,6 +163,12 @@ export interface TokenServiceOptions<P extends string = string> extends HashKeyO
    * are seen within `ttl`.
    */
   readonly cache?: VerificationCacheOptions | boolean
+  /**
+   * How many requests each token (and each signed-in user's session) may make per `window` seconds, and how many
+   * refused authentications a client address may cost, through the adapters' `auth` middleware. Over a limit:
+   * 429 with `Retry-After`, `RateLimit` and `RateLimit-Policy`. Off by default.
+   */
+  readonly rateLimit?: RateLimitOptions
   /** The clock, for tests. Default `() => new Date()`. */
   readonly now?: () => Date
 }
@@ -258,6 +292,7 @@ export class TokenService<P extends string = string> {
   readonly #tracker: LastUsedTracker | null
   readonly #cache: VerificationCache | null
   readonly #unwatch: (() => Promise<void>) | null
+  readonly #limits: RateLimits | null
 
   constructor(options: TokenServiceOptions<P>) {
     if (!isStore(options.store)) {
@@ -309,6 +344,9 @@ export class TokenService<P extends string = string> {
     this.#authenticateUsing = options.authenticateUsing
     this.#legacyTokens = options.legacyTokens === true
     this.#hasher = new SecretHasher(options)
+    this.#limits = options.rateLimit
+      ? new RateLimits(options.rateLimit, (error) => this.#report(error))
+      : null
     this.#metadataLimit = metadataLimit
     this.#abilityOptions = Object.freeze({ scopes: this.permissions?.scopes === true })
     this.#hooks = options.on ?? {}
@@ -414,6 +452,8 @@ export class TokenService<P extends string = string> {
   static {
     verify = (service, plainText) => service.#verify(plainText)
     use = (service, token) => service.#use(token)
+    limitsOf = (service) => service.#limits
+    report = (service, error) => service.#report(error)
   }
 
   // `authenticate` without a promise where no lookup is needed (a malformed token, a cached record). The request

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net'
-import { posts, type RunningApp, type ScenarioSetup } from '@jetstream/http-scenarios'
+import { limitedRoute, posts, type RunningApp, type ScenarioSetup } from '@jetstream/http-scenarios'
 import express, { type Express, type Request } from 'express'
 import { abilities, ability, apiTokenRoutes, auth, authOf, errorHandler } from '../index.js'
 
@@ -24,6 +24,9 @@ export function scenarioApp(setup: ScenarioSetup): Express {
       res.json({ ok: true })
     },
   )
+  app.get('/limited/me', auth(setup.tokens, { session, user, rateLimit: limitedRoute }), (req, res) => {
+    res.json({ user: req.auth?.user ?? null })
+  })
   app.get('/me', signedIn, (req, res) => {
     const { user: me, token, tokenCan } = authOf(req)
     res.json({

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
-import { posts, type RunningApp, type ScenarioSetup } from '@jetstream/http-scenarios'
+import { limitedRoute, posts, type RunningApp, type ScenarioSetup } from '@jetstream/http-scenarios'
 import { Hono } from 'hono'
 import { getCookie } from 'hono/cookie'
 import { type AuthEnv, abilities, ability, apiTokenRoutes, auth } from '../index.js'
@@ -20,6 +20,9 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
   )
   app.get('/acme/me', auth(setup.tokens, { session, user, realm: 'acme' }), abilities('delete'), (c) =>
     c.json({ ok: true }),
+  )
+  app.get('/limited/me', auth(setup.tokens, { session, user, rateLimit: limitedRoute }), (c) =>
+    c.json({ user: c.var.auth.user }),
   )
 
   const api = new Hono<AuthEnv>()

@@ -1,5 +1,11 @@
 import type { AddressInfo } from 'node:net'
-import { posts, type RunningApp, type ScenarioSetup, type User } from '@jetstream/http-scenarios'
+import {
+  limitedRoute,
+  posts,
+  type RunningApp,
+  type ScenarioSetup,
+  type User,
+} from '@jetstream/http-scenarios'
 import { Router } from '@koa/router'
 import Koa, { type Context } from 'koa'
 import { type AuthState, abilities, ability, apiTokenRoutes, auth } from '../index.js'
@@ -19,6 +25,9 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   })
   open.get('/acme/me', auth(setup.tokens, { session, user, realm: 'acme' }), abilities('delete'), (ctx) => {
     ctx.body = { ok: true }
+  })
+  open.get('/limited/me', auth(setup.tokens, { session, user, rateLimit: limitedRoute }), (ctx) => {
+    ctx.body = { user: ctx.state.auth.user }
   })
   app.use(open.routes())
 
@@ -68,7 +77,7 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
     bearerAbility: 'create',
   })
   app.use(async (ctx, next) => {
-    if (ctx.path === '/maybe' || ctx.path === '/custom/me' || ctx.path === '/acme/me') return next()
+    if (['/maybe', '/custom/me', '/acme/me', '/limited/me'].includes(ctx.path)) return next()
     return signedIn(ctx, () =>
       api.routes()(ctx as never, () =>
         tokenRoutes(ctx as never, () => bearerTokenRoutes(ctx as never, next)),

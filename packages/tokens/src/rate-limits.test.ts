@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest'
+import { MisconfigurationError, StorageUnavailableError, TooManyRequestsError } from './errors.js'
+import { errorAnswer } from './http-answer.js'
+import { MemoryTokenStore } from './memory-token-store.js'
+import { type Limiter, type RateLimitOptions, RateLimits } from './rate-limits.js'
+import { RequestGuard } from './request-guard.js'
+import { createTokens } from './token-service.js'
+
+const quiet = () => {}
+
+/** A limiter whose backend is down: every call fails as rate-limiter-flexible's store limiters do. */
+const broken: Limiter = {
+  consume: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')),
+  get: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')),
+}
+
+describe('RateLimits', () => {
+  it('lets `limit` requests of a key through per window, then refuses with the policy and the wait', async () => {
+    const limits = new RateLimits({ limit: 2, window: 30 }, quiet)
+    expect(await limits.spend('token', '7')).toBeNull()
+    expect(await limits.spend('token', '7')).toBeNull()
+    const refusal = await limits.spend('token', '7')
+    expect(refusal).toBeInstanceOf(TooManyRequestsError)
+    expect(refusal).toMatchObject({ status: 429, policy: 'token', limit: 2, window: 30 })
+    expect((refusal as TooManyRequestsError).retryAfter).toBeGreaterThanOrEqual(29)
+    expect((refusal as TooManyRequestsError).retryAfter).toBeLessThanOrEqual(30)
+    expect(await limits.spend('token', '8')).toBeNull()
+    expect(await limits.spend('session', '7')).toBeNull()
+  })
+
+  it('blocks an address once it has spent its refused authentications, and not before', async () => {
+    const limits = new RateLimits({ limit: 100, window: 60, failures: { limit: 2, window: 60 } }, quiet)
+    expect(await limits.blocked('203.0.113.7')).toBeNull()
+    await limits.failed('203.0.113.7')
+    expect(await limits.blocked('203.0.113.7')).toBeNull()
+    await limits.failed('203.0.113.7')
+    expect(await limits.blocked('203.0.113.7')).toMatchObject({ policy: 'failures', limit: 2, window: 60 })
+    expect(await limits.blocked('198.51.100.1')).toBeNull()
+    const none = new RateLimits({ limit: 1, window: 1, failures: false }, quiet)
+    for (let i = 0; i < 5; i++) await none.failed('203.0.113.7')
+    expect(await none.blocked('203.0.113.7')).toBeNull()
+  })
+
+  it('fails open by default when its backend fails, and closed when asked; the error is reported', async () => {
+    const errors: unknown[] = []
+    const backend = () => broken
+    const open = new RateLimits({ limit: 1, window: 1, backend }, (error) => errors.push(error))
+    expect(await open.spend('token', '7')).toBeNull()
+    expect(await open.blocked('203.0.113.7')).toBeNull()
+    await open.failed('203.0.113.7')
+    expect(errors).toHaveLength(3)
+    const closed = new RateLimits({ limit: 1, window: 1, backend, whenUnavailable: 'refuse' }, quiet)
+    expect(await closed.spend('token', '7')).toBeInstanceOf(StorageUnavailableError)
+    expect(await closed.blocked('203.0.113.7')).toBeInstanceOf(StorageUnavailableError)
+  })
+
+  it.each([
+    { limit: 0, window: 60 },
+    { limit: 1.5, window: 60 },
+    { limit: 10, window: 0 },
+    { limit: 10, window: 60, failures: { limit: -1, window: 60 } },
+    { limit: 10, window: 60, whenUnavailable: 'maybe' },
+    { limit: 10, window: 60, backend: 'redis' },
+  ])('refuses the misconfiguration %o', (options) => {
+    expect(() => new RateLimits(options as unknown as RateLimitOptions, quiet)).toThrow(MisconfigurationError)
+  })
+})
+
+describe('the 429 answer', () => {
+  it('carries Retry-After and the IETF RateLimit and RateLimit-Policy headers', () => {
+    const answer = errorAnswer(
+      new TooManyRequestsError({ policy: 'token', limit: 60, window: 60, retryAfter: 12.2 }),
+    )
+    expect(answer.status).toBe(429)
+    expect(answer.headers).toMatchObject({
+      'retry-after': '13',
+      ratelimit: '"token";r=0;t=13',
+      'ratelimit-policy': '"token";q=60;w=60',
+    })
+    expect(JSON.parse(answer.body)).toEqual({
+      message: 'Too many requests: wait before trying again.',
+      code: 'too_many_requests',
+    })
+  })
+})
+
+describe('the request guard with rate limits', () => {
+  interface Request {
+    readonly headers: Record<string, string>
+    readonly address?: string
+  }
+  const adapter = {
+    method: () => 'GET',
+    header: (request: Request, name: string) => request.headers[name],
+    address: (request: Request) => request.address,
+  }
+  const user = { id: '42' }
+
+  function setup(rateLimit: RateLimitOptions) {
+    const store = new MemoryTokenStore()
+    let lookups = 0
+    const findById = store.findById.bind(store)
+    store.findById = (id) => {
+      lookups++
+      return findById(id)
+    }
+    const tokens = createTokens({ store, rateLimit, lastUsed: false })
+    return { tokens, lookups: () => lookups }
+  }
+
+  it('limits by the service’s rateLimit, per token, through the guard', async () => {
+    const { tokens } = setup({ limit: 1, window: 60 })
+    const guard = new RequestGuard(tokens, { user: () => user }, adapter)
+    const { plainTextToken } = await tokens.create('42', 'limited', ['read'])
+    const request = { headers: { authorization: `Bearer ${plainTextToken}` } }
+    expect(await guard.resolve(request)).toMatchObject({ user })
+    expect(await guard.resolve(request)).toMatchObject({ status: 429 })
+    const unlimited = new RequestGuard(tokens, { user: () => user, rateLimit: false }, adapter)
+    expect(await unlimited.resolve(request)).toMatchObject({ user })
+  })
+
+  it('stops an address that keeps failing before the store is asked; counts nothing without an address', async () => {
+    const { tokens, lookups } = setup({ limit: 100, window: 60, failures: { limit: 2, window: 60 } })
+    const guard = new RequestGuard(tokens, { user: () => user }, adapter)
+    const wrong = `1|${'a'.repeat(40)}${'0'.repeat(8)}`
+    for (let i = 0; i < 5; i++) await guard.resolve({ headers: { authorization: `Bearer ${wrong}` } })
+    await guard.resolve({ headers: { authorization: 'Bearer nope' }, address: '203.0.113.7' })
+    await guard.resolve({ headers: { authorization: 'Bearer nope' }, address: '203.0.113.7' })
+    const before = lookups()
+    const blocked = await guard.resolve({
+      headers: { authorization: `Bearer ${wrong}` },
+      address: '203.0.113.7',
+    })
+    expect(blocked).toMatchObject({ status: 429 })
+    expect(lookups()).toBe(before)
+    const byOption = new RequestGuard(
+      tokens,
+      { user: () => user, clientAddress: () => '203.0.113.7' },
+      adapter,
+    )
+    expect(await byOption.resolve({ headers: { authorization: `Bearer ${wrong}` } })).toMatchObject({
+      status: 429,
+    })
+  })
+})
