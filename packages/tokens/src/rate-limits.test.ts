@@ -122,7 +122,9 @@ describe('the request guard with rate limits', () => {
   it('stops an address that keeps failing before the store is asked; counts nothing without an address', async () => {
     const { tokens, lookups } = setup({ limit: 100, window: 60, failures: { limit: 2, window: 60 } })
     const guard = new RequestGuard(tokens, { user: () => user }, adapter)
-    const wrong = `1|${'a'.repeat(40)}${'0'.repeat(8)}`
+    // Well formed (its checksum holds) but unknown here: only the store can refuse it.
+    const elsewhere = createTokens({ store: new MemoryTokenStore(), lastUsed: false })
+    const wrong = (await elsewhere.create('42', 'elsewhere')).plainTextToken
     for (let i = 0; i < 5; i++) await guard.resolve({ headers: { authorization: `Bearer ${wrong}` } })
     await guard.resolve({ headers: { authorization: 'Bearer nope' }, address: '203.0.113.7' })
     await guard.resolve({ headers: { authorization: 'Bearer nope' }, address: '203.0.113.7' })

@@ -63,7 +63,7 @@ export interface RateLimitOptions {
   readonly window: number
   /**
    * Refused authentications (malformed, unknown, wrong or expired tokens) a client address may make per window;
-   * past them, its requests with a token are answered 429 before the store is asked. Default `{ limit: 20,
+   * past them, its requests with a token only the store could check are answered 429 before the store is asked. Default `{ limit: 20,
    * window: 60 }`; `false` to count none.
    */
   readonly failures?: { readonly limit: number; readonly window: number } | false

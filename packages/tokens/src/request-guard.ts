@@ -6,7 +6,15 @@ import type { PersonalAccessToken } from './personal-access-token.js'
 import { type RateLimitOptions, RateLimits } from './rate-limits.js'
 import type { RegisteredPermission, RegisteredUser } from './register.js'
 import { statefulDomains } from './stateful-domains.js'
-import { rateLimitsOf, reportTo, type TokenService, useToken, verifyToken } from './token-service.js'
+import {
+  NEEDS_LOOKUP,
+  rateLimitsOf,
+  reportTo,
+  type TokenService,
+  useToken,
+  verifyToken,
+  verifyWithoutLookup,
+} from './token-service.js'
 import { isTransientToken, TransientToken } from './transient-token.js'
 
 /**
@@ -213,20 +221,40 @@ export class RequestGuard<U, P extends string, R> {
     const limits = this.#limits
     if (limits === null) return this.#bearer(request, plainText)
     const address = this.#address?.(request)
-    // A client that keeps presenting refused tokens is stopped here, before any of them reaches the store.
+    // What needs no lookup (a cached token, a malformed one) is settled at once; a client that keeps presenting
+    // refused tokens is stopped before the next one reaches the store.
+    let early: ReturnType<typeof verifyWithoutLookup<P>>
+    try {
+      early = plainText === '' ? null : verifyWithoutLookup(this.#tokens, plainText)
+    } catch (error) {
+      return this.#storageAnswer(error)
+    }
+    if (early !== NEEDS_LOOKUP) return this.#limited(this.#found(request, early), address, limits)
     const blocked = address === undefined ? NOT_BLOCKED : limits.blocked(address)
-    return blocked.then(async (refusal) => {
-      if (refusal) return errorAnswer(refusal)
-      const resolved = await this.#bearer(request, plainText)
-      if (resolved === this.#refused) {
-        if (address !== undefined) await limits.failed(address)
-        return resolved
+    return blocked.then((refusal) =>
+      refusal ? errorAnswer(refusal) : this.#limited(this.#bearer(request, plainText), address, limits),
+    )
+  }
+
+  // A refused token counts against the client's address; an accepted one spends a request of its allowance.
+  #limited(
+    resolved: Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer>,
+    address: string | undefined,
+    limits: RateLimits,
+  ): Promise<Auth<U | null, P> | HttpAnswer> {
+    const settle = (
+      outcome: Auth<U | null, P> | HttpAnswer,
+    ): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> => {
+      if (outcome === this.#refused) {
+        return address === undefined ? outcome : limits.failed(address).then(() => outcome)
       }
-      const token = resolved instanceof HttpAnswer ? null : resolved.token
-      if (token === null || isTransientToken(token)) return resolved
-      const spent = await limits.spend('token', token.id)
-      return spent ? errorAnswer(spent) : resolved
-    })
+      const token = outcome instanceof HttpAnswer ? null : outcome.token
+      if (token === null || isTransientToken(token)) return outcome
+      return limits.spend('token', token.id).then((spent) => (spent ? errorAnswer(spent) : outcome))
+    }
+    return isPromiseLike(resolved)
+      ? Promise.resolve(resolved).then(settle)
+      : Promise.resolve(settle(resolved))
   }
 
   // The bearer path: the token verified, then its owner found.
@@ -241,6 +269,13 @@ export class RequestGuard<U, P extends string, R> {
     } catch (error) {
       return this.#storageAnswer(error)
     }
+    return this.#found(request, token)
+  }
+
+  #found(
+    request: R,
+    token: PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null>,
+  ): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
     return token instanceof Promise
       ? token.then(
           (found) => this.#owner(request, found),
