@@ -1,6 +1,6 @@
 /**
  * `pnpm bench`: every benchmark, printed and written to bench/RESULTS.md with the machine, versions and date.
- * `node --expose-gc dist/index.js <part>` runs one part: core, drizzle, adapters or verification.
+ * `node --expose-gc dist/index.js <part>` runs one part: core, drizzle, adapters, limits or verification.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -8,6 +8,7 @@ import { bytesPerCachedToken, revocationDelays } from './cache.js'
 import { benchHashes, benchMemoryAuthenticate } from './core.js'
 import { benchDrizzle } from './drizzle.js'
 import { benchAdapters } from './http/adapters.js'
+import { benchLimits } from './http/limits.js'
 import { benchVerification } from './http/verification.js'
 
 const only = process.argv[2]
@@ -61,6 +62,21 @@ if (!only || only === 'adapters') {
   )
   for (const { framework, ratio } of adapters.ratios)
     print(`${framework}: ${ratio.toFixed(2)} of bare (target >= 0.85).`)
+}
+
+if (!only || only === 'limits') {
+  const limits = await benchLimits()
+  print('', '## Rate limits on the cached route (Hono, drizzle on PGlite, cached), same run', '')
+  print(
+    '| scenario | rate | × the route alone | server CPU per request | non-2xx |',
+    '|---|---:|---:|---:|---:|',
+  )
+  print(...limits.rows, '')
+  for (const { name, ratio } of limits.ratios.slice(1)) {
+    print(
+      `${name}: costs ${((1 - ratio) * 100).toFixed(0)}% of the route's throughput (target: at most 10% in memory).`,
+    )
+  }
 }
 
 if (!only || only === 'verification') {

@@ -11,7 +11,9 @@
  * - `raw-postgres`, `raw-pglite`: the floor, written plainly: sha256 + one primary-key select + constant-time compare;
  * - `memory`: the adapter's `auth` + `abilities('read')` on the memory store;
  * - `drizzle-postgres`, `drizzle-pglite` (+ `-cached`): the same on the drizzle store, without / with the cache;
- * - `better-auth`: better-auth's API-key plugin, `verifyApiKey`, on the same PostgreSQL (`BENCH_PEER_KEY`).
+ * - `better-auth`: better-auth's API-key plugin, `verifyApiKey`, on the same PostgreSQL (`BENCH_PEER_KEY`);
+ * - any of them `+limit-memory` or `+limit-redis`: with `rateLimit` (limits no request reaches) counted in memory
+ *   or in Redis (`REDIS_URL`).
  * Server scenarios use the schema named by `BENCH_SCHEMA` on `DATABASE_URL`, where the runner created the tokens
  * listed in `BENCH_TOKENS_FILE`; the other stores get as many tokens of their own (token-set.ts).
  */
@@ -28,6 +30,7 @@ import {
   createTokens,
   MemoryTokenStore,
   PermissionRegistry,
+  type RateLimitOptions,
   type TokenService,
   type TokenStore,
 } from '@jetstream/tokens'
@@ -37,12 +40,16 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import express from 'express'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
+import { Redis } from 'ioredis'
 import Koa from 'koa'
 import postgres from 'postgres'
+import { RateLimiterRedis } from 'rate-limiter-flexible'
 import { issueTokens, warmTokens, writeTokens } from './token-set.js'
 
 export type Framework = 'hono' | 'koa' | 'express'
-const [framework, mode] = process.argv.slice(2) as [Framework, string]
+const [framework, scenarioMode] = process.argv.slice(2) as [Framework, string]
+// `<mode>+<extra>`: the mode's route with rate limits kept in memory or Redis (`limit-memory`, `limit-redis`).
+const [mode, extra = ''] = scenarioMode.split('+') as [string, string?]
 const permissions = new PermissionRegistry({ permissions: ['read'], defaults: ['read'] })
 const stats = { requests: 0, statements: 0 }
 const body = { ok: true }
@@ -87,7 +94,7 @@ const warmup = createTokens({ store, permissions })
 // A bare route gets tokens too: it ignores them, but the load generator then does the same work for every row.
 if (plains.length === 0) plains = await issueTokens(warmup)
 await warmTokens(warmup, plains)
-const tokens = createTokens({ store, permissions, cache: mode.endsWith('-cached') })
+const tokens = createTokens({ store, permissions, cache: mode.endsWith('-cached'), ...limits(extra) })
 // A cache in steady state holds every token in use: fill it before the runner starts measuring.
 if (mode.endsWith('-cached')) await waitForCache(tokens, plains)
 stats.statements = 0
@@ -105,6 +112,27 @@ async function waitForCache(service: TokenService<'read'>, all: readonly string[
   }
   for (let start = 0; start < all.length; start += 50) {
     await Promise.all(all.slice(start, start + 50).map((plain) => service.authenticate(plain)))
+  }
+}
+
+// Rate limits that no request of the run reaches, so every request pays for the count and none is refused.
+function limits(what: string): { rateLimit?: RateLimitOptions } {
+  if (what === '') return {}
+  const rateLimit: RateLimitOptions = { limit: 1_000_000_000, window: 60 }
+  if (what === 'limit-memory') return { rateLimit }
+  if (what !== 'limit-redis') throw new Error(`unknown scenario extra: ${what}`)
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
+  const keyPrefix = `bench:${process.pid}:`
+  return {
+    rateLimit: {
+      ...rateLimit,
+      backend: (options) =>
+        new RateLimiterRedis({
+          storeClient: redis,
+          ...options,
+          keyPrefix: `${keyPrefix}${options.keyPrefix}`,
+        }),
+    },
   }
 }
 
@@ -127,7 +155,7 @@ if (peer) plains = [process.env.BENCH_PEER_KEY ?? '']
 const first = plains[0] ?? ''
 const staticToken = first.slice(first.indexOf('|') + 1)
 if (mode.startsWith('bearer-auth')) plains = [staticToken]
-const tokensFile = writeTokens(plains, `${framework}-${mode}`)
+const tokensFile = writeTokens(plains, `${framework}-${scenarioMode}`)
 
 function ready(port: number): void {
   process.stdout.write(`READY ${port} ${tokensFile}\n`)
