@@ -1,4 +1,6 @@
 export type { ApiTokenRoutesOptions, ApiTokenView } from './api-token-routes.js'
+export type { AuditAction, AuditActor, AuditContext, AuditEvent, AuditSink } from './audit-log.js'
+export { MemoryAuditLog } from './audit-log.js'
 export type { AccessToken, Auth } from './auth.js'
 export { isSignedIn } from './auth.js'
 export type { FieldErrors, TokenErrorCode } from './errors.js'
