@@ -64,5 +64,15 @@ export type {
   TokenRecord,
   TokenStore,
 } from './token-store.js'
+export type {
+  ActionEvent,
+  ActionOutcome,
+  AuthenticationEvent,
+  AuthenticationOutcome,
+  FlushEvent,
+  RateLimitEvent,
+  TokenAction,
+  TokenTelemetry,
+} from './token-telemetry.js'
 export { isTransientToken, TransientToken } from './transient-token.js'
 export type { VerificationCacheOptions } from './verification-cache.js'

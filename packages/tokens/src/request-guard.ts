@@ -295,11 +295,12 @@ export class RequestGuard<U, P extends string, R> {
       : this.#signedIn(found, token)
   }
 
-  // Only an owner the app knows makes this a use: a refused one leaves no touch and no `authenticated` call.
+  // Only an owner the app knows makes this a use: a refused one leaves no touch and no `authenticated` call, and
+  // telemetry counts the token refused.
   #signedIn(owner: U | null | undefined, token: PersonalAccessToken<P>): Auth<U | null, P> | HttpAnswer {
-    return owner === null || owner === undefined
-      ? this.#refused
-      : createAuth<U | null, P>(owner, useToken(this.#tokens, token), this.#context)
+    const ownerFound = owner !== null && owner !== undefined
+    const used = useToken(this.#tokens, token, ownerFound)
+    return ownerFound ? createAuth<U | null, P>(owner, used, this.#context) : this.#refused
   }
 
   #anonymous(required: boolean, tokenRejected: boolean): Auth<U | null, P> | HttpAnswer {

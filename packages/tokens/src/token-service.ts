@@ -23,6 +23,7 @@ import { type HashKeyOptions, SecretHasher } from './secret-hasher.js'
 import { tokenAbilities, tokenExpiry, tokenMetadata, tokenName, tokenOwner } from './token-input.js'
 import type { OwnerInput } from './token-owner.js'
 import type { TokenMetadata, TokenRecord, TokenStore } from './token-store.js'
+import { Attempt, type TokenAction, type TokenTelemetry, telemetryNow } from './token-telemetry.js'
 import { isTransientToken } from './transient-token.js'
 import { VerificationCache, type VerificationCacheOptions } from './verification-cache.js'
 
@@ -106,20 +107,29 @@ export function verifyWithoutLookup<P extends string>(
 }
 
 /**
- * Records a use of a token {@link verifyToken} accepted, once its owner is known to the app: queues the last-used
- * touch, calls `authenticated`, and returns the token as it now reads (its `lastUsedAt` is this use).
+ * Ends an authentication {@link verifyToken} accepted, once the app has looked for the token's owner. With the
+ * owner found (the default) it is a use: queues the last-used touch, calls `authenticated`, and returns the token
+ * as it now reads (its `lastUsedAt` is this use). Without, the token is refused: nothing is written, no hook is
+ * called, telemetry counts it refused with the reason `rejected`, and the token is returned as it was.
  *
  * @example
  * ```ts
  * const used = useToken(tokens, token)
+ * useToken(tokens, token, false) // the app knows no such owner
  * ```
  */
 export function useToken<P extends string>(
   service: TokenService<P>,
   token: PersonalAccessToken<P>,
+  ownerFound = true,
 ): PersonalAccessToken<P> {
-  return use(service, token)
+  if (ownerFound) return use(service, token)
+  refuse(service, token)
+  return token
 }
+
+// Set by TokenService's static block, like `verify` and `use`.
+let refuse: <P extends string>(service: TokenService<P>, token: PersonalAccessToken<P>) => void
 
 /** Why `authenticate` refused a token; given to the `failed` hook. Never includes the token itself. */
 export type AuthenticationFailure =
@@ -128,7 +138,7 @@ export type AuthenticationFailure =
   | 'mismatch' // the id exists but the secret is wrong
   | 'expired' // past the global lifetime or its own expiresAt
   | 'idle' // unused for longer than `idleTimeout`
-  | 'rejected' // the app's `authenticateUsing` said no
+  | 'rejected' // the app's `authenticateUsing` said no (in telemetry, also the middleware's `user` finding no owner)
 
 /** Hooks the service calls; they must not throw (a throwing hook is reported to `error` and ignored). */
 export interface TokenServiceHooks<P extends string> {
@@ -181,6 +191,12 @@ export interface TokenServiceOptions<P extends string = string> extends HashKeyO
    */
   readonly authenticateUsing?: (token: PersonalAccessToken<P>, isValid: boolean) => MaybePromise<boolean>
   readonly on?: TokenServiceHooks<P>
+  /**
+   * Where to report each authentication, management action and last-used flush once it has ended: `openTelemetry()`
+   * from `@jetstream/tokens/opentelemetry` for spans and metrics, or your own {@link TokenTelemetry}. Off by default,
+   * and then nothing is measured.
+   */
+  readonly telemetry?: TokenTelemetry
   /**
    * Keep verified tokens in process so most requests skip the store. Off by default. Every request still hashes
    * the secret and checks expiry; this service's revoke, update and prune drop entries before they resolve; a store
@@ -311,6 +327,9 @@ export class TokenService<P extends string = string> {
   // Ids whose rehash to the current key is on its way, so a burst of requests writes it once.
   readonly #rehashing = new Set<string>()
   readonly #hooks: TokenServiceHooks<P>
+  readonly #telemetry: TokenTelemetry | null
+  // With telemetry: the authentications a token was verified by, until it is used or its owner is not found.
+  readonly #verified: WeakMap<PersonalAccessToken<P>, Attempt> | null
   readonly #now: () => Date
   /** The clock as epoch milliseconds: `authenticate` needs no Date object unless it queues a touch. */
   readonly #clock: () => number
@@ -375,6 +394,19 @@ export class TokenService<P extends string = string> {
     this.#metadataLimit = metadataLimit
     this.#abilityOptions = Object.freeze({ scopes: this.permissions?.scopes === true })
     this.#hooks = options.on ?? {}
+    const telemetry = options.telemetry ?? null
+    if (
+      telemetry !== null &&
+      !['authentication', 'action', 'flush'].every(
+        (method) => typeof (telemetry as unknown as Record<string, unknown>)[method] === 'function',
+      )
+    ) {
+      throw new MisconfigurationError(
+        '`telemetry` has `authentication`, `action` and `flush` methods: openTelemetry() from @jetstream/tokens/opentelemetry, or your own.',
+      )
+    }
+    this.#telemetry = telemetry
+    this.#verified = telemetry === null ? null : new WeakMap()
     const now = options.now
     this.#now = now ?? (() => new Date())
     this.#clock = now ? () => now().getTime() : Date.now
@@ -409,7 +441,7 @@ export class TokenService<P extends string = string> {
       lastUsed === false
         ? null
         : new LastUsedTracker(
-            (uses) => this.#call('touch', () => this.#store.touch(uses)),
+            (uses) => this.#touch(uses),
             lastUsed,
             (error) => this.#report(error),
           )
@@ -431,11 +463,21 @@ export class TokenService<P extends string = string> {
    * const { token, plainTextToken } = await tokens.create('42', 'CI deploy', ['read'], { expiresAt })
    * ```
    */
-  async create(
+  create(
     owner: OwnerInput,
     name: string,
     abilities?: readonly Grant<P>[],
     options: CreateTokenOptions = {},
+  ): Promise<NewAccessToken<P>> {
+    const started = this.#started()
+    return this.#acted('create', started, null, this.#create(owner, name, abilities, options))
+  }
+
+  async #create(
+    owner: OwnerInput,
+    name: string,
+    abilities: readonly Grant<P>[] | undefined,
+    options: CreateTokenOptions,
   ): Promise<NewAccessToken<P>> {
     const now = this.#now()
     const metadata = tokenMetadata(options.metadata, this.#metadataLimit)
@@ -478,22 +520,65 @@ export class TokenService<P extends string = string> {
   }
 
   static {
+    refuse = (service, token) => service.#refuse(token)
     verify = (service, plainText, mayLookUp) => service.#verify(plainText, mayLookUp)
     use = (service, token) => service.#use(token)
     limitsOf = (service) => service.#limits
     report = (service, error) => service.#report(error)
   }
 
-  // `authenticate` without a promise where no lookup is needed (a malformed token, a cached record). The request
-  // guard calls it through `verifyToken`: on the path every request takes, each promise and each clock read shows
-  // in the benchmark (bench/), so there is one clock read here (and one in `#use`, once the use is recorded) and at
-  // most one `then`.
+  // Without telemetry nothing is measured: the only cost is this check.
   #verify(
     plainText: string,
     mayLookUp = true,
   ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> | typeof NEEDS_LOOKUP {
+    return this.#verified === null
+      ? this.#verifyAs(plainText, mayLookUp, null)
+      : this.#observe(plainText, mayLookUp)
+  }
+
+  // `#verify` with telemetry: a refusal or a failure ends the authentication here; an accepted token waits in
+  // `#verified` for its use, or for the app to find no owner, which ends it.
+  #observe(
+    plainText: string,
+    mayLookUp: boolean,
+  ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> | typeof NEEDS_LOOKUP {
+    const attempt = new Attempt()
+    let verified: PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> | typeof NEEDS_LOOKUP
+    try {
+      verified = this.#verifyAs(plainText, mayLookUp, attempt)
+    } catch (error) {
+      throw this.#errored(attempt, error)
+    }
+    // Not an outcome: the request guard asks again, lookup allowed, once it has checked the client's failures;
+    // that authentication is the one reported.
+    if (verified === NEEDS_LOOKUP) return verified
+    if (!(verified instanceof Promise)) return this.#verifiedBy(attempt, verified)
+    return verified.then(
+      (token) => this.#verifiedBy(attempt, token),
+      (error: unknown) => {
+        throw this.#errored(attempt, error)
+      },
+    )
+  }
+
+  #verifiedBy(attempt: Attempt, token: PersonalAccessToken<P> | null): PersonalAccessToken<P> | null {
+    if (token === null) this.#ended(attempt)
+    else this.#verified?.set(token, attempt)
+    return token
+  }
+
+  // `authenticate` without a promise where no lookup is needed (a malformed token, a cached record). The request
+  // guard calls it through `verifyToken`: on the path every request takes, each promise and each clock read shows
+  // in the benchmark (bench/), so there is one clock read here (and one in `#use`, once the use is recorded) and at
+  // most one `then`. `attempt` is null without telemetry; with it, it is told what happens as it happens.
+  #verifyAs(
+    plainText: string,
+    mayLookUp: boolean,
+    attempt: Attempt | null,
+  ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> | typeof NEEDS_LOOKUP {
     const parsed = parsePlainTextToken(plainText, this.#prefix, this.#legacyTokens)
-    if (!parsed) return this.#fail('malformed', null)
+    if (!parsed) return this.#fail('malformed', null, attempt)
     const secret = parsed.secret
     const hash = this.#hasher.hash(secret)
     const now = this.#clock()
@@ -501,37 +586,56 @@ export class TokenService<P extends string = string> {
     const cache = this.#cache
     if (cache !== null && id !== null) {
       const cached = cache.get(id, now)
-      if (cached !== undefined) return this.#check(cached, secret, hash, id, now, null)
+      attempt?.cached(cached !== undefined)
+      if (cached !== undefined) return this.#check(cached, secret, hash, id, now, null, attempt)
     }
     if (!mayLookUp) return NEEDS_LOOKUP
     const generation = cache === null ? 0 : cache.generation
     if (id === null && this.#hasher.hasPrevious) {
-      return this.#findByHashes([hash, ...this.#hasher.previousHashes(secret)]).then((record) =>
-        record ? this.#check(record, secret, hash, id, now, generation) : this.#fail('unknown', id),
+      return this.#findByHashes([hash, ...this.#hasher.previousHashes(secret)], attempt).then((record) =>
+        record
+          ? this.#check(record, secret, hash, id, now, generation, attempt)
+          : this.#fail('unknown', id, attempt),
       )
     }
     let lookup: MaybePromise<TokenRecord | null>
+    attempt?.asking(id)
     try {
       lookup = id === null ? this.#store.findByHash(hash) : this.#store.findById(id)
     } catch (error) {
+      attempt?.answered()
       throw storageError('find', error)
     }
-    if (!isPromiseLike(lookup))
-      return lookup ? this.#check(lookup, secret, hash, id, now, generation) : this.#fail('unknown', id)
+    if (!isPromiseLike(lookup)) {
+      attempt?.answered()
+      return lookup
+        ? this.#check(lookup, secret, hash, id, now, generation, attempt)
+        : this.#fail('unknown', id, attempt)
+    }
     return Promise.resolve(lookup).then(
-      (record) =>
-        record ? this.#check(record, secret, hash, id, now, generation) : this.#fail('unknown', id),
+      (record) => {
+        attempt?.answered()
+        return record
+          ? this.#check(record, secret, hash, id, now, generation, attempt)
+          : this.#fail('unknown', id, attempt)
+      },
       (error: unknown) => {
+        attempt?.answered()
         throw storageError('find', error)
       },
     )
   }
 
   // A plain text without its id, while older hash keys may still be stored: each key's hash in turn.
-  async #findByHashes(hashes: readonly string[]): Promise<TokenRecord | null> {
+  async #findByHashes(hashes: readonly string[], attempt: Attempt | null): Promise<TokenRecord | null> {
     for (const hash of hashes) {
-      const record = await this.#call('find', async () => this.#store.findByHash(hash))
-      if (record) return record
+      attempt?.asking(null)
+      try {
+        const record = await this.#call('find', async () => this.#store.findByHash(hash))
+        if (record) return record
+      } finally {
+        attempt?.answered()
+      }
     }
     return null
   }
@@ -545,18 +649,20 @@ export class TokenService<P extends string = string> {
     id: string | null,
     now: number,
     generation: number | null,
+    attempt: Attempt | null,
   ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> {
     if (!hashesEqual(hash, record.tokenHash)) {
-      if (!this.#hashedBefore(record, secret)) return this.#fail('mismatch', id)
+      if (!this.#hashedBefore(record, secret)) return this.#fail('mismatch', id, attempt)
       this.#rehash(record, hash)
     }
     const ended = this.#isExpired(record, now) ? 'expired' : this.#isIdle(record, now) ? 'idle' : null
     const isValid = ended === null
     const decide = this.#authenticateUsing
-    if (!decide) return isValid ? this.#accept(record, now, generation) : this.#fail(ended, record.id)
+    if (!decide)
+      return isValid ? this.#accept(record, now, generation) : this.#fail(ended, record.id, attempt)
     const decided = decide(this.#token(record), isValid)
     const settle = (accepted: boolean) =>
-      accepted === true ? this.#accept(record, now, generation) : this.#fail('rejected', record.id)
+      accepted === true ? this.#accept(record, now, generation) : this.#fail('rejected', record.id, attempt)
     return isPromiseLike(decided) ? Promise.resolve(decided).then(settle) : settle(decided)
   }
 
@@ -615,7 +721,40 @@ export class TokenService<P extends string = string> {
       }
     }
     if (this.#hooks.authenticated) this.#emit(this.#hooks.authenticated, used)
+    if (this.#verified !== null) this.#endVerified(token, true)
     return used
+  }
+
+  // The request guard found no owner for a token `#verify` accepted.
+  #refuse(token: PersonalAccessToken<P>): void {
+    if (this.#verified !== null) this.#endVerified(token, false)
+  }
+
+  // Ends the authentication that verified this token: accepted when the token is used, refused when its owner is
+  // not found. A token this service did not just verify has none.
+  #endVerified(token: PersonalAccessToken<P>, accepted: boolean): void {
+    const attempt = this.#verified?.get(token)
+    if (attempt === undefined) return
+    this.#verified?.delete(token)
+    if (accepted) attempt.tokenId = token.id
+    else attempt.refused('rejected', token.id)
+    this.#ended(attempt)
+  }
+
+  #errored(attempt: Attempt, error: unknown): unknown {
+    attempt.outcome = 'error'
+    attempt.error = error
+    this.#ended(attempt)
+    return error
+  }
+
+  #ended(attempt: Attempt): void {
+    attempt.endTime = telemetryNow()
+    try {
+      this.#telemetry?.authentication(attempt)
+    } catch (error) {
+      this.#report(error)
+    }
   }
 
   /**
@@ -627,7 +766,12 @@ export class TokenService<P extends string = string> {
    * const list = await tokens.list('42')
    * ```
    */
-  async list(owner: OwnerInput): Promise<PersonalAccessToken<P>[]> {
+  list(owner: OwnerInput): Promise<PersonalAccessToken<P>[]> {
+    const started = this.#started()
+    return this.#acted('list', started, null, this.#list(owner))
+  }
+
+  async #list(owner: OwnerInput): Promise<PersonalAccessToken<P>[]> {
     const records = await this.#call('list', () =>
       this.#store.listByOwner(tokenOwner(owner, this.#ownerType)),
     )
@@ -670,10 +814,15 @@ export class TokenService<P extends string = string> {
    * next?.plainTextToken // the new `{id}|{secret}`; the old one works for another hour
    * ```
    */
-  async rotate(
+  rotate(owner: OwnerInput, id: string, options: RotateTokenOptions = {}): Promise<NewAccessToken<P> | null> {
+    const started = this.#started()
+    return this.#acted('rotate', started, id, this.#rotate(owner, id, options))
+  }
+
+  async #rotate(
     owner: OwnerInput,
     id: string,
-    options: RotateTokenOptions = {},
+    options: RotateTokenOptions,
   ): Promise<NewAccessToken<P> | null> {
     const who = tokenOwner(owner, this.#ownerType)
     const grace = options.grace ?? 0
@@ -728,7 +877,12 @@ export class TokenService<P extends string = string> {
    * await tokens.update('42', token.id, { abilities: ['read', 'update'] })
    * ```
    */
-  async update(
+  update(owner: OwnerInput, id: string, changes: TokenUpdate<P>): Promise<PersonalAccessToken<P> | null> {
+    const started = this.#started()
+    return this.#acted('update', started, id, this.#update(owner, id, changes))
+  }
+
+  async #update(
     owner: OwnerInput,
     id: string,
     changes: TokenUpdate<P>,
@@ -767,7 +921,12 @@ export class TokenService<P extends string = string> {
    * await tokens.revoke('42', token.id) // true
    * ```
    */
-  async revoke(owner: OwnerInput, id: string): Promise<boolean> {
+  revoke(owner: OwnerInput, id: string): Promise<boolean> {
+    const started = this.#started()
+    return this.#acted('revoke', started, id, this.#revoke(owner, id))
+  }
+
+  async #revoke(owner: OwnerInput, id: string): Promise<boolean> {
     const who = tokenOwner(owner, this.#ownerType)
     if (!isTokenId(id)) return false
     const deleted = await this.#call('delete', () => this.#store.delete(who, id))
@@ -784,7 +943,12 @@ export class TokenService<P extends string = string> {
    * await tokens.revokeAll('42', { except: auth.token.id })
    * ```
    */
-  async revokeAll(owner: OwnerInput, options: { except?: string } = {}): Promise<number> {
+  revokeAll(owner: OwnerInput, options: { except?: string } = {}): Promise<number> {
+    const started = this.#started()
+    return this.#acted('revokeAll', started, null, this.#revokeAll(owner, options))
+  }
+
+  async #revokeAll(owner: OwnerInput, options: { except?: string }): Promise<number> {
     const who = tokenOwner(owner, this.#ownerType)
     const ids = await this.#call('delete', () => this.#store.deleteByOwner(who, options.except))
     this.#cache?.invalidate(ids)
@@ -801,7 +965,12 @@ export class TokenService<P extends string = string> {
    * await tokens.prune({ hours: 24 }) // how many were deleted
    * ```
    */
-  async prune(options: { hours?: number } = {}): Promise<number> {
+  prune(options: { hours?: number } = {}): Promise<number> {
+    const started = this.#started()
+    return this.#acted('prune', started, null, this.#prune(options))
+  }
+
+  async #prune(options: { hours?: number }): Promise<number> {
     const hours = options.hours ?? 24
     if (!(Number.isFinite(hours) && hours >= 0)) {
       throw new MisconfigurationError('`prune({ hours })` takes a number of hours, 0 or more.')
@@ -829,6 +998,79 @@ export class TokenService<P extends string = string> {
   async close(): Promise<void> {
     await this.#tracker?.close()
     await this.#unwatch?.()
+  }
+
+  // When a management action starts, with telemetry; null without, and then nothing is measured.
+  #started(): number | null {
+    return this.#telemetry === null ? null : telemetryNow()
+  }
+
+  // A management action's result, as it is; with telemetry, told once it has ended.
+  #acted<T>(
+    action: TokenAction,
+    started: number | null,
+    tokenId: string | null,
+    result: Promise<T>,
+  ): Promise<T> {
+    if (started === null) return result
+    return result.then(
+      (value) => {
+        this.#actionEnded(action, started, tokenId, value, null)
+        return value
+      },
+      (error: unknown) => {
+        this.#actionEnded(action, started, tokenId, undefined, { error })
+        throw error
+      },
+    )
+  }
+
+  #actionEnded(
+    action: TokenAction,
+    startTime: number,
+    tokenId: string | null,
+    value: unknown,
+    failure: { error: unknown } | null,
+  ): void {
+    const endTime = telemetryNow()
+    const error = failure?.error
+    // A 4xx is the caller's request refused (bad input, a missing ability); anything else is the service failing.
+    const outcome =
+      failure !== null
+        ? isTokenError(error) && error.status < 500
+          ? 'refused'
+          : 'error'
+        : value === null || value === false
+          ? 'not_found'
+          : 'ok'
+    const count = typeof value === 'number' ? value : Array.isArray(value) ? value.length : null
+    const id = action === 'create' && failure === null ? (value as NewAccessToken<P>).token.id : tokenId
+    try {
+      this.#telemetry?.action({ action, startTime, endTime, outcome, tokenId: id, count, error })
+    } catch (thrown) {
+      this.#report(thrown)
+    }
+  }
+
+  // The tracker's write, with telemetry told how many tokens each flush touched.
+  #touch(uses: ReadonlyMap<string, Date>): Promise<void> {
+    const startTime = this.#started()
+    const written = this.#call('touch', () => this.#store.touch(uses))
+    if (startTime === null) return written
+    const flushed = (error: unknown) => {
+      try {
+        this.#telemetry?.flush({ startTime, endTime: telemetryNow(), size: uses.size, error })
+      } catch (thrown) {
+        this.#report(thrown)
+      }
+    }
+    return written.then(
+      () => flushed(undefined),
+      (error: unknown) => {
+        flushed(error)
+        throw error
+      },
+    )
   }
 
   #abilities(requested: unknown, grantedBy: AccessToken | null | undefined): string[] {
@@ -870,7 +1112,8 @@ export class TokenService<P extends string = string> {
     return new PersonalAccessToken<P>(record, this.#abilityOptions)
   }
 
-  #fail(reason: AuthenticationFailure, tokenId: string | null): null {
+  #fail(reason: AuthenticationFailure, tokenId: string | null, attempt: Attempt | null): null {
+    attempt?.refused(reason, tokenId)
     if (this.#hooks.failed) this.#emit(this.#hooks.failed, { reason, tokenId })
     return null
   }
