@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs'
 import { metrics, trace } from '@opentelemetry/api'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MisconfigurationError } from './errors.js'
@@ -235,5 +236,42 @@ describe('TokenTelemetry: no cost without it', () => {
     } finally {
       await harness.shutdown()
     }
+  })
+
+  it('keeps `@opentelemetry/api` out of the main and adapter entries: only `/opentelemetry` imports it', () => {
+    const dist = new URL('../dist/', import.meta.url)
+    expect(existsSync(new URL('index.js', dist)), 'build the package first (pnpm build)').toBe(true)
+    // Every module an entry loads, following relative imports through the built files, and what else it imports.
+    const external = (entry: string): Set<string> => {
+      const seen = new Set<string>()
+      const packages = new Set<string>()
+      const visit = (file: URL) => {
+        if (seen.has(file.href)) return
+        seen.add(file.href)
+        // Comments go first: a JSDoc example names entries it does not import.
+        const source = readFileSync(file, 'utf8')
+          .replace(/\/\*[\s\S]*?\*\//g, '')
+          .replace(/^\s*\/\/.*$/gm, '')
+        for (const [, specifier] of source.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"]([^'"]+)['"]/g)) {
+          if (specifier === undefined) continue
+          if (specifier.startsWith('.')) visit(new URL(specifier, file))
+          else packages.add(specifier)
+        }
+      }
+      visit(new URL(entry, dist))
+      return packages
+    }
+    // What the package depends on may be imported; a peer (optional or not) may not, but by the entry made for it.
+    const { dependencies } = JSON.parse(
+      readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+    ) as {
+      dependencies: Record<string, string>
+    }
+    const depended = (specifier: string) =>
+      Object.keys(dependencies).some((name) => specifier === name || specifier.startsWith(`${name}/`))
+    const others = (packages: Set<string>) => [...packages].filter((specifier) => !depended(specifier))
+    expect(others(external('index.js'))).toEqual([])
+    expect(others(external('adapter.js'))).toEqual([])
+    expect(others(external('opentelemetry.js'))).toEqual(['@opentelemetry/api'])
   })
 })
