@@ -1,7 +1,7 @@
 // Proves the peer ranges the packages declare: in a copy of the repository the packages are built as they are
-// published, then every declared peer (hono, koa, express, drizzle-orm, vitest) is pinned to the lowest version its
-// range admits, as a consumer might have it, and the suites that use them run: the cross-adapter scenario suite and answer table, and the drizzle store's
-// conformance suite (on PGlite, and on the server when DATABASE_URL is set).
+// published, then every declared peer (hono, koa, express, drizzle-orm, vitest, @opentelemetry/api) is pinned to the lowest version its
+// range admits, as a consumer might have it, and the suites that use them run: the cross-adapter scenario suite and answer table, the drizzle store's
+// conformance suite (on PGlite, and on the server when DATABASE_URL is set), and the OpenTelemetry entry's tests.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -47,9 +47,12 @@ try {
     ...['hono', 'koa', 'express'].flatMap((project) => ['--project', project]),
     '--project',
     'drizzle',
+    '--project',
+    'tokens',
     'scenarios',
     'drizzle.e2e',
     'conformance',
+    'opentelemetry',
   ])
 } finally {
   rmSync(work, { recursive: true, force: true })
