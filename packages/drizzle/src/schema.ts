@@ -1,4 +1,4 @@
-import { bigint, index, jsonb, pgTable, text, timestamp, varchar } from 'drizzle-orm/pg-core'
+import { bigint, index, integer, jsonb, pgTable, text, timestamp, varchar } from 'drizzle-orm/pg-core'
 
 /**
  * The default token table: Laravel Sanctum 4's `personal_access_tokens`, same table, column and index names, so
@@ -37,5 +37,45 @@ export const personalAccessTokens = pgTable(
       table.tokenableId,
     ),
     index('personal_access_tokens_expires_at_index').on(table.expiresAt),
+  ],
+)
+
+/**
+ * The audit trail's table, `token_audit_log` (optional: only `drizzleAuditLog` writes it). One row per
+ * `AuditEvent`, never a secret or a hash. Owner and token ids are text, as `tokenable_id` is, so any id fits; the
+ * owner is not a foreign key, so the trail outlives the tokens it tells about. Indexed by owner, token and time for
+ * the token page's `recent` list, and by time alone for deleting old rows.
+ *
+ * @example
+ * ```ts
+ * // drizzle/schema.ts
+ * export { personalAccessTokens, tokenAuditLog } from '@jetstream/drizzle/schema'
+ * ```
+ */
+export const tokenAuditLog = pgTable(
+  'token_audit_log',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    action: varchar('action', { length: 32 }).notNull(),
+    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
+    actorType: varchar('actor_type', { length: 16 }),
+    actorId: text('actor_id'),
+    ownerType: varchar('owner_type', { length: 255 }),
+    ownerId: text('owner_id'),
+    tokenId: text('token_id'),
+    previousTokenId: text('previous_token_id'),
+    reason: varchar('reason', { length: 32 }),
+    count: integer('count'),
+    ip: varchar('ip', { length: 64 }),
+    userAgent: text('user_agent'),
+  },
+  (table) => [
+    index('token_audit_log_owner_type_owner_id_token_id_at_index').on(
+      table.ownerType,
+      table.ownerId,
+      table.tokenId,
+      table.at,
+    ),
+    index('token_audit_log_at_index').on(table.at),
   ],
 )
