@@ -1,5 +1,7 @@
+export type { DrizzleAuditLogOptions } from './audit-log.js'
+export { DrizzleAuditLog, drizzleAuditLog } from './audit-log.js'
 export type { AnyPgDatabase, DrizzleStoreOptions, TokenTable } from './drizzle-token-store.js'
 export { DrizzleTokenStore, drizzleStore } from './drizzle-token-store.js'
 export type { Migration } from './migrate.js'
 export { changeTriggers, migrate, migrations } from './migrate.js'
-export { personalAccessTokens } from './schema.js'
+export { personalAccessTokens, tokenAuditLog } from './schema.js'
