@@ -126,7 +126,7 @@ function instrumentsOf(meter: Meter): Instruments {
  * secret or hash; the token id only with `recordTokenId`.
  *
  * The returned object's `rateLimited({ policy })` counts a request a rate limit refused
- * (`jetstream_tokens.rate_limit.refusals`), for the rate limiter to call.
+ * (`jetstream_tokens.rate_limit.refusals`); the service's rate limits call it.
  *
  * @example
  * ```ts

@@ -144,4 +144,32 @@ describe('the request guard with rate limits', () => {
       status: 429,
     })
   })
+
+  it('tells the service’s telemetry which limit refused', async () => {
+    const policies: string[] = []
+    const tokens = createTokens({
+      store: new MemoryTokenStore(),
+      rateLimit: { limit: 1, window: 60 },
+      lastUsed: false,
+      telemetry: {
+        authentication: () => {},
+        action: () => {},
+        flush: () => {},
+        rateLimited: ({ policy }) => void policies.push(policy),
+      },
+    })
+    const guard = new RequestGuard(tokens, { user: () => user }, adapter)
+    const { plainTextToken } = await tokens.create('42', 'limited', ['read'])
+    const request = { headers: { authorization: `Bearer ${plainTextToken}` } }
+    await guard.resolve(request)
+    await guard.resolve(request)
+    const grouped = new RequestGuard(
+      tokens,
+      { user: () => user, rateLimit: { limit: 1, window: 60 } },
+      adapter,
+    )
+    await grouped.resolve(request)
+    await grouped.resolve(request)
+    expect(policies).toEqual(['token', 'token'])
+  })
 })

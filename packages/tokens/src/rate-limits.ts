@@ -101,8 +101,13 @@ export class RateLimits {
   readonly #failureLimit: { readonly limit: number; readonly window: number } | null
   readonly #refuse: boolean
   readonly #report: (error: unknown) => void
+  readonly #refused: (policy: RateLimitPolicy) => void
 
-  constructor(options: RateLimitOptions, report: (error: unknown) => void) {
+  constructor(
+    options: RateLimitOptions,
+    report: (error: unknown) => void,
+    refused: (policy: RateLimitPolicy) => void = () => {},
+  ) {
     checkLimit(options, '`rateLimit`')
     const failures = options.failures === undefined ? DEFAULT_FAILURES : options.failures
     if (failures !== false) checkLimit(failures, '`rateLimit.failures`')
@@ -136,6 +141,7 @@ export class RateLimits {
           })
     this.#refuse = when === 'refuse'
     this.#report = report
+    this.#refused = refused
   }
 
   /**
@@ -206,6 +212,7 @@ export class RateLimits {
     window: number,
     state: LimiterState,
   ): TooManyRequestsError {
+    this.#refused(policy)
     return new TooManyRequestsError({ policy, limit, window, retryAfter: state.msBeforeNext / 1000 })
   }
 
