@@ -178,6 +178,7 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
       // A body parser of the app's own (`express.json()`) may have read it already.
       body: req.body !== undefined ? { parsed: req.body } : (req as unknown as RequestBody),
       auth: req.auth as Auth<U | null, P> | undefined,
+      ...(req.ip !== undefined && { address: req.ip }),
     })
     send(res, answer)
   }

@@ -173,6 +173,7 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
         header: (name) => header(c, name),
         body: await body(c),
         auth: c.get('auth'),
+        ...withAddress(address(c)),
       }),
     )
   app.all(routes.prefix, handler)
@@ -214,6 +215,11 @@ function header(c: Context, name: string): string | undefined {
  */
 function address(c: Context): string | undefined {
   return nodeRequest(c)?.socket?.remoteAddress
+}
+
+// `address` only where known: the request's optional field is absent rather than undefined.
+function withAddress(ip: string | undefined): { address?: string } {
+  return ip === undefined ? {} : { address: ip }
 }
 
 interface NodeRequest {

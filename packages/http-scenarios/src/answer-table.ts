@@ -302,6 +302,21 @@ const rows: [string, Build, Expected][] = [
     refused(405, 'method_not_allowed', { allow: 'POST' }),
   ],
   [
+    'POST on a token’s events → 405 with Allow',
+    async (kit) => ({
+      method: 'POST',
+      path: `${tokens}/${await kit.target()}/events`,
+      headers: sessionJson(kit),
+      body: '{}',
+    }),
+    refused(405, 'method_not_allowed', { allow: 'GET, HEAD' }),
+  ],
+  [
+    'a token’s events → 200',
+    async (kit) => ({ method: 'GET', path: `${tokens}/${await kit.target()}/events`, headers: session(kit) }),
+    ok(200),
+  ],
+  [
     'rotate of an unknown token → 404',
     async (kit) => ({
       method: 'POST',

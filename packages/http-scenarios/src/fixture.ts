@@ -1,5 +1,6 @@
 import {
   createTokens,
+  MemoryAuditLog,
   MemoryTokenStore,
   PermissionRegistry,
   type RateLimitOptions,
@@ -114,6 +115,7 @@ export function createSetup(
       now: () => new Date(clock.now),
       lastUsed: { flushDelay: 10 },
       cache: options.cache ?? false,
+      audit: new MemoryAuditLog(),
     }),
     outage: store instanceof SwitchableStore ? store : null,
     clock,

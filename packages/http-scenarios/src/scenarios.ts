@@ -400,6 +400,37 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
         expect((await call('GET', '/me', { token: mine.plainTextToken })).status).toBe(200)
       })
 
+      it('show a token’s activity to its owner: who made it, and each use with its address and client', async () => {
+        const created = await call(
+          'POST',
+          base,
+          session({ body: { name: 'Watched' }, headers: { 'user-agent': 'the page' } }),
+        )
+        const id = created.json.token.id
+        const use = await call('GET', '/me', {
+          token: created.json.plainTextToken,
+          headers: { 'user-agent': 'curl/8.5.0' },
+        })
+        expect(use.status).toBe(200)
+        const answer = await call('GET', `${base}/${id}/events`, { session: '1' })
+        expect(answer.status).toBe(200)
+        const [used, made] = answer.json.events
+        expect(used).toMatchObject({ action: 'authenticated', tokenId: id, userAgent: 'curl/8.5.0' })
+        expect(used.actor).toEqual({ type: 'token', id })
+        expect(used.ip).toMatch(/127\.0\.0\.1|::1/)
+        expect(made).toMatchObject({
+          action: 'created',
+          actor: { type: 'user', id: '1' },
+          userAgent: 'the page',
+        })
+        expect(answer.json.events[0]).not.toHaveProperty('owner')
+        expectNoLeak(answer, created.json.plainTextToken.split('|')[1])
+        const theirs = await setup.tokens.create('2', 'Grace’s', ['read'])
+        expect(
+          (await call('GET', `${base}/${theirs.token.id}/events`, { session: '1' })).json.events,
+        ).toEqual([])
+      })
+
       it('refuse malformed JSON with 400', async () => {
         const answer = await call('POST', base, session({ rawBody: '{"name": "oops",' }))
         expect(answer.status).toBe(400)

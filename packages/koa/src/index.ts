@@ -173,6 +173,7 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
       // A body parser of the app's own (koa-bodyparser) may have read it already.
       body: parsed !== undefined ? { parsed } : (ctx.req as unknown as RequestBody),
       auth: ctx.state.auth,
+      ...(ctx.ip && { address: ctx.ip }),
     })
     send(ctx as unknown as Context, answer)
   }

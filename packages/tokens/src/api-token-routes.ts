@@ -1,3 +1,4 @@
+import type { AuditContext, AuditEvent } from './audit-log.js'
 import { type AccessToken, type Auth, isSignedIn, realmOf } from './auth.js'
 import {
   InvalidInputError,
@@ -85,6 +86,8 @@ export interface ApiTokenRequest<U = RegisteredUser, P extends string = Register
   header(name: string): string | undefined
   /** The body, unread. */
   readonly body: RequestBody
+  /** The client's address as the framework knows it, for the audit trail; undefined when unknown. */
+  readonly address?: string
   /** The auth the adapter's `auth(...)` middleware set, or undefined when it did not run (a wiring mistake). */
   readonly auth: Auth<U | null, P> | undefined
 }
@@ -92,6 +95,7 @@ export interface ApiTokenRequest<U = RegisteredUser, P extends string = Register
 const COLLECTION = ['GET', 'HEAD', 'POST'] as const
 const ITEM = ['PUT', 'DELETE'] as const
 const ACTION = ['POST'] as const
+const READ = ['GET', 'HEAD'] as const
 const DEFAULT_LIMIT = 102_400
 
 /**
@@ -105,6 +109,7 @@ const DEFAULT_LIMIT = 102_400
  * - `DELETE /:id`: 204.
  * - `POST /:id/rotate {grace?}`: 201 with the regenerated token and its plain text; the old secret works for
  *   `grace` minutes (default none).
+ * - `GET /:id/events`: the token's latest audit events (with the service's `audit` sink), newest first.
  *
  * First-party only unless `bearerAbility` is set; permissions filtered through the registry as Jetstream does;
  * another user's token, an unknown id, or an id not in canonical form is a 404; other methods a 405.
@@ -183,10 +188,18 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
     const route = routeOf(request.path)
     if (route === null) throw new NotFoundError()
     const method = request.method.toUpperCase()
-    const allowed: readonly string[] = route.id === undefined ? COLLECTION : route.rotate ? ACTION : ITEM
+    const allowed: readonly string[] =
+      route.id === undefined
+        ? COLLECTION
+        : route.action === 'rotate'
+          ? ACTION
+          : route.action === 'events'
+            ? READ
+            : ITEM
     if (!allowed.includes(method)) throw new MethodNotAllowedError(allowed)
     const auth = this.#firstParty(request.auth)
     const owner = this.#owner(auth.user)
+    const context = contextOf(auth, owner, request)
     if (route.id === undefined) {
       if (method !== 'POST') {
         const list = await this.#list(owner)
@@ -200,6 +213,7 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
         {
           expiresAt: expiry(fields.expiresAt),
           grantedBy: auth.token,
+          context,
           ...(fields.metadata !== undefined && { metadata: fields.metadata as TokenMetadata }),
         },
       )
@@ -207,17 +221,23 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
     }
     const id = route.id
     if (id === null) throw new NotFoundError('No such token.')
-    if (route.rotate) {
+    if (route.action === 'events') {
+      const events = await this.#tokens.recentEvents(owner, id, EVENTS_SHOWN)
+      const answer = jsonAnswer(200, { events: events.map(eventView) })
+      return method === 'HEAD' ? new HttpAnswer(answer.status, answer.headers, '') : answer
+    }
+    if (route.action === 'rotate') {
       const fields = await this.#body(request)
       const rotated = await this.#tokens.rotate(owner, id, {
         ...(fields.grace !== undefined && { grace: fields.grace as number }),
         grantedBy: auth.token,
+        context,
       })
       if (!rotated) throw new NotFoundError('No such token.')
       return jsonAnswer(201, { token: this.#view(rotated.token), plainTextToken: rotated.plainTextToken })
     }
     if (method === 'DELETE') {
-      if (!(await this.#tokens.revoke(owner, id))) throw new NotFoundError('No such token.')
+      if (!(await this.#tokens.revoke(owner, id, { context }))) throw new NotFoundError('No such token.')
       return noContent
     }
     const fields = await this.#body(request)
@@ -225,6 +245,7 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
       ...(fields.permissions !== undefined && { abilities: this.#permissions(fields.permissions) }),
       ...(fields.name !== undefined && { name: fields.name as string }),
       grantedBy: auth.token,
+      context,
     })
     if (!token) throw new NotFoundError('No such token.')
     return jsonAnswer(200, { token: this.#view(token) })
@@ -302,20 +323,48 @@ function defaultOwner(user: unknown): OwnerInput {
 }
 
 // '' or '/': the list; '/{id}': a token, whose id is null when it cannot be one (undecodable, not canonical);
-// '/{id}/rotate': its regeneration; anything else: no route.
-function routeOf(path: string): { id?: string | null; rotate?: boolean } | null {
+// '/{id}/rotate' and '/{id}/events': its regeneration and its audit events; anything else: no route.
+function routeOf(path: string): { id?: string | null; action?: 'rotate' | 'events' } | null {
   if (path === '' || path === '/') return {}
   if (path.charCodeAt(0) !== 47) return null
   const slash = path.indexOf('/', 1)
-  const rotate = slash !== -1
-  if (rotate && path.slice(slash) !== '/rotate') return null
+  const rest = slash === -1 ? '' : path.slice(slash)
+  const action = rest === '/rotate' ? 'rotate' : rest === '/events' ? 'events' : undefined
+  if (slash !== -1 && action === undefined) return null
   let id: string
   try {
-    id = decodeURIComponent(path.slice(1, rotate ? slash : undefined))
+    id = decodeURIComponent(path.slice(1, slash === -1 ? undefined : slash))
   } catch {
-    return { id: null, rotate }
+    return { id: null, ...(action && { action }) }
   }
-  return { id: isTokenId(id) ? id : null, rotate }
+  return { id: isTokenId(id) ? id : null, ...(action && { action }) }
+}
+
+// How many of a token's events the page is shown.
+const EVENTS_SHOWN = 20
+
+// Who asks, from where: the session's user (by the owner id the routes use) or the bearer token.
+function contextOf(
+  auth: { readonly user: unknown; readonly token: AccessToken },
+  owner: OwnerInput,
+  request: { header(name: string): string | undefined; readonly address?: string },
+): AuditContext {
+  // The signed-in user by their own id (the owner may be their team), else by the owner's.
+  const userId = (auth.user as { id?: unknown } | null)?.id
+  const ownerId = typeof owner === 'object' && owner !== null ? owner.id : owner
+  return {
+    actor: isTransientToken(auth.token)
+      ? { type: 'user', id: String(userId ?? ownerId) }
+      : { type: 'token', id: auth.token.id },
+    ip: request.address ?? null,
+    userAgent: request.header('user-agent') ?? null,
+  }
+}
+
+// An event as the page shows it: the token's own history, so no owner.
+function eventView(event: AuditEvent): Omit<AuditEvent, 'owner'> {
+  const { owner: _owner, ...view } = event
+  return view
 }
 
 function expiry(input: unknown): Date | null {

@@ -1,3 +1,4 @@
+import type { AuditContext } from './audit-log.js'
 import { type Auth, type AuthContext, createAuth } from './auth.js'
 import { ForbiddenError, isTokenError, MisconfigurationError, UnauthenticatedError } from './errors.js'
 import { errorAnswer, HttpAnswer } from './http-answer.js'
@@ -7,7 +8,9 @@ import { type RateLimitOptions, RateLimits } from './rate-limits.js'
 import type { RegisteredPermission, RegisteredUser } from './register.js'
 import { statefulDomains } from './stateful-domains.js'
 import {
+  isAuditing,
   NEEDS_LOOKUP,
+  rateLimitedBy,
   rateLimitsOf,
   reportTo,
   type TokenService,
@@ -124,6 +127,7 @@ export class RequestGuard<U, P extends string, R> {
   readonly #refused: Auth<U | null, P> | HttpAnswer
   readonly #limits: RateLimits | null
   readonly #address: ((request: R) => string | undefined) | null
+  readonly #auditing: boolean
 
   constructor(tokens: TokenService<P>, options: AuthOptions<U, P, R>, adapter: GuardAdapter<R>) {
     if (typeof tokens?.authenticate !== 'function') {
@@ -176,8 +180,13 @@ export class RequestGuard<U, P extends string, R> {
         ? null
         : limit === undefined
           ? rateLimitsOf(tokens)
-          : new RateLimits(limit, (error) => reportTo(tokens, error))
+          : new RateLimits(
+              limit,
+              (error) => reportTo(tokens, error),
+              (policy) => rateLimitedBy(tokens, policy),
+            )
     this.#address = options.clientAddress ?? adapter.address?.bind(adapter) ?? null
+    this.#auditing = isAuditing(tokens)
   }
 
   /**
@@ -225,7 +234,8 @@ export class RequestGuard<U, P extends string, R> {
     // refused tokens is stopped before the next one reaches the store.
     let early: ReturnType<typeof verifyWithoutLookup<P>>
     try {
-      early = plainText === '' ? null : verifyWithoutLookup(this.#tokens, plainText)
+      early =
+        plainText === '' ? null : verifyWithoutLookup(this.#tokens, plainText, this.#auditContext(request))
     } catch (error) {
       return this.#storageAnswer(error)
     }
@@ -265,7 +275,7 @@ export class RequestGuard<U, P extends string, R> {
     if (plainText === '') return this.#refused
     let token: ReturnType<typeof verifyToken<P>>
     try {
-      token = verifyToken(this.#tokens, plainText)
+      token = verifyToken(this.#tokens, plainText, this.#auditContext(request))
     } catch (error) {
       return this.#storageAnswer(error)
     }
@@ -314,6 +324,15 @@ export class RequestGuard<U, P extends string, R> {
   #storageAnswer(error: unknown): HttpAnswer {
     if (isTokenError(error)) return errorAnswer(error)
     throw error
+  }
+
+  // The request's address and client for the audit trail; nothing is read when the service keeps none.
+  #auditContext(request: R): AuditContext | undefined {
+    if (!this.#auditing) return undefined
+    return {
+      ip: (this.#address ?? this.#adapter.address)?.(request) ?? null,
+      userAgent: this.#adapter.header(request, 'user-agent') ?? null,
+    }
   }
 
   #fromFirstParty(request: R): boolean {

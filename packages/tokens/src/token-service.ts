@@ -1,3 +1,4 @@
+import type { AuditAction, AuditContext, AuditEvent, AuditSink } from './audit-log.js'
 import type { AccessToken } from './auth.js'
 import {
   ForbiddenError,
@@ -18,7 +19,7 @@ import {
   isTokenId,
   parsePlainTextToken,
 } from './plain-text-token.js'
-import { type RateLimitOptions, RateLimits } from './rate-limits.js'
+import { type RateLimitOptions, type RateLimitPolicy, RateLimits } from './rate-limits.js'
 import { type HashKeyOptions, SecretHasher } from './secret-hasher.js'
 import { tokenAbilities, tokenExpiry, tokenMetadata, tokenName, tokenOwner } from './token-input.js'
 import type { OwnerInput } from './token-owner.js'
@@ -33,10 +34,13 @@ let verify: <P extends string>(
   service: TokenService<P>,
   plainText: string,
   lookup: boolean,
+  context: AuditContext | undefined,
 ) => PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> | typeof NEEDS_LOOKUP
+let auditOf: (service: TokenService<string>) => AuditSink | null
 let use: <P extends string>(service: TokenService<P>, token: PersonalAccessToken<P>) => PersonalAccessToken<P>
 let limitsOf: (service: TokenService<string>) => RateLimits | null
 let report: (service: TokenService<string>, error: unknown) => void
+let rateLimited: (service: TokenService<string>, policy: RateLimitPolicy) => void
 
 /**
  * The service's rate limits (its `rateLimit` option), or null without them. For the request guard of this
@@ -64,6 +68,19 @@ export function reportTo(service: TokenService<string>, error: unknown): void {
 }
 
 /**
+ * Tells the service's telemetry that a rate limit refused a request. For the request guard of this package; not
+ * exported to apps.
+ *
+ * @example
+ * ```ts
+ * rateLimitedBy(tokens, 'token')
+ * ```
+ */
+export function rateLimitedBy(service: TokenService<string>, policy: RateLimitPolicy): void {
+  rateLimited(service, policy)
+}
+
+/**
  * `authenticate` without its use: the token is verified (and cached), but no touch is queued and `authenticated`
  * is not called until {@link useToken}, so an owner the app then refuses leaves no trace of a use. Answers without
  * a promise when no lookup is pending (a malformed or cached token, a store that answers at once). For the
@@ -78,8 +95,9 @@ export function reportTo(service: TokenService<string>, error: unknown): void {
 export function verifyToken<P extends string>(
   service: TokenService<P>,
   plainText: string,
+  context?: AuditContext,
 ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> {
-  return verify(service, plainText, true) as
+  return verify(service, plainText, true, context) as
     | PersonalAccessToken<P>
     | null
     | Promise<PersonalAccessToken<P> | null>
@@ -102,8 +120,22 @@ export const NEEDS_LOOKUP: unique symbol = Symbol('needs a store lookup')
 export function verifyWithoutLookup<P extends string>(
   service: TokenService<P>,
   plainText: string,
+  context?: AuditContext,
 ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> | typeof NEEDS_LOOKUP {
-  return verify(service, plainText, false)
+  return verify(service, plainText, false, context)
+}
+
+/**
+ * Whether the service keeps an audit trail (its `audit` option): the request guard then hands each
+ * authentication its request's address and client. For the request guard of this package; not exported to apps.
+ *
+ * @example
+ * ```ts
+ * if (isAuditing(tokens)) context = { ip, userAgent }
+ * ```
+ */
+export function isAuditing(service: TokenService<string>): boolean {
+  return auditOf(service) !== null
 }
 
 /**
@@ -198,6 +230,12 @@ export interface TokenServiceOptions<P extends string = string> extends HashKeyO
    */
   readonly telemetry?: TokenTelemetry
   /**
+   * Where the audit trail goes: every token created, updated, rotated, revoked, pruned, authenticated and refused,
+   * with who acted, from which address and client where the request is known. `new MemoryAuditLog()`,
+   * `drizzleAuditLog(db)` from `@jetstream/drizzle`, or your own {@link AuditSink}. Off by default.
+   */
+  readonly audit?: AuditSink
+  /**
    * Keep verified tokens in process so most requests skip the store. Off by default. Every request still hashes
    * the secret and checks expiry; this service's revoke, update and prune drop entries before they resolve; a store
    * with `watch` (the drizzle store, through LISTEN/NOTIFY) reports changes made elsewhere, and without one they
@@ -245,6 +283,8 @@ export interface CreateTokenOptions {
    * `TransientToken` may grant anything, for any time.
    */
   readonly grantedBy?: AccessToken | null
+  /** The request behind it, for the audit trail (the management routes pass it). */
+  readonly context?: AuditContext
 }
 
 /**
@@ -263,6 +303,8 @@ export interface RotateTokenOptions {
   readonly grace?: number
   /** As in {@link CreateTokenOptions.grantedBy}: the token must hold every ability of the one it regenerates. */
   readonly grantedBy?: AccessToken | null
+  /** The request behind it, for the audit trail. */
+  readonly context?: AuditContext
 }
 
 /**
@@ -281,6 +323,8 @@ export interface TokenUpdate<P extends string = string> {
    * ability only to a token that ends no later than it does (else `ForbiddenError`, 403).
    */
   readonly grantedBy?: AccessToken | null
+  /** The request behind it, for the audit trail. */
+  readonly context?: AuditContext
 }
 
 /**
@@ -330,6 +374,7 @@ export class TokenService<P extends string = string> {
   readonly #telemetry: TokenTelemetry | null
   // With telemetry: the authentications a token was verified by, until it is used or its owner is not found.
   readonly #verified: WeakMap<PersonalAccessToken<P>, Attempt> | null
+  readonly #audit: AuditSink | null
   readonly #now: () => Date
   /** The clock as epoch milliseconds: `authenticate` needs no Date object unless it queues a touch. */
   readonly #clock: () => number
@@ -389,7 +434,11 @@ export class TokenService<P extends string = string> {
     this.#legacyTokens = options.legacyTokens === true
     this.#hasher = new SecretHasher(options)
     this.#limits = options.rateLimit
-      ? new RateLimits(options.rateLimit, (error) => this.#report(error))
+      ? new RateLimits(
+          options.rateLimit,
+          (error) => this.#report(error),
+          (policy) => this.#rateLimited(policy),
+        )
       : null
     this.#metadataLimit = metadataLimit
     this.#abilityOptions = Object.freeze({ scopes: this.permissions?.scopes === true })
@@ -406,7 +455,15 @@ export class TokenService<P extends string = string> {
       )
     }
     this.#telemetry = telemetry
-    this.#verified = telemetry === null ? null : new WeakMap()
+    const audit = options.audit ?? null
+    if (audit !== null && typeof (audit as { record?: unknown }).record !== 'function') {
+      throw new MisconfigurationError(
+        '`audit` has a `record(event)` method: new MemoryAuditLog(), drizzleAuditLog(db), or your own.',
+      )
+    }
+    this.#audit = audit
+    // Authentications are followed (an `Attempt` each) for telemetry and for the audit trail alike.
+    this.#verified = telemetry === null && audit === null ? null : new WeakMap()
     const now = options.now
     this.#now = now ?? (() => new Date())
     this.#clock = now ? () => now().getTime() : Date.now
@@ -492,6 +549,7 @@ export class TokenService<P extends string = string> {
     const stored = await this.#call('insert', () =>
       this.#store.insert({ ...record, tokenHash: this.#hasher.hash(secret), createdAt: now, updatedAt: now }),
     )
+    this.#record('created', options.context, { owner: stored.owner, tokenId: stored.id })
     return { token: this.#token(stored), plainTextToken: `${stored.id}|${secret}` }
   }
 
@@ -521,20 +579,23 @@ export class TokenService<P extends string = string> {
 
   static {
     refuse = (service, token) => service.#refuse(token)
-    verify = (service, plainText, mayLookUp) => service.#verify(plainText, mayLookUp)
+    verify = (service, plainText, mayLookUp, context) => service.#verify(plainText, mayLookUp, context)
+    auditOf = (service) => service.#audit
     use = (service, token) => service.#use(token)
     limitsOf = (service) => service.#limits
     report = (service, error) => service.#report(error)
+    rateLimited = (service, policy) => service.#rateLimited(policy)
   }
 
   // Without telemetry nothing is measured: the only cost is this check.
   #verify(
     plainText: string,
     mayLookUp = true,
+    context?: AuditContext,
   ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> | typeof NEEDS_LOOKUP {
     return this.#verified === null
       ? this.#verifyAs(plainText, mayLookUp, null)
-      : this.#observe(plainText, mayLookUp)
+      : this.#observe(plainText, mayLookUp, context)
   }
 
   // `#verify` with telemetry: a refusal or a failure ends the authentication here; an accepted token waits in
@@ -542,8 +603,9 @@ export class TokenService<P extends string = string> {
   #observe(
     plainText: string,
     mayLookUp: boolean,
+    context: AuditContext | undefined,
   ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> | typeof NEEDS_LOOKUP {
-    const attempt = new Attempt()
+    const attempt = new Attempt(context ?? null)
     let verified: PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> | typeof NEEDS_LOOKUP
     try {
       verified = this.#verifyAs(plainText, mayLookUp, attempt)
@@ -651,6 +713,7 @@ export class TokenService<P extends string = string> {
     generation: number | null,
     attempt: Attempt | null,
   ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> {
+    attempt?.found(record.owner)
     if (!hashesEqual(hash, record.tokenHash)) {
       if (!this.#hashedBefore(record, secret)) return this.#fail('mismatch', id, attempt)
       this.#rehash(record, hash)
@@ -736,6 +799,7 @@ export class TokenService<P extends string = string> {
     const attempt = this.#verified?.get(token)
     if (attempt === undefined) return
     this.#verified?.delete(token)
+    attempt.found(token.owner)
     if (accepted) attempt.tokenId = token.id
     else attempt.refused('rejected', token.id)
     this.#ended(attempt)
@@ -752,6 +816,42 @@ export class TokenService<P extends string = string> {
     attempt.endTime = telemetryNow()
     try {
       this.#telemetry?.authentication(attempt)
+    } catch (error) {
+      this.#report(error)
+    }
+    if (this.#audit !== null && attempt.outcome !== 'error') {
+      const accepted = attempt.outcome === 'accepted'
+      // A refused token is no actor; its owner is known only once a stored token was found.
+      this.#record(accepted ? 'authenticated' : 'refused', attempt.context, {
+        actor: accepted && attempt.tokenId !== null ? { type: 'token', id: attempt.tokenId } : null,
+        owner: attempt.owner,
+        tokenId: attempt.tokenId,
+        reason: attempt.reason,
+      })
+    }
+  }
+
+  // One audit event, when the service keeps a trail; a sink that throws is reported, never the caller's failure.
+  #record(
+    action: AuditAction,
+    context: AuditContext | null | undefined,
+    fields: Partial<Pick<AuditEvent, 'actor' | 'owner' | 'tokenId' | 'previousTokenId' | 'reason' | 'count'>>,
+  ): void {
+    const audit = this.#audit
+    if (audit === null) return
+    try {
+      audit.record({
+        action,
+        at: this.#now(),
+        actor: fields.actor !== undefined ? fields.actor : (context?.actor ?? null),
+        owner: fields.owner ?? null,
+        tokenId: fields.tokenId ?? null,
+        ...(fields.previousTokenId !== undefined && { previousTokenId: fields.previousTokenId }),
+        reason: fields.reason ?? null,
+        count: fields.count ?? null,
+        ip: context?.ip ?? null,
+        userAgent: context?.userAgent ?? null,
+      })
     } catch (error) {
       this.#report(error)
     }
@@ -865,6 +965,7 @@ export class TokenService<P extends string = string> {
     this.#cache?.invalidate([id])
     if (!stored) return null
     if (retireAt === null) this.#tracker?.forget(id)
+    this.#record('rotated', options.context, { owner: stored.owner, tokenId: stored.id, previousTokenId: id })
     return { token: this.#token(stored), plainTextToken: `${stored.id}|${secret}` }
   }
 
@@ -910,6 +1011,7 @@ export class TokenService<P extends string = string> {
       }),
     )
     this.#cache?.invalidate([id])
+    if (record) this.#record('updated', changes.context, { owner: record.owner, tokenId: id })
     return record && this.#token(record)
   }
 
@@ -921,17 +1023,20 @@ export class TokenService<P extends string = string> {
    * await tokens.revoke('42', token.id) // true
    * ```
    */
-  revoke(owner: OwnerInput, id: string): Promise<boolean> {
+  revoke(owner: OwnerInput, id: string, options: { context?: AuditContext } = {}): Promise<boolean> {
     const started = this.#started()
-    return this.#acted('revoke', started, id, this.#revoke(owner, id))
+    return this.#acted('revoke', started, id, this.#revoke(owner, id, options.context))
   }
 
-  async #revoke(owner: OwnerInput, id: string): Promise<boolean> {
+  async #revoke(owner: OwnerInput, id: string, context: AuditContext | undefined): Promise<boolean> {
     const who = tokenOwner(owner, this.#ownerType)
     if (!isTokenId(id)) return false
     const deleted = await this.#call('delete', () => this.#store.delete(who, id))
     this.#cache?.invalidate([id])
-    if (deleted) this.#tracker?.forget(id)
+    if (deleted) {
+      this.#tracker?.forget(id)
+      this.#record('revoked', context, { owner: who, tokenId: id })
+    }
     return deleted
   }
 
@@ -943,16 +1048,19 @@ export class TokenService<P extends string = string> {
    * await tokens.revokeAll('42', { except: auth.token.id })
    * ```
    */
-  revokeAll(owner: OwnerInput, options: { except?: string } = {}): Promise<number> {
+  revokeAll(owner: OwnerInput, options: { except?: string; context?: AuditContext } = {}): Promise<number> {
     const started = this.#started()
     return this.#acted('revokeAll', started, null, this.#revokeAll(owner, options))
   }
 
-  async #revokeAll(owner: OwnerInput, options: { except?: string }): Promise<number> {
+  async #revokeAll(owner: OwnerInput, options: { except?: string; context?: AuditContext }): Promise<number> {
     const who = tokenOwner(owner, this.#ownerType)
     const ids = await this.#call('delete', () => this.#store.deleteByOwner(who, options.except))
     this.#cache?.invalidate(ids)
-    for (const id of ids) this.#tracker?.forget(id)
+    for (const id of ids) {
+      this.#tracker?.forget(id)
+      this.#record('revoked', options.context, { owner: who, tokenId: id })
+    }
     return ids.length
   }
 
@@ -965,12 +1073,12 @@ export class TokenService<P extends string = string> {
    * await tokens.prune({ hours: 24 }) // how many were deleted
    * ```
    */
-  prune(options: { hours?: number } = {}): Promise<number> {
+  prune(options: { hours?: number; context?: AuditContext } = {}): Promise<number> {
     const started = this.#started()
     return this.#acted('prune', started, null, this.#prune(options))
   }
 
-  async #prune(options: { hours?: number }): Promise<number> {
+  async #prune(options: { hours?: number; context?: AuditContext }): Promise<number> {
     const hours = options.hours ?? 24
     if (!(Number.isFinite(hours) && hours >= 0)) {
       throw new MisconfigurationError('`prune({ hours })` takes a number of hours, 0 or more.')
@@ -978,12 +1086,30 @@ export class TokenService<P extends string = string> {
     const cutoff = this.#now().getTime() - hours * 3_600_000
     // Pruned tokens had expired, so no cached entry could still verify; dropping them all keeps it simple.
     this.#cache?.clear()
-    return this.#call('prune', () =>
+    const count = await this.#call('prune', () =>
       this.#store.deleteExpired({
         expiredBefore: new Date(cutoff),
         ...(this.#expirationMs !== null && { createdBefore: new Date(cutoff - this.#expirationMs) }),
       }),
     )
+    this.#record('pruned', options.context, { count })
+    return count
+  }
+
+  /**
+   * The latest audit events of the owner's token (newest first, at most `limit`), from the `audit` sink's
+   * `recent`; empty without a sink that can read, or for another owner's token.
+   *
+   * @example
+   * ```ts
+   * const events = await tokens.recentEvents('42', token.id, 20)
+   * ```
+   */
+  async recentEvents(owner: OwnerInput, id: string, limit = 20): Promise<AuditEvent[]> {
+    const who = tokenOwner(owner, this.#ownerType)
+    if (!isTokenId(id) || !this.#audit?.recent) return []
+    const audit = this.#audit
+    return this.#call('list', async () => (audit.recent ? audit.recent(who, id, limit) : []))
   }
 
   /**
@@ -1121,6 +1247,14 @@ export class TokenService<P extends string = string> {
   #emit<T>(hook: (event: T) => void, event: T): void {
     try {
       hook.call(this.#hooks, event)
+    } catch (error) {
+      this.#report(error)
+    }
+  }
+
+  #rateLimited(policy: RateLimitPolicy): void {
+    try {
+      this.#telemetry?.rateLimited?.({ policy })
     } catch (error) {
       this.#report(error)
     }

@@ -1,3 +1,5 @@
+import type { AuditContext } from './audit-log.js'
+import type { TokenOwner } from './token-owner.js'
 import type { AuthenticationFailure } from './token-service.js'
 
 /**
@@ -190,7 +192,30 @@ export class Attempt implements AuthenticationEvent {
   storeMs: number | null = null
   tokenId: string | null = null
   error: unknown
+  // For the audit trail, not part of the event telemetry sees: the stored token's owner, once one was found, and
+  // the request behind the authentication.
+  #owner: TokenOwner | null = null
+  #context: AuditContext | null
   #asked = 0
+
+  constructor(context: AuditContext | null = null) {
+    this.#context = context
+  }
+
+  /** The owner of the token found, for the audit trail; null before one was found. */
+  get owner(): TokenOwner | null {
+    return this.#owner
+  }
+
+  /** The request behind the authentication, for the audit trail. */
+  get context(): AuditContext | null {
+    return this.#context
+  }
+
+  /** A stored token was found: its owner, for the audit trail. */
+  found(owner: TokenOwner): void {
+    this.#owner = owner
+  }
 
   /** The verification cache was asked about this token, and held it or not. */
   cached(hit: boolean): void {

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest'
+import { type AuditEvent, MemoryAuditLog } from './audit-log.js'
+import { MemoryTokenStore } from './memory-token-store.js'
+import { hashSecret } from './plain-text-token.js'
+import { RequestGuard } from './request-guard.js'
+import { createTokens } from './token-service.js'
+
+interface Request {
+  readonly headers: Record<string, string>
+  readonly address?: string
+}
+const adapter = {
+  method: () => 'GET',
+  header: (request: Request, name: string) => request.headers[name],
+  address: (request: Request) => request.address,
+}
+const ada = { type: 'user', id: '42' }
+const session = { actor: { type: 'user' as const, id: '42' }, ip: '198.51.100.4', userAgent: 'Mozilla/5.0' }
+
+function setup() {
+  const audit = new MemoryAuditLog()
+  let now = Date.parse('2026-06-01T12:00:00Z')
+  const tokens = createTokens({
+    store: new MemoryTokenStore(),
+    audit,
+    lastUsed: false,
+    now: () => new Date(now),
+  })
+  const guard = new RequestGuard(tokens, { user: () => ({ id: '42' }) }, adapter)
+  const advance = (ms: number) => {
+    now += ms
+  }
+  return { audit, tokens, guard, advance }
+}
+
+const summary = (events: readonly AuditEvent[]) =>
+  events.map((event) => [event.action, event.tokenId, event.actor?.type ?? null, event.reason, event.ip])
+
+describe('the audit trail', () => {
+  it('records a scripted sequence of actions, with who, from where and with which client', async () => {
+    const { audit, tokens, guard, advance } = setup()
+    const made = await tokens.create('42', 'deploy', ['read'], { context: session })
+    const bearer = (plainText: string) => ({
+      headers: { authorization: `Bearer ${plainText}`, 'user-agent': 'curl/8.5.0' },
+      address: '203.0.113.7',
+    })
+    await guard.resolve(bearer(made.plainTextToken))
+    await guard.resolve(bearer(`${made.token.id}|${'A'.repeat(40)}${'0'.repeat(8)}`)) // malformed: bad checksum
+    await tokens.update('42', made.token.id, { name: 'deploy bot', context: session })
+    const next = await tokens.rotate('42', made.token.id, { context: session })
+    await guard.resolve(bearer(made.plainTextToken)) // the old secret, now unknown
+    await tokens.revoke('42', next?.token.id ?? '', { context: session })
+    const short = await tokens.create('42', 'short', ['read'], {
+      expiresAt: new Date(Date.parse('2026-06-01T12:01:00Z')),
+    })
+    advance(3 * 86_400_000)
+    await guard.resolve(bearer(short.plainTextToken))
+    await tokens.prune({ hours: 24 })
+    expect(summary(audit.all())).toEqual([
+      ['created', made.token.id, 'user', null, '198.51.100.4'],
+      ['authenticated', made.token.id, 'token', null, '203.0.113.7'],
+      ['refused', null, null, 'malformed', '203.0.113.7'],
+      ['updated', made.token.id, 'user', null, '198.51.100.4'],
+      ['rotated', next?.token.id, 'user', null, '198.51.100.4'],
+      ['refused', made.token.id, null, 'unknown', '203.0.113.7'],
+      ['revoked', next?.token.id, 'user', null, '198.51.100.4'],
+      ['created', short.token.id, null, null, null],
+      ['refused', short.token.id, null, 'expired', '203.0.113.7'],
+      ['pruned', null, null, null, null],
+    ])
+    const events = audit.all()
+    expect(events[1]).toMatchObject({
+      owner: ada,
+      userAgent: 'curl/8.5.0',
+      actor: { type: 'token', id: made.token.id },
+    })
+    expect(events[4]).toMatchObject({ previousTokenId: made.token.id, owner: ada })
+    expect(events[5]?.owner).toBeNull() // an unknown token has no owner to tell
+    expect(events[8]?.owner).toEqual(ada)
+    expect(events[9]?.count).toBe(1)
+    // Nothing secret in any event: no plain text, secret or hash issued here.
+    const text = JSON.stringify(events)
+    for (const plain of [made.plainTextToken, next?.plainTextToken ?? '', short.plainTextToken]) {
+      const secret = plain.slice(plain.indexOf('|') + 1)
+      expect(text).not.toContain(secret)
+      expect(text).not.toContain(hashSecret(secret))
+    }
+  })
+
+  it('gives a token’s recent events to its owner only, newest first, the rotation found by either id', async () => {
+    const { tokens, guard } = setup()
+    const made = await tokens.create('42', 'mine', ['read'], { context: session })
+    await guard.resolve({ headers: { authorization: `Bearer ${made.plainTextToken}` } })
+    const next = await tokens.rotate('42', made.token.id, { context: session })
+    const mine = await tokens.recentEvents('42', made.token.id)
+    expect(mine.map((event) => event.action)).toEqual(['rotated', 'authenticated', 'created'])
+    expect((await tokens.recentEvents('42', next?.token.id ?? '')).map((e) => e.action)).toEqual(['rotated'])
+    expect(await tokens.recentEvents('7', made.token.id)).toEqual([])
+    expect(await tokens.recentEvents('42', made.token.id, 1)).toHaveLength(1)
+    expect(await tokens.recentEvents('42', 'not an id')).toEqual([])
+  })
+
+  it('reports a sink that throws, and carries on', async () => {
+    const errors: unknown[] = []
+    const tokens = createTokens({
+      store: new MemoryTokenStore(),
+      audit: {
+        record: () => {
+          throw new Error('the log is full')
+        },
+      },
+      on: { error: (error) => errors.push(error) },
+    })
+    const { plainTextToken } = await tokens.create('42', 'x')
+    expect(await tokens.authenticate(plainTextToken)).not.toBeNull()
+    expect(errors).toHaveLength(2)
+    expect(await tokens.recentEvents('42', '1')).toEqual([])
+    expect(() => createTokens({ store: new MemoryTokenStore(), audit: {} as never })).toThrow()
+  })
+})
