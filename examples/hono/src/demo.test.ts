@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { demoCredentials } from '@examples/shared'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 // `pnpm demo` as a newcomer runs it: the built script, its own PGlite folder, real processes and ports.
@@ -93,6 +94,33 @@ describe('pnpm demo', () => {
         )
       expect(await posts(again.token)).toBe(200)
       expect(await posts(running.token)).toBe(401)
+    })
+
+    it('keeps an audit trail in its database, which the page reads as the token’s activity', async () => {
+      const used = await fetch(`${again.url}/api/posts`, {
+        headers: { authorization: `Bearer ${again.token}`, 'user-agent': 'demo-test/1.0' },
+      })
+      expect(used.status).toBe(200)
+      const session = await fetch(`${again.url}/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(demoCredentials),
+      })
+      expect(session.status).toBe(200)
+      const cookie = session.headers
+        .getSetCookie()
+        .map((line) => line.split(';')[0])
+        .join('; ')
+      const id = again.token.split('|')[0] as string
+      const answer = await fetch(`${again.url}/user/api-tokens/${id}/events`, {
+        headers: { cookie, accept: 'application/json' },
+      })
+      expect(answer.status).toBe(200)
+      const { events } = (await answer.json()) as {
+        events: { action: string; tokenId: string; userAgent: string | null }[]
+      }
+      expect(events[0]).toMatchObject({ action: 'authenticated', tokenId: id, userAgent: 'demo-test/1.0' })
+      expect(events.at(-1)).toMatchObject({ action: 'created', tokenId: id })
     })
   })
 })

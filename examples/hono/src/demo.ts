@@ -1,7 +1,8 @@
 /**
  * `pnpm demo`: the Hono example on an embedded PostgreSQL (PGlite) kept in `.data/demo` at the repository root,
- * with the demo user and a token for a ready curl line. Ctrl-C stops it cleanly: pending last-used touches are
- * written before the database closes.
+ * with the demo user and a token for a ready curl line. The audit trail (the page's "Activity") is kept in the same
+ * database. Ctrl-C stops it cleanly: pending last-used touches and audit events are written before the database
+ * closes.
  *
  * `PORT` picks the port (default 3000), checked before the database is opened. PGlite serves one process, so a
  * lock file keeps a second demo off the same folder. Each start replaces the previous demo token.
@@ -12,7 +13,7 @@ import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
 import { createTokenService, demoCredentials } from '@examples/shared'
-import { drizzleStore, migrate } from '@jetstream/drizzle'
+import { drizzleAuditLog, drizzleStore, migrate } from '@jetstream/drizzle'
 import { drizzle } from 'drizzle-orm/pglite'
 import { startServer } from './server.js'
 
@@ -31,7 +32,8 @@ const client = new PGlite(dataDir)
 const db = drizzle(client)
 await migrate(db)
 
-const tokens = createTokenService(drizzleStore(db))
+const audit = drizzleAuditLog(db)
+const tokens = createTokenService(drizzleStore(db), audit)
 const server = await startServer({ tokens, sessionKey: randomBytes(32).toString('hex'), port })
 // One demo token at a time: the last start's is replaced, not kept beside the new one.
 for (const token of await tokens.list('1')) if (token.name === DEMO_TOKEN) await tokens.revoke('1', token.id)
@@ -55,6 +57,7 @@ async function stop(): Promise<void> {
   stopping = true
   await server.close()
   await tokens.close() // writes pending last-used touches
+  await audit.close() // writes pending audit events
   await client.close()
   rmSync(lockFile, { force: true })
   console.log('  Stopped.')
