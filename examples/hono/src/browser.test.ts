@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { crc32 } from 'node:zlib'
 import { createTokenService, demoCredentials, permissions } from '@examples/shared'
 import type { RunningServer } from '@examples/shared/testing'
 import { createTokens, MemoryTokenStore } from '@jetstream/tokens'
@@ -24,13 +25,32 @@ if (!hasChromium) {
 const DAY = 86_400_000
 const PLAIN_TEXT = /^\d+\|[A-Za-z0-9]{40}[0-9a-f]{8}$/
 
-async function api(method: string, path: string, token: string, body?: unknown): Promise<number> {
+async function api(
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+  userAgent = 'browser-test',
+): Promise<number> {
   const response = await fetch(`${server.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      'user-agent': userAgent,
+    },
     ...(body !== undefined && { body: JSON.stringify(body) }),
   })
   return response.status
+}
+
+// Text to match as it is inside a regular expression.
+const literally = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+// A well-formed plain text for this token id with a secret that is not its own: refused as a mismatch.
+function wrongSecret(plainTextToken: string): string {
+  const entropy = 'x'.repeat(40)
+  return `${plainTextToken.split('|')[0]}|${entropy}${crc32(entropy).toString(16).padStart(8, '0')}`
 }
 
 async function signIn(page: Page): Promise<void> {
@@ -83,6 +103,15 @@ async function tabTo(page: Page, name: string, key = 'Tab', limit = 60): Promise
   throw new Error(`${key} never reached ${name}; focus is on ${await focused(page)}`)
 }
 const openDialogs = (page: Page): Promise<number> => page.locator('dialog[open]').count()
+
+// The token's Activity dialog, once its events have loaded.
+async function openActivity(page: Page, name: string): Promise<Locator> {
+  await page.getByRole('button', { name: `Activity for ${name}`, exact: true }).click()
+  const dialog = page.getByRole('dialog', { name: `Activity for “${name}”` })
+  await expect.poll(() => dialog.isVisible()).toBe(true)
+  await expect.poll(() => dialog.getAttribute('aria-busy')).toBeNull()
+  return dialog
+}
 
 // axe-core's rules over the whole document; each violation as "rule: the nodes".
 async function axeViolations(page: Page): Promise<string[]> {
@@ -237,8 +266,8 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     const old = row(expiredList(page), 'Old CI token')
     expect(await old.getByText('Expired', { exact: true }).isVisible()).toBe(true)
     expect(await old.textContent()).toMatch(/Expired \w/)
-    // Only deleting is left to do with it.
-    expect(await old.getByRole('button').allTextContents()).toEqual(['Delete'])
+    // Only its activity and deleting are left to it.
+    expect(await old.getByRole('button').allTextContents()).toEqual(['Activity', 'Delete'])
     expect(await row(liveList(page), 'Old CI token').count()).toBe(0)
     expect(await row(liveList(page), 'Live token').count()).toBe(1)
     expect(await row(expiredList(page), 'Live token').count()).toBe(0)
@@ -301,6 +330,107 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     await page.close()
   })
 
+  it('shows a token’s activity: created by you, used from a client with its user agent, a wrong secret refused', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+    await signIn(page)
+    await page.getByLabel('Token Name').fill('Activity test')
+    await page.getByRole('button', { name: 'Create', exact: true }).click()
+    const created = page.getByRole('dialog', { name: 'API Token' })
+    await expect.poll(() => created.isVisible()).toBe(true)
+    const plainTextToken = await created.getByLabel('API token').inputValue()
+    await created.getByRole('button', { name: 'Close' }).click()
+
+    // Before any use: only its creation, by the signed-in user, from this browser.
+    let activity = await openActivity(page, 'Activity test')
+    const browserAgent = await page.evaluate(() => navigator.userAgent)
+    expect(await activity.getByRole('listitem').allTextContents()).toEqual([
+      expect.stringMatching(new RegExp(`^Created by you from \\S+ · ${literally(browserAgent)} · just now$`)),
+    ])
+    await page.keyboard.press('Escape')
+    await expect.poll(() => openDialogs(page)).toBe(0)
+    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('Activity for Activity test')
+
+    // Used twice from a client of its own, then a wrong secret for the same id.
+    const agent = 'activity-check/2.1 (browser test)'
+    expect(await api('GET', '/api/posts', plainTextToken, undefined, agent)).toBe(200)
+    expect(await api('GET', '/api/posts/1', plainTextToken, undefined, agent)).toBe(200)
+    expect(await api('GET', '/api/posts', wrongSecret(plainTextToken), undefined, agent)).toBe(401)
+
+    // Newest first; the two uses from the same client make one line.
+    activity = await openActivity(page, 'Activity test')
+    const lines = await activity.getByRole('listitem').allTextContents()
+    expect(lines).toEqual([
+      expect.stringMatching(new RegExp(`^Refused: wrong secret from \\S+ · ${literally(agent)} · just now$`)),
+      expect.stringMatching(new RegExp(`^Used 2 times from \\S+ · ${literally(agent)} · just now$`)),
+      expect.stringMatching(/^Created by you from /),
+    ])
+    // The address reads as the client's, not as an IPv4-mapped IPv6 one.
+    expect(lines[1]).not.toContain('::ffff:')
+    // Each line's exact time: in the <time>'s datetime and its title.
+    const time = activity.getByRole('listitem').nth(1).locator('time')
+    const at = Date.parse((await time.getAttribute('datetime')) ?? '')
+    expect(Date.now() - at).toBeGreaterThanOrEqual(0)
+    expect(Date.now() - at).toBeLessThan(60_000)
+    expect(await time.getAttribute('title')).toMatch(/\d.*\(the latest of 2\)$/)
+    mkdirSync(screenshots, { recursive: true })
+    await page.screenshot({ path: `${screenshots}api-token-page-activity.png` })
+    await activity.getByRole('button', { name: 'Close' }).click()
+    await expect.poll(() => openDialogs(page)).toBe(0)
+    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('Activity for Activity test')
+
+    // Changed on the page, then regenerated with a grace period: each of the two says what became of it.
+    await page.getByRole('button', { name: 'Permissions for Activity test' }).click()
+    const permissions = page.getByRole('dialog', { name: 'API Token Permissions' })
+    await permissions.getByLabel('create', { exact: true }).check()
+    await permissions.getByRole('button', { name: 'Save' }).click()
+    await expect.poll(() => openDialogs(page)).toBe(0)
+    await page.getByRole('button', { name: 'Regenerate Activity test' }).click()
+    const regenerate = page.getByRole('dialog', { name: 'Regenerate API Token' })
+    await regenerate.getByLabel('In 1 hour').check()
+    await regenerate.getByRole('button', { name: 'Regenerate' }).click()
+    await expect.poll(() => created.isVisible()).toBe(true)
+    const newId = (await created.getByLabel('API token').inputValue()).split('|')[0]
+    await created.getByRole('button', { name: 'Close' }).click()
+    const oldId = plainTextToken.split('|')[0]
+    const activityOf = async (id: string | undefined): Promise<string[]> => {
+      await page.locator(`[data-action="activity"][data-id="${id}"]`).click()
+      await expect.poll(() => activity.isVisible()).toBe(true)
+      await expect.poll(() => activity.getAttribute('aria-busy')).toBeNull()
+      const lines = await activity.getByRole('listitem').allTextContents()
+      await page.keyboard.press('Escape')
+      await expect.poll(() => openDialogs(page)).toBe(0)
+      return lines
+    }
+    expect(await activityOf(newId)).toEqual([
+      expect.stringMatching(new RegExp(`^Regenerated by you from \\S+ \\(replaced token ${oldId}\\) · `)),
+    ])
+    expect(await activityOf(oldId)).toEqual([
+      expect.stringMatching(new RegExp(`^Regenerated by you as token ${newId} from `)),
+      expect.stringMatching(/^Permissions or name changed by you from /),
+      expect.stringMatching(/^Refused: wrong secret /),
+      expect.stringMatching(/^Used 2 times /),
+      expect.stringMatching(/^Created by you /),
+    ])
+    await page.close()
+  })
+
+  it('says so when a token has no activity recorded yet', async () => {
+    const quiet = createTokens({ store, permissions })
+    await quiet.create('1', 'Made without an audit log', ['read'])
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+    await signIn(page)
+    const activity = await openActivity(page, 'Made without an audit log')
+    expect(await activity.textContent()).toContain('No activity recorded yet.')
+    expect(await activity.getByRole('listitem').count()).toBe(0)
+    // The title has focus, so the newest events are in view; Tab reaches Close.
+    await expect.poll(() => focused(page)).toBe('Activity for “Made without an audit log”')
+    await page.keyboard.press('Tab')
+    await expect.poll(() => focused(page)).toBe('Close')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => openDialogs(page)).toBe(0)
+    await page.close()
+  })
+
   it('works by keyboard alone: creates a token, and Escape closes a dialog and returns focus', async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
     await signIn(page)
@@ -338,12 +468,13 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     expect(made?.expiresAt?.getTime()).toBeGreaterThan(Date.now() + 29 * DAY)
 
     // Each of the token's dialogs opens from the keyboard and closes with Escape, focus back on its button.
-    for (const [button, key, title] of [
-      ['Delete Keyboard token', 'Enter', 'Delete API Token'],
-      ['Regenerate Keyboard token', 'Space', 'Regenerate API Token'],
-      ['Permissions for Keyboard token', 'Enter', 'API Token Permissions'],
+    for (const [button, key, title, direction] of [
+      ['Delete Keyboard token', 'Enter', 'Delete API Token', 'Tab'],
+      ['Regenerate Keyboard token', 'Space', 'Regenerate API Token', 'Shift+Tab'],
+      ['Activity for Keyboard token', 'Enter', 'Activity for “Keyboard token”', 'Shift+Tab'],
+      ['Permissions for Keyboard token', 'Enter', 'API Token Permissions', 'Tab'],
     ] as const) {
-      await tabTo(page, button, button.startsWith('Delete') ? 'Tab' : 'Shift+Tab')
+      await tabTo(page, button, direction)
       await page.keyboard.press(key)
       await expect.poll(() => page.getByRole('dialog', { name: title }).isVisible()).toBe(true)
       await page.keyboard.press('Escape')
@@ -378,7 +509,10 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
 
   it('has no axe-core violations, on the page and in every dialog', async () => {
     await createExpiredToken('Expired for axe')
-    await tokens.create('1', 'Live for axe', ['read'])
+    const { plainTextToken: live } = await tokens.create('1', 'Live for axe', ['read'])
+    // Some activity to show: used, and refused once.
+    expect(await api('GET', '/api/posts', live, undefined, 'axe-check/1.0')).toBe(200)
+    expect(await api('GET', '/api/posts', wrongSecret(live), undefined, 'axe-check/1.0')).toBe(401)
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
     await page.goto(`${server.url}/`)
     await expect.poll(() => page.getByRole('button', { name: 'Sign in' }).isVisible()).toBe(true)
@@ -408,9 +542,12 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
       ['Delete Live for axe', 'Delete API Token'],
       ['Regenerate Live for axe', 'Regenerate API Token'],
       ['Delete Expired for axe', 'Delete API Token'],
+      ['Activity for Live for axe', 'Activity for “Live for axe”'],
+      ['Activity for Expired for axe', 'Activity for “Expired for axe”'],
     ] as const) {
       await page.getByRole('button', { name: button }).click()
       await expect.poll(() => page.getByRole('dialog', { name: title }).isVisible()).toBe(true)
+      await expect.poll(() => page.getByRole('dialog', { name: title }).getAttribute('aria-busy')).toBeNull()
       expect(await axeViolations(page), title).toEqual([])
       await page.keyboard.press('Escape')
       await expect.poll(() => openDialogs(page)).toBe(0)
