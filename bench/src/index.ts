@@ -66,7 +66,7 @@ if (!only || only === 'adapters') {
 
 if (!only || only === 'limits') {
   const limits = await benchLimits()
-  print('', '## Rate limits on the cached route (Hono, drizzle on PGlite, cached), same run', '')
+  print('', '## Rate limits and tracing on the cached route (Hono, drizzle on PGlite, cached), same run', '')
   print(
     '| scenario | rate | × the route alone | server CPU per request | non-2xx |',
     '|---|---:|---:|---:|---:|',
@@ -74,7 +74,7 @@ if (!only || only === 'limits') {
   print(...limits.rows, '')
   for (const { name, ratio } of limits.ratios.slice(1)) {
     print(
-      `${name}: costs ${((1 - ratio) * 100).toFixed(0)}% of the route's throughput (target: at most 10% in memory).`,
+      `${name}: costs ${((1 - ratio) * 100).toFixed(0)}% of the route's throughput (target: at most 10%, for the memory limiter and for tracing).`,
     )
   }
 }

@@ -1,14 +1,16 @@
 import { runHttp } from './run-http.js'
 
 /**
- * What rate limits cost the cached route (Hono, drizzle on PGlite, cached): the route alone, with the memory
- * limiter, and with the Redis limiter, each its own server process under the same load, interleaved.
+ * What rate limits and tracing cost the cached route (Hono, drizzle on PGlite, cached): the route alone, with the
+ * memory limiter, with tracing on (no exporter), and with the Redis limiter, each its own server process under the
+ * same load, interleaved.
  */
 export async function benchLimits(): Promise<{ rows: string[]; ratios: { name: string; ratio: number }[] }> {
   const route = 'drizzle-pglite-cached'
   const results = await runHttp([
     { name: 'cached Hono route', args: ['hono', route] },
     { name: 'cached Hono route + rate limits in memory', args: ['hono', `${route}+limit-memory`] },
+    { name: 'cached Hono route + OpenTelemetry tracing, no exporter', args: ['hono', `${route}+traced`] },
     { name: 'cached Hono route + rate limits in Redis', args: ['hono', `${route}+limit-redis`] },
   ])
   const base = results.find((r) => r.name === 'cached Hono route')?.requestsPerSecond ?? Number.NaN

@@ -13,7 +13,7 @@
  * - `drizzle-postgres`, `drizzle-pglite` (+ `-cached`): the same on the drizzle store, without / with the cache;
  * - `better-auth`: better-auth's API-key plugin, `verifyApiKey`, on the same PostgreSQL (`BENCH_PEER_KEY`);
  * - any of them `+limit-memory` or `+limit-redis`: with `rateLimit` (limits no request reaches) counted in memory
- *   or in Redis (`REDIS_URL`).
+ *   or in Redis (`REDIS_URL`); `+traced`: with `telemetry: openTelemetry()` on the SDK's providers, no exporter.
  * Server scenarios use the schema named by `BENCH_SCHEMA` on `DATABASE_URL`, where the runner created the tokens
  * listed in `BENCH_TOKENS_FILE`; the other stores get as many tokens of their own (token-set.ts).
  */
@@ -33,8 +33,12 @@ import {
   type RateLimitOptions,
   type TokenService,
   type TokenStore,
+  type TokenTelemetry,
 } from '@jetstream/tokens'
+import { openTelemetry } from '@jetstream/tokens/opentelemetry'
 import { Router } from '@koa/router'
+import { MeterProvider } from '@opentelemetry/sdk-metrics'
+import { TracerProvider } from '@opentelemetry/sdk-trace'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import express from 'express'
@@ -48,7 +52,8 @@ import { issueTokens, warmTokens, writeTokens } from './token-set.js'
 
 export type Framework = 'hono' | 'koa' | 'express'
 const [framework, scenarioMode] = process.argv.slice(2) as [Framework, string]
-// `<mode>+<extra>`: the mode's route with rate limits kept in memory or Redis (`limit-memory`, `limit-redis`).
+// `<mode>+<extra>`: the mode's route with rate limits kept in memory or Redis (`limit-memory`, `limit-redis`), or
+// with OpenTelemetry spans and metrics recorded and exported nowhere (`traced`).
 const [mode, extra = ''] = scenarioMode.split('+') as [string, string?]
 const permissions = new PermissionRegistry({ permissions: ['read'], defaults: ['read'] })
 const stats = { requests: 0, statements: 0 }
@@ -94,7 +99,13 @@ const warmup = createTokens({ store, permissions })
 // A bare route gets tokens too: it ignores them, but the load generator then does the same work for every row.
 if (plains.length === 0) plains = await issueTokens(warmup)
 await warmTokens(warmup, plains)
-const tokens = createTokens({ store, permissions, cache: mode.endsWith('-cached'), ...limits(extra) })
+const tokens = createTokens({
+  store,
+  permissions,
+  cache: mode.endsWith('-cached'),
+  ...limits(extra),
+  ...traced(extra),
+})
 // A cache in steady state holds every token in use: fill it before the runner starts measuring.
 if (mode.endsWith('-cached')) await waitForCache(tokens, plains)
 stats.statements = 0
@@ -115,9 +126,17 @@ async function waitForCache(service: TokenService<'read'>, all: readonly string[
   }
 }
 
+// Spans and metrics made as an app with tracing on makes them (sampled, recorded), then dropped: no exporter.
+function traced(what: string): { telemetry?: TokenTelemetry } {
+  if (what !== 'traced') return {}
+  const tracer = new TracerProvider().getTracer('bench')
+  const meter = new MeterProvider().getMeter('bench')
+  return { telemetry: openTelemetry({ tracer, meter }) }
+}
+
 // Rate limits that no request of the run reaches, so every request pays for the count and none is refused.
 function limits(what: string): { rateLimit?: RateLimitOptions } {
-  if (what === '') return {}
+  if (what === '' || what === 'traced') return {}
   const rateLimit: RateLimitOptions = { limit: 1_000_000_000, window: 60 }
   if (what === 'limit-memory') return { rateLimit }
   if (what !== 'limit-redis') throw new Error(`unknown scenario extra: ${what}`)
