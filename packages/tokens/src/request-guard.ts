@@ -330,7 +330,7 @@ export class RequestGuard<U, P extends string, R> {
   #auditContext(request: R): AuditContext | undefined {
     if (!this.#auditing) return undefined
     return {
-      ip: (this.#address ?? this.#adapter.address)?.(request) ?? null,
+      ip: this.#address?.(request) ?? null,
       userAgent: this.#adapter.header(request, 'user-agent') ?? null,
     }
   }

@@ -1107,9 +1107,10 @@ export class TokenService<P extends string = string> {
    */
   async recentEvents(owner: OwnerInput, id: string, limit = 20): Promise<AuditEvent[]> {
     const who = tokenOwner(owner, this.#ownerType)
-    if (!isTokenId(id) || !this.#audit?.recent) return []
+    const recent = this.#audit?.recent
+    if (!isTokenId(id) || !recent) return []
     const audit = this.#audit
-    return this.#call('list', async () => (audit.recent ? audit.recent(who, id, limit) : []))
+    return this.#call('list', () => recent.call(audit, who, id, limit))
   }
 
   /**
