@@ -1,3 +1,4 @@
+import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { describe, expect, it } from 'vitest'
 import { MisconfigurationError, StorageUnavailableError, TooManyRequestsError } from './errors.js'
 import { errorAnswer } from './http-answer.js'
@@ -26,6 +27,22 @@ describe('RateLimits', () => {
     expect((refusal as TooManyRequestsError).retryAfter).toBeLessThanOrEqual(30)
     expect(await limits.spend('token', '8')).toBeNull()
     expect(await limits.spend('session', '7')).toBeNull()
+  })
+
+  it('answers at once from memory, and through a promise from a shared backend, with the same counts', async () => {
+    const memory = new RateLimits({ limit: 1, window: 30 }, quiet)
+    expect(memory.spend('token', '7')).toBeNull()
+    expect(memory.spend('token', '7')).toBeInstanceOf(TooManyRequestsError)
+    expect(memory.blocked('203.0.113.7')).toBeNull()
+    expect(memory.failed('203.0.113.7')).toBeUndefined()
+    const shared = new RateLimits(
+      { limit: 1, window: 30, backend: (options) => new RateLimiterMemory(options) },
+      quiet,
+    )
+    const first = shared.spend('token', '7')
+    expect(first).toBeInstanceOf(Promise)
+    expect(await first).toBeNull()
+    expect(await shared.spend('token', '7')).toMatchObject({ policy: 'token', limit: 1, window: 30 })
   })
 
   it('blocks an address once it has spent its refused authentications, and not before', async () => {
@@ -117,6 +134,20 @@ describe('the request guard with rate limits', () => {
     expect(await guard.resolve(request)).toMatchObject({ status: 429 })
     const unlimited = new RequestGuard(tokens, { user: () => user, rateLimit: false }, adapter)
     expect(await unlimited.resolve(request)).toMatchObject({ user })
+  })
+
+  it('keeps a request that needs no promise free of one: the memory backend answers at once', async () => {
+    const { tokens } = setup({ limit: 1, window: 60 })
+    const guard = new RequestGuard(tokens, { user: () => user }, adapter)
+    const { plainTextToken } = await tokens.create('42', 'limited', ['read'])
+    const request = { headers: { authorization: `Bearer ${plainTextToken}` }, address: '203.0.113.7' }
+    const first = guard.resolve(request)
+    expect(first).not.toBeInstanceOf(Promise)
+    expect(first).toMatchObject({ user })
+    expect(guard.resolve(request)).toMatchObject({ status: 429 })
+    const malformed = guard.resolve({ headers: { authorization: 'Bearer nonsense' }, address: '203.0.113.7' })
+    expect(malformed).not.toBeInstanceOf(Promise)
+    expect(malformed).toMatchObject({ status: 401 })
   })
 
   it('stops an address that keeps failing before the store is asked; counts nothing without an address', async () => {

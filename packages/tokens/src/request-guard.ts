@@ -223,7 +223,7 @@ export class RequestGuard<U, P extends string, R> {
       const auth = createAuth<U | null, P>(sessionUser, new TransientToken(), this.#context)
       const key = this.#limits && userKey(sessionUser)
       if (!this.#limits || key === null) return auth
-      return this.#limits.spend('session', key).then((refusal) => (refusal ? errorAnswer(refusal) : auth))
+      return settled(this.#limits.spend('session', key), (refusal) => (refusal ? errorAnswer(refusal) : auth))
     }
     const plainText = this.#plainText(request)
     if (plainText === null) return this.#guest
@@ -240,8 +240,7 @@ export class RequestGuard<U, P extends string, R> {
       return this.#storageAnswer(error)
     }
     if (early !== NEEDS_LOOKUP) return this.#limited(this.#found(request, early), address, limits)
-    const blocked = address === undefined ? NOT_BLOCKED : limits.blocked(address)
-    return blocked.then((refusal) =>
+    return settled(address === undefined ? null : limits.blocked(address), (refusal) =>
       refusal ? errorAnswer(refusal) : this.#limited(this.#bearer(request, plainText), address, limits),
     )
   }
@@ -251,20 +250,15 @@ export class RequestGuard<U, P extends string, R> {
     resolved: Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer>,
     address: string | undefined,
     limits: RateLimits,
-  ): Promise<Auth<U | null, P> | HttpAnswer> {
-    const settle = (
-      outcome: Auth<U | null, P> | HttpAnswer,
-    ): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> => {
+  ): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
+    return settled(resolved, (outcome) => {
       if (outcome === this.#refused) {
-        return address === undefined ? outcome : limits.failed(address).then(() => outcome)
+        return address === undefined ? outcome : settled(limits.failed(address), () => outcome)
       }
       const token = outcome instanceof HttpAnswer ? null : outcome.token
       if (token === null || isTransientToken(token)) return outcome
-      return limits.spend('token', token.id).then((spent) => (spent ? errorAnswer(spent) : outcome))
-    }
-    return isPromiseLike(resolved)
-      ? Promise.resolve(resolved).then(settle)
-      : Promise.resolve(settle(resolved))
+      return settled(limits.spend('token', token.id), (spent) => (spent ? errorAnswer(spent) : outcome))
+    })
   }
 
   // The bearer path: the token verified, then its owner found.
@@ -377,7 +371,11 @@ function bearerToken(authorization: string | undefined): string | null {
 
 const SPACE = 32
 const SCHEME = 'bearer'
-const NOT_BLOCKED: Promise<null> = Promise.resolve(null)
+// `then` for a value that may be a promise: at once when it is not, so the memory limiter's answers (and a cached
+// token's) keep a request free of promises; through a native promise when it is, which the adapters test for.
+function settled<T, R>(value: MaybePromise<T>, next: (value: T) => MaybePromise<R>): R | Promise<R> {
+  return isPromiseLike(value) ? Promise.resolve(value).then(next) : (next(value) as R | Promise<R>)
+}
 
 // A session user is limited by their `id`, as the token routes know them; a user without one is not limited.
 function userKey(user: unknown): string | null {
