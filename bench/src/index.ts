@@ -68,8 +68,8 @@ if (!only || only === 'limits') {
   const limits = await benchLimits()
   print('', '## Rate limits and tracing on the cached route (Hono, drizzle on PGlite, cached), same run', '')
   print(
-    '| scenario | rate | × the route alone | server CPU per request | non-2xx |',
-    '|---|---:|---:|---:|---:|',
+    '| scenario | rate | × the route alone | server CPU per request | non-2xx | in process: CPU per request | in process: added, and as a share of the route over HTTP |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   )
   print(...limits.rows, '')
   for (const { name, ratio } of limits.ratios.slice(1)) {

@@ -30,25 +30,19 @@ import {
   createTokens,
   MemoryTokenStore,
   PermissionRegistry,
-  type RateLimitOptions,
   type TokenService,
   type TokenStore,
-  type TokenTelemetry,
 } from '@jetstream/tokens'
-import { openTelemetry } from '@jetstream/tokens/opentelemetry'
 import { Router } from '@koa/router'
-import { MeterProvider } from '@opentelemetry/sdk-metrics'
-import { TracerProvider } from '@opentelemetry/sdk-trace'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import express from 'express'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
-import { Redis } from 'ioredis'
 import Koa from 'koa'
 import postgres from 'postgres'
-import { RateLimiterRedis } from 'rate-limiter-flexible'
-import { issueTokens, warmTokens, writeTokens } from './token-set.js'
+import { extraOptions } from './extras.js'
+import { fillCache, issueTokens, warmTokens, writeTokens } from './token-set.js'
 
 export type Framework = 'hono' | 'koa' | 'express'
 const [framework, scenarioMode] = process.argv.slice(2) as [Framework, string]
@@ -103,57 +97,11 @@ const tokens = createTokens({
   store,
   permissions,
   cache: mode.endsWith('-cached'),
-  ...limits(extra),
-  ...traced(extra),
+  ...extraOptions(extra),
 })
 // A cache in steady state holds every token in use: fill it before the runner starts measuring.
-if (mode.endsWith('-cached')) await waitForCache(tokens, plains)
+if (mode.endsWith('-cached')) await fillCache(tokens, plains, stats)
 stats.statements = 0
-
-// Uses every token once through the serving service, after its change feed is live (until then the cache keeps
-// nothing), so the run measures the steady state, not 10,000 first lookups.
-async function waitForCache(service: TokenService<'read'>, all: readonly string[]): Promise<void> {
-  const sample = all[0] as string
-  for (let tries = 0; tries < 200; tries++) {
-    stats.statements = 0
-    await service.authenticate(sample)
-    await service.authenticate(sample)
-    if (stats.statements === 1) break
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  for (let start = 0; start < all.length; start += 50) {
-    await Promise.all(all.slice(start, start + 50).map((plain) => service.authenticate(plain)))
-  }
-}
-
-// Spans and metrics made as an app with tracing on makes them (sampled, recorded), then dropped: no exporter.
-function traced(what: string): { telemetry?: TokenTelemetry } {
-  if (what !== 'traced') return {}
-  const tracer = new TracerProvider().getTracer('bench')
-  const meter = new MeterProvider().getMeter('bench')
-  return { telemetry: openTelemetry({ tracer, meter }) }
-}
-
-// Rate limits that no request of the run reaches, so every request pays for the count and none is refused.
-function limits(what: string): { rateLimit?: RateLimitOptions } {
-  if (what === '' || what === 'traced') return {}
-  const rateLimit: RateLimitOptions = { limit: 1_000_000_000, window: 60 }
-  if (what === 'limit-memory') return { rateLimit }
-  if (what !== 'limit-redis') throw new Error(`unknown scenario extra: ${what}`)
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
-  const keyPrefix = `bench:${process.pid}:`
-  return {
-    rateLimit: {
-      ...rateLimit,
-      backend: (options) =>
-        new RateLimiterRedis({
-          storeClient: redis,
-          ...options,
-          keyPrefix: `${keyPrefix}${options.keyPrefix}`,
-        }),
-    },
-  }
-}
 
 const user = { id: '1' }
 const guard = { user: () => user }
