@@ -143,6 +143,11 @@ function checking(name: string, mode: AbilityMode, listed: readonly string[]): R
   const check = abilityCheck(mode, listed)
   const middleware: RequestHandler = (req, res, next) => {
     const refusal = check(currentAuth(req))
+    // A promise only where ability limits live outside this process.
+    if (refusal instanceof Promise) {
+      refusal.then((answer) => (answer ? send(res, answer) : next()), next)
+      return
+    }
     if (refusal) return send(res, refusal)
     next()
   }

@@ -142,6 +142,9 @@ function checking(name: string, mode: AbilityMode, listed: readonly string[]): M
   const check = abilityCheck(mode, listed)
   const middleware: MiddlewareHandler = (c, next) => {
     const refusal = check(currentAuth(c))
+    // A promise only where ability limits live outside this process.
+    if (refusal instanceof Promise)
+      return refusal.then<Answer>((answer) => (answer ? send(c, answer) : next()))
     return refusal ? Promise.resolve(send(c, refusal)) : next()
   }
   return Object.defineProperty(middleware, 'name', { value: name })

@@ -372,6 +372,24 @@ const rows: [string, Build, Expected][] = [
       rateLimitPolicy: '"session";q=2;w=60',
     }),
   ],
+  [
+    'a token past an ability’s own limit → 429 in that ability’s policy',
+    async (kit) => {
+      const token = await kit.bearer(['read', 'create'])
+      const first = await fetch(`${kit.origin}/limited/posts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      })
+      await first.arrayBuffer()
+      expect(first.status).toBe(201)
+      return { method: 'POST', path: '/limited/posts', headers: { authorization: `Bearer ${token}` } }
+    },
+    refused(429, 'too_many_requests', {
+      retryAfter: expect.stringMatching(/^(?:5\d|60)$/),
+      rateLimit: expect.stringMatching(/^"ability:create";r=0;t=(?:5\d|60)$/),
+      rateLimitPolicy: '"ability:create";q=1;w=60',
+    }),
+  ],
   // The realm is the guard's, in every answer about the request: 401s and later ability checks alike.
   [
     'realm set: a guest → 401 in that realm',

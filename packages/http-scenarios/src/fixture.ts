@@ -73,15 +73,21 @@ export class SwitchableStore extends MemoryTokenStore {
  * - `POST /session/ping`: auth required → `{ ok: true }` (a state-changing request, for the origin rule)
  * - `GET /acme/me`: auth required in realm `acme`, then abilities('delete') → `{ ok: true }`
  * - `GET /limited/me`: auth required, with the route group's own {@link limitedRoute} rate limits → `{ user }`
+ * - `POST /limited/posts`: the same limits (a guard of its own), then abilities('create') → 201 `{ created: true }`
  * - the token-management routes at `/user/api-tokens` (session only, the default), and again at
  *   `/bearer/api-tokens` with `bearerAbility: 'create'` (bearer management opted in)
  * Sessions: the `session` cookie holds a user id (`sessionUser`); tokens belong to users by id (`userForToken`).
  */
 /**
- * The rate limits of `/limited/me`: two requests a minute per token or session user, three refused tokens a
- * minute per client address.
+ * The rate limits of `/limited/*`: two requests a minute per token or session user, one a minute per token that
+ * passes an ability check for `create`, three refused tokens a minute per client address.
  */
-export const limitedRoute: RateLimitOptions = { limit: 2, window: 60, failures: { limit: 3, window: 60 } }
+export const limitedRoute: RateLimitOptions<Permission> = {
+  limit: 2,
+  window: 60,
+  abilities: { create: { limit: 1, window: 60 } },
+  failures: { limit: 3, window: 60 },
+}
 
 export interface ScenarioSetup {
   readonly tokens: TokenService<Permission>

@@ -548,7 +548,7 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
       })
     })
 
-    describe('rate limits (the route group’s own: 2 a minute per token, 3 refused tokens per address)', () => {
+    describe('rate limits (the route group’s own: 2 a minute per token, 1 a minute for create, 3 refused tokens per address)', () => {
       it('count each token apart, and leave routes without limits alone', async () => {
         const first = await tokenFor('1', ['read'])
         const second = await tokenFor('1', ['read'])
@@ -563,6 +563,22 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
         expectNoLeak(refused, first.split('|')[1] as string)
         expect((await call('GET', '/limited/me', { token: second })).status).toBe(200)
         expect((await call('GET', '/me', { token: first })).status).toBe(200)
+      })
+
+      it('spend an ability’s own allowance per token, only for a token that passes the check', async () => {
+        const first = await tokenFor('1', ['read', 'create'])
+        const second = await tokenFor('1', ['read', 'create'])
+        const reader = await tokenFor('1', ['read'])
+        expect((await call('POST', '/limited/posts', { token: first })).status).toBe(201)
+        const refused = await call('POST', '/limited/posts', { token: first })
+        expect(refused.status).toBe(429)
+        expect(refused.headers.get('ratelimit-policy')).toBe('"ability:create";q=1;w=60')
+        expectNoLeak(refused, first.split('|')[1] as string)
+        expect((await call('POST', '/limited/posts', { token: second })).status).toBe(201)
+        // Missing the ability: 403, and nothing spent.
+        for (let i = 0; i < 2; i++) {
+          expect((await call('POST', '/limited/posts', { token: reader })).status).toBe(403)
+        }
       })
 
       it('slow a client that keeps presenting refused tokens, before its tokens reach the store', async () => {

@@ -137,6 +137,10 @@ function checking(name: string, mode: AbilityMode, listed: readonly string[]): M
   const check = abilityCheck(mode, listed)
   const middleware: Middleware = (ctx, next) => {
     const refusal = check(currentAuth(ctx))
+    // A promise only where ability limits live outside this process.
+    if (refusal instanceof Promise) {
+      return refusal.then((answer) => (answer ? send(ctx as unknown as Context, answer) : next()))
+    }
     if (!refusal) return next()
     send(ctx as unknown as Context, refusal)
     return Promise.resolve()

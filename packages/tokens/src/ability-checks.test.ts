@@ -33,7 +33,9 @@ function withToken(abilities: string[], realm?: string) {
 const guest = createAuth<User | null, Permission>(null, null)
 const refusedGuest = createAuth<User | null, Permission>(null, null, { tokenRejected: true })
 
-function read(answer: HttpAnswer | null) {
+// Without ability limits every check answers at once.
+function read(answer: HttpAnswer | null | Promise<HttpAnswer | null>) {
+  if (answer instanceof Promise) throw new Error('an ability check without ability limits answered later')
   if (answer === null) return null
   return {
     status: answer.status,

@@ -1,6 +1,8 @@
-import { type Auth, isSignedIn, realmOf } from './auth.js'
+import { type Auth, abilitySpenderOf, isSignedIn, realmOf } from './auth.js'
 import { MisconfigurationError, MissingAbilitiesError, UnauthenticatedError } from './errors.js'
 import { errorAnswer, type HttpAnswer } from './http-answer.js'
+import { isPromiseLike } from './maybe-promise.js'
+import { isTransientToken } from './transient-token.js'
 
 /**
  * Sanctum's two ability middlewares: `'all'` (`abilities`: the token must hold every one) and `'any'` (`ability`:
@@ -16,20 +18,22 @@ export type AbilityMode = 'all' | 'any'
 /**
  * Builds the check behind an adapter's `abilities(...)` (`'all'`) or `ability(...)` (`'any'`): given the request's
  * auth, null to go on, or the answer that refuses it, 401 without a signed-in user and 403 `insufficient_scope`
- * naming the missing abilities, in the realm the request's guard was given. The list is checked once, here.
+ * naming the missing abilities, in the realm the request's guard was given. Where the guard has ability limits
+ * (`rateLimit.abilities`), a token that passes spends from them, and may get their 429; the answer is then a
+ * promise when the limits live outside this process. The list is checked once, here.
  *
  * @throws MisconfigurationError when no ability is named or one is not a non-empty string.
  * @example
  * ```ts
  * const check = abilityCheck('all', ['read', 'update'])
- * const refusal = check(auth)
+ * const refusal = await check(auth)
  * if (refusal) return send(refusal)
  * ```
  */
 export function abilityCheck<P extends string>(
   mode: AbilityMode,
   abilities: readonly P[],
-): (auth: Auth<unknown, P>) => HttpAnswer | null {
+): (auth: Auth<unknown, P>) => HttpAnswer | null | Promise<HttpAnswer | null> {
   const name = mode === 'all' ? 'abilities' : 'ability'
   if (abilities.length === 0 || abilities.some((ability) => typeof ability !== 'string' || ability === '')) {
     throw new MisconfigurationError(`\`${name}(...)\` takes one or more ability names.`)
@@ -51,8 +55,18 @@ export function abilityCheck<P extends string>(
         : listed.some((ability) => auth.tokenCan(ability))
           ? []
           : listed
-    if (missing.length === 0) return null
-    const realm = realmOf(auth)
-    return errorAnswer(new MissingAbilitiesError(missing, realm === undefined ? {} : { realm }))
+    if (missing.length > 0) {
+      const realm = realmOf(auth)
+      return errorAnswer(new MissingAbilitiesError(missing, realm === undefined ? {} : { realm }))
+    }
+    // Abilities with rate limits of their own: the token spends from those it passed with.
+    const spend = abilitySpenderOf(auth)
+    if (spend === undefined || isTransientToken(auth.token)) return null
+    const spent = spend(
+      mode === 'all' ? listed : listed.filter((ability) => auth.tokenCan(ability)),
+      auth.token.id,
+    )
+    const answer = (refusal: Error | null) => (refusal === null ? null : errorAnswer(refusal))
+    return isPromiseLike(spent) ? Promise.resolve(spent).then(answer) : answer(spent)
   }
 }

@@ -1,4 +1,5 @@
-import { ForbiddenError, UnauthenticatedError } from './errors.js'
+import { ForbiddenError, type TokenError, UnauthenticatedError } from './errors.js'
+import type { MaybePromise } from './maybe-promise.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
 import type { Policy } from './policies.js'
 import type { RegisteredPermission, RegisteredUser } from './register.js'
@@ -61,10 +62,17 @@ export interface AuthContext {
   readonly realm?: string
   /** What `authorize` rejects with in place of the core's error (Hono wants its `HTTPException`). */
   readonly refusal?: (error: UnauthenticatedError | ForbiddenError) => unknown
+  /**
+   * Spends a token's allowance of abilities that have rate limits of their own (the guard's `rateLimit.abilities`);
+   * ability checks call it once the token has passed. The refusal, or null.
+   */
+  readonly spendAbilities?: (abilities: readonly string[], tokenId: string) => MaybePromise<TokenError | null>
 }
 
-// Where an Auth keeps the realm of its refusals, out of sight of apps (ability checks read it).
+// Where an Auth keeps the realm of its refusals and its guard's ability limits, out of sight of apps (ability
+// checks read them).
 const REALM: unique symbol = Symbol('realm')
+const SPEND_ABILITIES: unique symbol = Symbol('spendAbilities')
 
 /**
  * Builds the auth of a request. The request guard calls it; so do `actingAs` and tests.
@@ -93,6 +101,7 @@ export function createAuth<U, P extends string = RegisteredPermission>(
     token,
     tokenRejected,
     [REALM]: realm,
+    [SPEND_ABILITIES]: context.spendAbilities,
     tokenCan: (ability: P) => token?.can(ability) === true,
     tokenCant: (ability: P) => token === null || token.cant(ability),
     authorize: async <R>(policy: Policy<NonNullable<U>, P, R>, resource: R): Promise<void> => {
@@ -117,6 +126,18 @@ export function createAuth<U, P extends string = RegisteredPermission>(
  */
 export function realmOf(auth: object): string | undefined {
   return (auth as { [REALM]?: string })[REALM]
+}
+
+/**
+ * How an {@link Auth} spends its token's ability limits, as its guard was told; undefined when no ability has one.
+ *
+ * @example
+ * ```ts
+ * const refusal = await abilitySpenderOf(auth)?.(['create'], token.id)
+ * ```
+ */
+export function abilitySpenderOf(auth: object): AuthContext['spendAbilities'] {
+  return (auth as { [SPEND_ABILITIES]?: AuthContext['spendAbilities'] })[SPEND_ABILITIES]
 }
 
 /**

@@ -277,7 +277,8 @@ export class StorageUnavailableError extends TokenError {
 
 /**
  * A rate limit is spent (HTTP 429): the answer carries `Retry-After` and the IETF `RateLimit` and
- * `RateLimit-Policy` headers, named after the policy that refused (`token`, `session` or `failures`).
+ * `RateLimit-Policy` headers, named after the policy that refused (`token`, `session`, `failures`, or
+ * `ability:<name>`).
  *
  * @example
  * ```ts
@@ -285,7 +286,10 @@ export class StorageUnavailableError extends TokenError {
  * ```
  */
 export class TooManyRequestsError extends TokenError {
-  /** Which limit refused: `token` (per token), `session` (per signed-in user) or `failures` (per client address). */
+  /**
+   * Which limit refused: `token` (per token), `session` (per signed-in user), `failures` (per client address), or
+   * `ability:<name>` (that ability's, per token).
+   */
   readonly policy: string
   /** Requests allowed per window. */
   readonly limit: number

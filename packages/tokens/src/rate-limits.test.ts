@@ -1,11 +1,15 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { describe, expect, it } from 'vitest'
+import { abilityCheck } from './ability-checks.js'
+import { type Auth, createAuth } from './auth.js'
 import { MisconfigurationError, StorageUnavailableError, TooManyRequestsError } from './errors.js'
 import { errorAnswer } from './http-answer.js'
 import { MemoryTokenStore } from './memory-token-store.js'
-import { type Limiter, type RateLimitOptions, RateLimits } from './rate-limits.js'
+import { PermissionRegistry } from './permission-registry.js'
+import { type Limiter, type LimiterFactory, type RateLimitOptions, RateLimits } from './rate-limits.js'
 import { RequestGuard } from './request-guard.js'
 import { createTokens } from './token-service.js'
+import { TransientToken } from './transient-token.js'
 
 const quiet = () => {}
 
@@ -43,6 +47,50 @@ describe('RateLimits', () => {
     expect(first).toBeInstanceOf(Promise)
     expect(await first).toBeNull()
     expect(await shared.spend('token', '7')).toMatchObject({ policy: 'token', limit: 1, window: 30 })
+  })
+
+  it('gives abilities allowances of their own, per token, and refuses names that are no ability', async () => {
+    const limits = new RateLimits(
+      { limit: 100, window: 60, abilities: { create: { limit: 1, window: 30 } } },
+      quiet,
+      undefined,
+      (name) => name === 'create' || name === 'read',
+    )
+    expect(limits.limitsAbilities).toBe(true)
+    expect(limits.spendAbilities(['read', 'create'], '7')).toBeNull()
+    expect(limits.spendAbilities(['read'], '7')).toBeNull()
+    const refusal = limits.spendAbilities(['create'], '7')
+    expect(refusal).toMatchObject({ status: 429, policy: 'ability:create', limit: 1, window: 30 })
+    expect(errorAnswer(refusal).headers['ratelimit-policy']).toBe('"ability:create";q=1;w=30')
+    expect(limits.spendAbilities(['create'], '8')).toBeNull()
+    expect(new RateLimits({ limit: 1, window: 1 }, quiet).limitsAbilities).toBe(false)
+    const known = (name: string) => name === 'read'
+    expect(
+      () =>
+        new RateLimits(
+          { limit: 1, window: 1, abilities: { raed: { limit: 1, window: 1 } } },
+          quiet,
+          undefined,
+          known,
+        ),
+    ).toThrow(MisconfigurationError)
+    expect(
+      () =>
+        new RateLimits(
+          { limit: 1, window: 1, abilities: { read: { limit: 0, window: 1 } } },
+          quiet,
+          undefined,
+          known,
+        ),
+    ).toThrow(/abilities\['read'\]`\.limit/)
+    expect(() =>
+      createTokens({
+        store: new MemoryTokenStore(),
+        permissions: new PermissionRegistry({ permissions: ['read'] }),
+        // @ts-expect-error: `raed` is no permission of this registry
+        rateLimit: { limit: 1, window: 1, abilities: { raed: { limit: 1, window: 1 } } },
+      }),
+    ).toThrow(/`raed`, which is no ability/)
   })
 
   it('blocks an address once it has spent its refused authentications, and not before', async () => {
@@ -174,6 +222,46 @@ describe('the request guard with rate limits', () => {
     expect(await byOption.resolve({ headers: { authorization: `Bearer ${wrong}` } })).toMatchObject({
       status: 429,
     })
+  })
+
+  it('has ability checks spend the guard’s ability limits: at once from memory, through a promise from Redis and the like', async () => {
+    const abilityLimits = { create: { limit: 1, window: 60 } }
+    const create = abilityCheck('all', ['create'])
+    const either = abilityCheck('any', ['create', 'read'])
+    for (const backend of [
+      undefined,
+      (options: Parameters<LimiterFactory>[0]) => new RateLimiterMemory(options),
+    ]) {
+      const tokens = createTokens({ store: new MemoryTokenStore(), lastUsed: false })
+      const guard = new RequestGuard(
+        tokens,
+        {
+          user: () => user,
+          rateLimit: { limit: 100, window: 60, abilities: abilityLimits, ...(backend && { backend }) },
+        },
+        adapter,
+      )
+      const { plainTextToken } = await tokens.create('42', 'writer', ['read', 'create'])
+      const reader = (await tokens.create('42', 'reader', ['read'])).plainTextToken
+      const auth = (await guard.resolve({ headers: { authorization: `Bearer ${plainTextToken}` } })) as Auth<
+        unknown,
+        string
+      >
+      const first = create(auth)
+      expect(first instanceof Promise).toBe(backend !== undefined)
+      expect(await first).toBeNull()
+      expect(await create(auth)).toMatchObject({ status: 429 })
+      // `ability(…)` spends for the listed abilities the token holds: `create` here, already spent.
+      expect(await either(auth)).toMatchObject({ status: 429 })
+      const readerAuth = (await guard.resolve({ headers: { authorization: `Bearer ${reader}` } })) as Auth<
+        unknown,
+        string
+      >
+      expect(await either(readerAuth)).toBeNull()
+      expect(await create(readerAuth)).toMatchObject({ status: 403 })
+      // The app's own session is counted by `limit` alone.
+      expect(await create(createAuth(user, new TransientToken()))).toBeNull()
+    }
   })
 
   it('tells the service’s telemetry which limit refused', async () => {

@@ -50,14 +50,19 @@ export type LimiterFactory = (options: {
 
 /**
  * `createTokens({ rateLimit })`: how many requests each token (and each signed-in user's session) may make per
- * window, and how many refused authentications each client address may cost.
+ * window, how many of them each token may spend on an ability, and how many refused authentications each client
+ * address may cost.
  *
  * @example
  * ```ts
- * const rateLimit: RateLimitOptions = { limit: 600, window: 60, failures: { limit: 20, window: 60 } }
+ * const rateLimit: RateLimitOptions<'read' | 'create'> = {
+ *   limit: 600,
+ *   window: 60,
+ *   abilities: { create: { limit: 10, window: 60 } },
+ * }
  * ```
  */
-export interface RateLimitOptions {
+export interface RateLimitOptions<P extends string = string> {
   /** Requests per `window` for each token, and for each session user. */
   readonly limit: number
   /** The window, in seconds. */
@@ -68,6 +73,12 @@ export interface RateLimitOptions {
    * window: 60 }`; `false` to count none.
    */
   readonly failures?: { readonly limit: number; readonly window: number } | false
+  /**
+   * Limits of their own for some abilities, per token: a request that passes `abilities(…)` or `ability(…)` for a
+   * limited ability also spends one of that ability's allowance (for `ability(…)`, of each listed ability the token
+   * holds). Requests from the app's own session are counted by `limit` alone.
+   */
+  readonly abilities?: { readonly [A in P]?: { readonly limit: number; readonly window: number } }
   /**
    * Where the counters live. Default: this process's memory (rate-limiter-flexible's memory storage); for
    * limits shared by several instances, a limiter on Redis or PostgreSQL from rate-limiter-flexible.
@@ -81,8 +92,11 @@ export interface RateLimitOptions {
   readonly whenUnavailable?: 'allow' | 'refuse'
 }
 
-/** The policy names, as `RateLimit-Policy` shows them. */
-export type RateLimitPolicy = 'token' | 'session' | 'failures'
+/**
+ * Which limit refused a request: per token, per session user, per client address, or an ability's per token. In
+ * `RateLimit-Policy` an ability's policy is named `ability:<name>`.
+ */
+export type RateLimitPolicy = 'token' | 'session' | 'failures' | 'ability'
 
 /**
  * The rate limits of one service or route group, on rate-limiter-flexible limiters. Each method answers with the
@@ -96,19 +110,22 @@ export type RateLimitPolicy = 'token' | 'session' | 'failures'
  * ```
  */
 export class RateLimits {
-  readonly #limit: number
-  readonly #window: number
-  readonly #requests: Limiter | MemoryLimiter
+  readonly #requests: Allowance
+  readonly #abilities: ReadonlyMap<string, Allowance>
   readonly #failures: Limiter | MemoryLimiter | null
   readonly #failureLimit: { readonly limit: number; readonly window: number } | null
   readonly #refuse: boolean
   readonly #report: (error: unknown) => void
   readonly #refused: (policy: RateLimitPolicy) => void
 
+  /**
+   * `isAbility` tells a name `abilities` may limit: a misspelt one would never be counted, so it is refused here.
+   */
   constructor(
     options: RateLimitOptions,
     report: (error: unknown) => void,
     refused: (policy: RateLimitPolicy) => void = () => {},
+    isAbility: (name: string) => boolean = () => true,
   ) {
     checkLimit(options, '`rateLimit`')
     const failures = options.failures === undefined ? DEFAULT_FAILURES : options.failures
@@ -126,13 +143,28 @@ export class RateLimits {
         '`rateLimit.backend` is a function: (options) => a rate-limiter-flexible limiter.',
       )
     }
-    this.#limit = options.limit
-    this.#window = options.window
-    this.#requests = backend({
-      keyPrefix: 'jetstream-tokens:requests',
-      points: options.limit,
-      duration: options.window,
+    const allowance = (keyPrefix: string, limit: { limit: number; window: number }): Allowance => ({
+      counter: backend({ keyPrefix, points: limit.limit, duration: limit.window }),
+      limit: limit.limit,
+      window: limit.window,
     })
+    this.#requests = allowance('jetstream-tokens:requests', options)
+    const abilities = options.abilities ?? {}
+    if (typeof abilities !== 'object' || abilities === null) {
+      throw new MisconfigurationError('`rateLimit.abilities` maps ability names to `{ limit, window }`.')
+    }
+    this.#abilities = new Map(
+      Object.entries(abilities).map(([name, limit]) => {
+        if (!isAbility(name)) {
+          throw new MisconfigurationError(`\`rateLimit.abilities\` names \`${name}\`, which is no ability.`)
+        }
+        checkLimit(limit, `\`rateLimit.abilities['${name}']\``)
+        return [
+          name,
+          allowance(`jetstream-tokens:ability:${name}`, limit as { limit: number; window: number }),
+        ]
+      }),
+    )
     this.#failureLimit = failures === false ? null : failures
     this.#failures =
       failures === false
@@ -156,18 +188,52 @@ export class RateLimits {
    * ```
    */
   spend(policy: 'token' | 'session', key: string): MaybePromise<Refusal> {
-    const spent = this.#requests.consume(`${policy}:${key}`)
+    return this.#spendFrom(this.#requests, policy, policy, `${policy}:${key}`)
+  }
+
+  /** Whether any ability has a limit of its own: without one, ability checks spend nothing. */
+  get limitsAbilities(): boolean {
+    return this.#abilities.size > 0
+  }
+
+  /**
+   * Spends one request of each listed ability's own allowance for this token (abilities without a limit cost
+   * nothing); the first refusal, if any.
+   *
+   * @example
+   * ```ts
+   * const refusal = await limits.spendAbilities(['create'], token.id)
+   * ```
+   */
+  spendAbilities(abilities: readonly string[], tokenId: string): MaybePromise<Refusal> {
+    const spent: MaybePromise<Refusal>[] = []
+    for (const ability of abilities) {
+      const allowance = this.#abilities.get(ability)
+      if (allowance !== undefined)
+        spent.push(this.#spendFrom(allowance, 'ability', `ability:${ability}`, tokenId))
+    }
+    const first = (all: readonly Refusal[]) => all.find((refusal) => refusal !== null) ?? null
+    return spent.some(isPromiseLike) ? Promise.all(spent).then(first) : first(spent as Refusal[])
+  }
+
+  // One request of `key`'s allowance. `name` is the policy as the 429's headers show it.
+  #spendFrom(
+    allowance: Allowance,
+    policy: RateLimitPolicy,
+    name: string,
+    key: string,
+  ): MaybePromise<Refusal> {
+    const { counter, limit, window } = allowance
+    const spent = counter.consume(key)
     if (!isPromiseLike(spent)) {
-      return spent.consumedPoints > this.#limit
-        ? this.#refusal(policy, this.#limit, this.#window, spent)
-        : null
+      return spent.consumedPoints > limit ? this.#refusal(policy, name, limit, window, spent) : null
     }
     return spent.then(
       () => null,
       (outcome: unknown) =>
         outcome instanceof Error
           ? this.#unavailable(outcome)
-          : this.#refusal(policy, this.#limit, this.#window, outcome as LimiterState),
+          : this.#refusal(policy, name, limit, window, outcome as LimiterState),
     )
   }
 
@@ -186,7 +252,7 @@ export class RateLimits {
     if (failures === null || limit === null) return null
     const judge = (state: LimiterState | null) =>
       state !== null && state.consumedPoints >= limit.limit
-        ? this.#refusal('failures', limit.limit, limit.window, state)
+        ? this.#refusal('failures', 'failures', limit.limit, limit.window, state)
         : null
     const state = failures.get(address)
     return isPromiseLike(state)
@@ -216,12 +282,13 @@ export class RateLimits {
 
   #refusal(
     policy: RateLimitPolicy,
+    name: string,
     limit: number,
     window: number,
     state: LimiterState,
   ): TooManyRequestsError {
     this.#refused(policy)
-    return new TooManyRequestsError({ policy, limit, window, retryAfter: state.msBeforeNext / 1000 })
+    return new TooManyRequestsError({ policy: name, limit, window, retryAfter: state.msBeforeNext / 1000 })
   }
 
   #unavailable(error: unknown): StorageUnavailableError | null {
@@ -230,6 +297,13 @@ export class RateLimits {
       ? new StorageUnavailableError('The rate limiter is unavailable.', { cause: error })
       : null
   }
+}
+
+/** One allowance: its counter, and the requests it allows per window (seconds). */
+interface Allowance {
+  readonly counter: Limiter | MemoryLimiter
+  readonly limit: number
+  readonly window: number
 }
 
 /** What a limit answers: the error that refuses the request, or null to let it through. */

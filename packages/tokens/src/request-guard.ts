@@ -88,7 +88,7 @@ export interface AuthOptions<U = RegisteredUser, P extends string = RegisteredPe
    * This route group's own rate limits, in place of the service's `rateLimit` (their counters are the group's
    * own); `false` for none here. Default: the service's.
    */
-  readonly rateLimit?: RateLimitOptions | false
+  readonly rateLimit?: RateLimitOptions<P> | false
   /**
    * The client's address, for the limit on refused authentications, when the framework's own is not the one to
    * trust (say, behind a proxy the framework is not told about). Default: the adapter's.
@@ -164,16 +164,10 @@ export class RequestGuard<U, P extends string, R> {
     this.#adapter = adapter
     this.#firstParty = statefulDomains(options.statefulDomains)
     this.#tokenHeader = typeof token === 'string' ? token.toLowerCase() : null
-    this.#context = {
-      ...(realm !== undefined && { realm }),
-      ...(adapter.refusal !== undefined && { refusal: adapter.refusal }),
-    }
     if (options.clientAddress !== undefined && typeof options.clientAddress !== 'function') {
       throw new MisconfigurationError('`clientAddress` is a function: (request) => the client’s address.')
     }
     const required = options.required ?? true
-    this.#guest = this.#anonymous(required, false)
-    this.#refused = this.#anonymous(required, true)
     const limit = options.rateLimit
     this.#limits =
       limit === false
@@ -184,7 +178,19 @@ export class RequestGuard<U, P extends string, R> {
               limit,
               (error) => reportTo(tokens, error),
               (policy) => rateLimitedBy(tokens, policy),
+              (name) => tokens.permissions === null || tokens.permissions.permissions.includes(name as P),
             )
+    const limits = this.#limits
+    this.#context = {
+      ...(realm !== undefined && { realm }),
+      ...(adapter.refusal !== undefined && { refusal: adapter.refusal }),
+      ...(limits?.limitsAbilities && {
+        spendAbilities: (abilities: readonly string[], tokenId: string) =>
+          limits.spendAbilities(abilities, tokenId),
+      }),
+    }
+    this.#guest = this.#anonymous(required, false)
+    this.#refused = this.#anonymous(required, true)
     this.#address = options.clientAddress ?? adapter.address?.bind(adapter) ?? null
     this.#auditing = isAuditing(tokens)
   }

@@ -247,7 +247,7 @@ export interface TokenServiceOptions<P extends string = string> extends HashKeyO
    * refused authentications a client address may cost, through the adapters' `auth` middleware. Over a limit:
    * 429 with `Retry-After`, `RateLimit` and `RateLimit-Policy`. Off by default.
    */
-  readonly rateLimit?: RateLimitOptions
+  readonly rateLimit?: RateLimitOptions<P>
   /** The clock, for tests. Default `() => new Date()`. */
   readonly now?: () => Date
 }
@@ -438,6 +438,7 @@ export class TokenService<P extends string = string> {
           options.rateLimit,
           (error) => this.#report(error),
           (policy) => this.#rateLimited(policy),
+          (name) => this.permissions === null || this.permissions.permissions.includes(name as P),
         )
       : null
     this.#metadataLimit = metadataLimit

@@ -124,8 +124,8 @@ export interface FlushEvent {
  */
 export interface RateLimitEvent {
   /**
-   * Which limit refused it, a name of few values (`token`, `session`, `failures`). Never the key it counted by
-   * (a token id, a user id, an address): those are unbounded and some are personal.
+   * Which limit refused it, a name of few values (`token`, `session`, `failures`, `ability`). Never the key it
+   * counted by (a token id, a user id, an address): those are unbounded and some are personal.
    */
   readonly policy: string
 }

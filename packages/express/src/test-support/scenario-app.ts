@@ -27,6 +27,14 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   app.get('/limited/me', auth(setup.tokens, { session, user, rateLimit: limitedRoute }), (req, res) => {
     res.json({ user: req.auth?.user ?? null })
   })
+  app.post(
+    '/limited/posts',
+    auth(setup.tokens, { session, user, rateLimit: limitedRoute }),
+    abilities('create'),
+    (_req, res) => {
+      res.status(201).json({ created: true })
+    },
+  )
   app.get('/me', signedIn, (req, res) => {
     const { user: me, token, tokenCan } = authOf(req)
     res.json({

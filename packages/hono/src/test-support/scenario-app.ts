@@ -24,6 +24,12 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
   app.get('/limited/me', auth(setup.tokens, { session, user, rateLimit: limitedRoute }), (c) =>
     c.json({ user: c.var.auth.user }),
   )
+  app.post(
+    '/limited/posts',
+    auth(setup.tokens, { session, user, rateLimit: limitedRoute }),
+    abilities('create'),
+    (c) => c.json({ created: true }, 201),
+  )
 
   const api = new Hono<AuthEnv>()
   api.use(auth(setup.tokens, { session, user }))

@@ -29,6 +29,15 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   open.get('/limited/me', auth(setup.tokens, { session, user, rateLimit: limitedRoute }), (ctx) => {
     ctx.body = { user: ctx.state.auth.user }
   })
+  open.post(
+    '/limited/posts',
+    auth(setup.tokens, { session, user, rateLimit: limitedRoute }),
+    abilities('create'),
+    (ctx) => {
+      ctx.status = 201
+      ctx.body = { created: true }
+    },
+  )
   app.use(open.routes())
 
   const api = new Router<AuthState>()
