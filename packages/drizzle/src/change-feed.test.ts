@@ -239,7 +239,7 @@ describe.skipIf(!serverUrl)(
       }
     })
 
-    it('B on node-postgres stops trusting its cache as soon as its listening connection is lost, not at the next probe', async () => {
+    it('B on node-postgres stops trusting its cache as soon as its listening connection is lost, and trusts it again once listening, not at the next probe', async () => {
       const name = `jetstream_np_${database.schema}`
       const pool = new pg.Pool({
         connectionString: serverUrl,
@@ -279,6 +279,14 @@ describe.skipIf(!serverUrl)(
         // Revoked while B hears nothing: B must not answer from its cache any more.
         await a.revoke('42', token.id)
         await within(2_000, async () => (await b.authenticate(plainTextToken)) === null)
+        // Listening again, B checks at once that changes reach it, and trusts its cache without waiting a minute.
+        const next = await a.create('42', 'after the loss')
+        await within(3_000, async () => {
+          await b.authenticate(next.plainTextToken)
+          const before = lookups
+          await b.authenticate(next.plainTextToken)
+          return lookups === before
+        })
       } finally {
         await b.close()
         await pool.end()

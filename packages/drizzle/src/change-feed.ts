@@ -144,11 +144,16 @@ export class ChangeFeed {
         listener.delivering(false)
         listener.delivering(true)
       }
-      // A connection lost under the feed: changes may be missed from this instant, so stop trusting now.
+      // A connection lost under the feed: changes may be missed from this instant, so stop trusting now; trust
+      // again once a probe comes back over the new connection, not a probe interval later.
       const onLost = () => {
         if (stopped) return
         report(false)
-        void subscribe()
+        void subscribe().then(() => {
+          if (stopped) return
+          awaited = null
+          void probe()
+        })
       }
       try {
         unlisten = await listen(onPayload, onRelisten, onLost)
