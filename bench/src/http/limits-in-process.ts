@@ -1,4 +1,3 @@
-import { PGlite } from '@electric-sql/pglite'
 import { drizzleStore, migrate } from '@jetstream/drizzle'
 import { abilities, auth } from '@jetstream/hono'
 import { createTokens, PermissionRegistry, type TokenService } from '@jetstream/tokens'
@@ -6,7 +5,7 @@ import { drizzle } from 'drizzle-orm/pglite'
 import { Hono } from 'hono'
 import { type Measured, measure } from '../measure.js'
 import { closeExtras, type Extra, extraOptions } from './extras.js'
-import { fillCache, issueTokens, warmTokens } from './token-set.js'
+import { countingPglite, fillCache, issueTokens, warmTokens } from './token-set.js'
 
 /**
  * The cached Hono route of the `limits` part, each variant an app of its own in this one process, driven through
@@ -20,12 +19,7 @@ export async function limitsInProcess(
   variants: readonly { readonly name: string; readonly extra: Extra }[],
 ): Promise<Measured[]> {
   const counted = { statements: 0 }
-  const lite = new PGlite()
-  const query = lite.query.bind(lite)
-  lite.query = ((...args: Parameters<PGlite['query']>) => {
-    counted.statements++
-    return query(...args)
-  }) as PGlite['query']
+  const lite = countingPglite(counted)
   const db = drizzle(lite)
   await migrate(db)
   const store = drizzleStore(db)

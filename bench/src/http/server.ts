@@ -20,7 +20,6 @@
 import { hash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { PGlite } from '@electric-sql/pglite'
 import { serve } from '@hono/node-server'
 import { drizzleStore, migrate } from '@jetstream/drizzle'
 import { abilities as expressAbilities, auth as expressAuth } from '@jetstream/express'
@@ -42,7 +41,7 @@ import { bearerAuth } from 'hono/bearer-auth'
 import Koa from 'koa'
 import postgres from 'postgres'
 import { extraOptions } from './extras.js'
-import { fillCache, issueTokens, warmTokens, writeTokens } from './token-set.js'
+import { countingPglite, fillCache, issueTokens, warmTokens, writeTokens } from './token-set.js'
 
 export type Framework = 'hono' | 'koa' | 'express'
 const [framework, scenarioMode] = process.argv.slice(2) as [Framework, string]
@@ -76,12 +75,7 @@ if (mode.includes('postgres')) {
   rawLookup = async (id) =>
     (await client.unsafe(FLOOR_SELECT, [id], { prepare: true }))[0] as { token: string } | undefined
 } else if (mode.includes('pglite')) {
-  const lite = new PGlite()
-  const query = lite.query.bind(lite)
-  lite.query = ((...args: Parameters<PGlite['query']>) => {
-    stats.statements++
-    return query(...args)
-  }) as PGlite['query']
+  const lite = countingPglite(stats)
   const db = drizzlePglite(lite)
   await migrate(db)
   store = drizzleStore(db)

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
 import type { TokenService } from '@jetstream/tokens'
 
 /** How many distinct tokens a verification scenario spreads its requests over. */
@@ -57,4 +58,15 @@ export function writeTokens(plains: readonly string[], label: string): string {
   const file = join(tmpdir(), `jetstream-bench-${label}-${process.pid}.txt`)
   writeFileSync(file, plains.join('\n'))
   return file
+}
+
+/** A fresh in-process PGlite that counts in `counted.statements` every query it is sent. */
+export function countingPglite(counted: { statements: number }): PGlite {
+  const lite = new PGlite()
+  const query = lite.query.bind(lite)
+  lite.query = ((...args: Parameters<PGlite['query']>) => {
+    counted.statements++
+    return query(...args)
+  }) as PGlite['query']
+  return lite
 }
