@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { bytesPerCachedToken, listenLossDelays, revocationDelays } from './cache.js'
 import { benchHashes, benchMemoryAuthenticate } from './core.js'
+import { deadlineWaits } from './deadline.js'
 import { benchDrizzle } from './drizzle.js'
 import { benchAdapters } from './http/adapters.js'
 import { benchLimits } from './http/limits.js'
@@ -101,6 +102,7 @@ if (!only || only === 'verification') {
     `Revocation seen by a second instance (LISTEN/NOTIFY, 20 revocations): median ${delays.median.toFixed(1)} ms, worst ${delays.worst.toFixed(1)} ms.`,
   )
   print(listenLossLine(await listenLossDelays(serverUrl)))
+  print(deadlineLine(await deadlineWaits(serverUrl)))
   const peer = table.results.find((r) => r.name.includes('better-auth'))
   const cached = table.results.find((r) => r.name === '@jetstream/hono, drizzle on the server, cached')
   const uncached = table.results.find((r) => r.name === '@jetstream/hono, drizzle on the server, uncached')
@@ -138,8 +140,18 @@ const header = [
   `Node ${process.versions.node}; hono ${version('hono')}, koa ${version('koa')}, express ${version('express')}, drizzle-orm ${version('drizzle-orm')}, postgres ${version('postgres')}, @electric-sql/pglite ${version('@electric-sql/pglite')}, autocannon ${version('autocannon')}.`,
   'Load generator and servers (and the PostgreSQL server) share the machine: ratios within one run are the figures to read.',
 ]
-// Alone, the listening-connection loss takes a minute where the whole verification part takes ten.
+// Alone, the listening-connection loss and the deadline take a minute where the whole verification part takes ten.
 if (only === 'listen-loss') print(listenLossLine(await listenLossDelays(serverUrl)))
+if (only === 'deadline') print(deadlineLine(await deadlineWaits(serverUrl)))
+
+function deadlineLine({
+  timeout,
+  answered,
+  median,
+  worst,
+}: Awaited<ReturnType<typeof deadlineWaits>>): string {
+  return `Deadline while the server hangs under load (timeout ${timeout} ms, 60 lookups 25 ms apart through a proxy that stops passing anything): ${answered} of 60 answered 503, after a median of ${median.toFixed(1)} ms from the ask, at most ${worst.toFixed(1)} ms: the timeout plus ${(worst - timeout).toFixed(1)} ms (target: at most 100 ms).`
+}
 
 function listenLossLine(lost: Awaited<ReturnType<typeof listenLossDelays>>): string {
   const ms = ({ median, worst }: { median: number; worst: number }) =>
