@@ -51,6 +51,28 @@ describe('LookupBatch against a fake source', () => {
     expect(many).not.toHaveBeenCalled()
   })
 
+  it('with `gather`, holds every lookup until it flushes, then sends those asked meanwhile together', async () => {
+    const { source, calls, found } = fakeSource()
+    const flushes: (() => void)[] = []
+    const batch = new LookupBatch(source, { ...options, slots: 1, gather: (flush) => flushes.push(flush) })
+    const alone = batch.find('1')
+    expect(calls).toHaveLength(0)
+    expect(flushes).toHaveLength(1)
+    flushes.shift()?.()
+    expect(calls.map((call) => call.keys)).toEqual([['1']])
+    // Asked while the first is in flight: they wait for it, whatever the flush says, then go as one.
+    const together = ['2', '3', '4'].map((key) => batch.find(key))
+    flushes.shift()?.()
+    expect(calls).toHaveLength(1)
+    calls[0]?.settle(found(['1']))
+    expect(await alone).toEqual({ key: '1' })
+    await settled()
+    expect(calls.map((call) => call.keys)).toEqual([['1'], ['2', '3', '4']])
+    calls[1]?.settle(found(['2', '3', '4'], ['3']))
+    expect(await Promise.all(together)).toEqual([{ key: '2' }, undefined, { key: '4' }])
+    expect(flushes).toHaveLength(0)
+  })
+
   it('holds lookups past the slots until one frees, then sends them together, each matched by key', async () => {
     const { source, calls, found } = fakeSource()
     const batch = new LookupBatch(source, options)

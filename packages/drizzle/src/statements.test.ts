@@ -33,6 +33,26 @@ describe.each(backends)('statements sent to %s', (_, open) => {
     )
   })
 
+  it('lookups asked together share statements, each answered with its own token', async () => {
+    const tokens = service()
+    const created = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => tokens.create('42', `together ${i}`)),
+    )
+    database.statements.length = 0
+    const found = await Promise.all(created.map(({ plainTextToken }) => tokens.authenticate(plainTextToken)))
+    expect(found.map((token) => token?.id)).toEqual(created.map(({ token }) => token.id))
+    // One or two go alone (PGlite runs one query at a time, a server pool two); the rest wait and go together.
+    expect(database.statements.length).toBeLessThanOrEqual(4)
+    expect(database.statements.some((text) => text.endsWith('= any($1)'))).toBe(true)
+    const wrong = `${created[0]?.token.id}|${created[1]?.plainTextToken.split('|')[1]}`
+    const [refused, accepted] = await Promise.all([
+      tokens.authenticate(wrong),
+      tokens.authenticate(created[1]?.plainTextToken as string),
+    ])
+    expect(refused).toBeNull()
+    expect(accepted?.id).toBe(created[1]?.token.id)
+  })
+
   it('a plain text without its id sends one select by the unique hash', async () => {
     const tokens = service()
     const { plainTextToken } = await tokens.create('42', 'by hash')
