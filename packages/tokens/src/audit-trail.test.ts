@@ -3,17 +3,10 @@ import { type AuditEvent, MemoryAuditLog } from './audit-log.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { hashSecret } from './plain-text-token.js'
 import { RequestGuard } from './request-guard.js'
+import { bareAdapter } from './test-support/bare-request.js'
 import { createTokens } from './token-service.js'
 
-interface Request {
-  readonly headers: Record<string, string>
-  readonly address?: string
-}
-const adapter = {
-  method: () => 'GET',
-  header: (request: Request, name: string) => request.headers[name],
-  address: (request: Request) => request.address,
-}
+const adapter = bareAdapter
 const ada = { type: 'user', id: '42' }
 const session = { actor: { type: 'user' as const, id: '42' }, ip: '198.51.100.4', userAgent: 'Mozilla/5.0' }
 

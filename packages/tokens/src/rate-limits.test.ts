@@ -8,6 +8,7 @@ import { MemoryTokenStore } from './memory-token-store.js'
 import { PermissionRegistry } from './permission-registry.js'
 import { type Limiter, type LimiterFactory, type RateLimitOptions, RateLimits } from './rate-limits.js'
 import { RequestGuard } from './request-guard.js'
+import { bareAdapter } from './test-support/bare-request.js'
 import { createTokens } from './token-service.js'
 import { TransientToken } from './transient-token.js'
 
@@ -150,15 +151,7 @@ describe('the 429 answer', () => {
 })
 
 describe('the request guard with rate limits', () => {
-  interface Request {
-    readonly headers: Record<string, string>
-    readonly address?: string
-  }
-  const adapter = {
-    method: () => 'GET',
-    header: (request: Request, name: string) => request.headers[name],
-    address: (request: Request) => request.address,
-  }
+  const adapter = bareAdapter
   const user = { id: '42' }
 
   function setup(rateLimit: RateLimitOptions) {
