@@ -57,14 +57,14 @@ describe('RateLimits', () => {
       undefined,
       (name) => name === 'create' || name === 'read',
     )
-    expect(limits.limitsAbilities).toBe(true)
+    expect(limits.hasAbilityLimits).toBe(true)
     expect(limits.spendAbilities(['read', 'create'], '7')).toBeNull()
     expect(limits.spendAbilities(['read'], '7')).toBeNull()
     const refusal = limits.spendAbilities(['create'], '7')
     expect(refusal).toMatchObject({ status: 429, policy: 'ability:create', limit: 1, window: 30 })
     expect(errorAnswer(refusal).headers['ratelimit-policy']).toBe('"ability:create";q=1;w=30')
     expect(limits.spendAbilities(['create'], '8')).toBeNull()
-    expect(new RateLimits({ limit: 1, window: 1 }, quiet).limitsAbilities).toBe(false)
+    expect(new RateLimits({ limit: 1, window: 1 }, quiet).hasAbilityLimits).toBe(false)
     const known = (name: string) => name === 'read'
     expect(
       () =>

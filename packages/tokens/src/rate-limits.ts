@@ -112,8 +112,7 @@ export type RateLimitPolicy = 'token' | 'session' | 'failures' | 'ability'
 export class RateLimits {
   readonly #requests: Allowance
   readonly #abilities: ReadonlyMap<string, Allowance>
-  readonly #failures: Limiter | MemoryLimiter | null
-  readonly #failureLimit: { readonly limit: number; readonly window: number } | null
+  readonly #failures: Allowance | null
   readonly #refuse: boolean
   readonly #report: (error: unknown) => void
   readonly #refused: (policy: RateLimitPolicy) => void
@@ -156,7 +155,9 @@ export class RateLimits {
     this.#abilities = new Map(
       Object.entries(abilities).map(([name, limit]) => {
         if (!isAbility(name)) {
-          throw new MisconfigurationError(`\`rateLimit.abilities\` names \`${name}\`, which is no ability.`)
+          throw new MisconfigurationError(
+            `\`rateLimit.abilities\` names \`${name}\`, which is no ability: not a permission of the service's registry.`,
+          )
         }
         checkLimit(limit, `\`rateLimit.abilities['${name}']\``)
         return [
@@ -165,15 +166,7 @@ export class RateLimits {
         ]
       }),
     )
-    this.#failureLimit = failures === false ? null : failures
-    this.#failures =
-      failures === false
-        ? null
-        : backend({
-            keyPrefix: 'jetstream-tokens:failures',
-            points: failures.limit,
-            duration: failures.window,
-          })
+    this.#failures = failures === false ? null : allowance('jetstream-tokens:failures', failures)
     this.#refuse = when === 'refuse'
     this.#report = report
     this.#refused = refused
@@ -192,7 +185,7 @@ export class RateLimits {
   }
 
   /** Whether any ability has a limit of its own: without one, ability checks spend nothing. */
-  get limitsAbilities(): boolean {
+  get hasAbilityLimits(): boolean {
     return this.#abilities.size > 0
   }
 
@@ -248,13 +241,13 @@ export class RateLimits {
    */
   blocked(address: string): MaybePromise<Refusal> {
     const failures = this.#failures
-    const limit = this.#failureLimit
-    if (failures === null || limit === null) return null
+    if (failures === null) return null
+    const { counter, limit, window } = failures
     const judge = (state: LimiterState | null) =>
-      state !== null && state.consumedPoints >= limit.limit
-        ? this.#refusal('failures', 'failures', limit.limit, limit.window, state)
+      state !== null && state.consumedPoints >= limit
+        ? this.#refusal('failures', 'failures', limit, window, state)
         : null
-    const state = failures.get(address)
+    const state = counter.get(address)
     return isPromiseLike(state)
       ? state.then(judge, (error: unknown) => this.#unavailable(error))
       : judge(state)
@@ -269,7 +262,7 @@ export class RateLimits {
    * ```
    */
   failed(address: string): MaybePromise<void> {
-    const counted = this.#failures?.consume(address)
+    const counted = this.#failures?.counter.consume(address)
     if (!isPromiseLike(counted)) return
     return counted.then(
       () => undefined,

@@ -184,7 +184,7 @@ export class RequestGuard<U, P extends string, R> {
     this.#context = {
       ...(realm !== undefined && { realm }),
       ...(adapter.refusal !== undefined && { refusal: adapter.refusal }),
-      ...(limits?.limitsAbilities && {
+      ...(limits?.hasAbilityLimits && {
         spendAbilities: (abilities: readonly string[], tokenId: string) =>
           limits.spendAbilities(abilities, tokenId),
       }),
