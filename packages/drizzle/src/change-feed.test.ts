@@ -176,122 +176,113 @@ describe.skipIf(!serverUrl)(
       await b.close()
     })
 
-    it('B stops trusting its cache when its listening connection is killed, and trusts it again once re-listening', async () => {
-      const b = createTokens({
-        store: drizzleStore(drizzle(clientB), { probeInterval: 100 }),
-        cache: true,
-        lastUsed: false,
-      })
-      const { plainTextToken } = await b.create('42', 'watched')
-      const answeredFromCache = async () => {
-        await b.authenticate(plainTextToken)
-        const before = sentByB.filter((q) => q.startsWith('select "id"')).length
-        await b.authenticate(plainTextToken)
-        return sentByB.filter((q) => q.startsWith('select "id"')).length === before
-      }
-      await within(3_000, answeredFromCache)
-
-      const sentASelect = async () => {
-        const before = sentByB.filter((q) => q.startsWith('select "id"')).length
-        await b.authenticate(plainTextToken)
-        return sentByB.filter((q) => q.startsWith('select "id"')).length > before
-      }
-      expect(await sentASelect()).toBe(false)
-      await database.exec(
-        `select pg_terminate_backend(pid) from pg_stat_activity
-       where application_name = 'jetstream_b_${database.schema}' and query ilike 'listen%'`,
-      )
-      // The cache is dropped (changes may have been missed while the connection was gone)…
-      await within(2_000, sentASelect)
-      // …and trusted again once B listens anew.
-      await within(5_000, answeredFromCache)
-      await b.close()
-    })
-
-    it('B on postgres.js refuses a token revoked while its listening connection was down, without waiting for a probe', async () => {
-      const b = createTokens({
-        store: drizzleStore(drizzle(clientB), { probeInterval: 60_000 }),
-        cache: true,
-        lastUsed: false,
-      })
-      const a = createTokens({ store: drizzleStore(database.db), lastUsed: false })
-      const { token, plainTextToken } = await a.create('42', 'watched over postgres.js')
-      const lookups = () => sentByB.filter((q) => q.startsWith('select "id"')).length
-      try {
-        await within(3_000, async () => {
-          await b.authenticate(plainTextToken)
-          const before = lookups()
-          await b.authenticate(plainTextToken)
-          return lookups() === before
+    // B on each driver, with the lookups it sends counted; probes a minute apart, so only the lost connection
+    // itself can explain a refusal within a test.
+    const drivers = {
+      'postgres.js': (name: string, url = serverUrl as string) => {
+        let lookups = 0
+        const client = postgres(url, {
+          onnotice: () => {},
+          connection: { search_path: database.schema, application_name: name },
+          debug: (_connection, query) => void (query.startsWith('select "id"') && lookups++),
         })
-        await database.exec(
-          `select pg_terminate_backend(pid) from pg_stat_activity
-           where application_name = 'jetstream_b_${database.schema}' and query ilike 'listen%'`,
-        )
-        // Revoked while B's listening connection is gone: its NOTIFY reaches nobody.
-        await a.revoke('42', token.id)
-        // postgres.js re-listens at once, and the feed starts the cache afresh when it does; the probe is a
-        // minute away, so only that can explain a refusal here.
-        await within(1_000, async () => (await b.authenticate(plainTextToken)) === null)
-      } finally {
-        await a.close()
-        await b.close()
-      }
-    })
+        return { db: drizzle(client), lookups: () => lookups, end: () => client.end({ timeout: 1 }) }
+      },
+      'node-postgres': (name: string, url = serverUrl as string) => {
+        let lookups = 0
+        const pool = new pg.Pool({
+          connectionString: url,
+          application_name: name,
+          options: `-c search_path=${database.schema}`,
+        })
+        // An idle connection the proxy cuts is reported on the pool; an app handles it the same way.
+        pool.on('error', () => {})
+        // Counted where drizzle and the store hand them to the pool.
+        const query = pool.query.bind(pool) as (...args: unknown[]) => unknown
+        pool.query = ((...args: unknown[]) => {
+          const first = args[0] as { text?: string } | string
+          if (String(typeof first === 'object' ? first.text : first).startsWith('select "id"')) lookups++
+          return query(...args)
+        }) as typeof pool.query
+        return { db: drizzlePg(pool), lookups: () => lookups, end: () => pool.end() }
+      },
+    }
 
-    it('B on node-postgres stops trusting its cache as soon as its listening connection is lost, and trusts it again once listening, not at the next probe', async () => {
-      const name = `jetstream_np_${database.schema}`
-      const pool = new pg.Pool({
-        connectionString: serverUrl,
-        application_name: name,
-        options: `-c search_path=${database.schema}`,
-      })
-      // The lookups B sends, counted where drizzle and the store hand them to the pool.
-      let lookups = 0
-      const query = pool.query.bind(pool) as (...args: unknown[]) => unknown
-      pool.query = ((...args: unknown[]) => {
-        const text = String(
-          (args[0] as { text?: string } | string | undefined) && typeof args[0] === 'object'
-            ? (args[0] as { text?: string }).text
-            : args[0],
-        )
-        if (text.startsWith('select "id"')) lookups++
-        return query(...args)
-      }) as typeof pool.query
-      // A probe a minute apart: only the lost connection itself can explain a refusal within the test.
-      const b = createTokens({
-        store: drizzleStore(drizzlePg(pool), { probeInterval: 60_000 }),
-        cache: true,
-        lastUsed: false,
-      })
-      const a = createTokens({ store: drizzleStore(database.db), lastUsed: false })
-      const { token, plainTextToken } = await a.create('42', 'watched over node-postgres')
-      try {
-        await within(3_000, async () => {
-          await b.authenticate(plainTextToken)
-          const before = lookups
-          await b.authenticate(plainTextToken)
-          return lookups === before
+    it.each(Object.keys(drivers) as (keyof typeof drivers)[])(
+      'B on %s stops trusting its cache as soon as its listening connection is lost, and trusts it again once listening, not at the next probe',
+      async (driver) => {
+        const name = `jetstream_${driver === 'postgres.js' ? 'pj' : 'np'}_${database.schema}`
+        const b = drivers[driver](name)
+        const tokensB = createTokens({
+          store: drizzleStore(b.db, { probeInterval: 60_000 }),
+          cache: true,
+          lastUsed: false,
         })
-        await database.exec(
-          `select pg_terminate_backend(pid) from pg_stat_activity where application_name = '${name}' and query ilike 'listen%'`,
-        )
-        // Revoked while B hears nothing: B must not answer from its cache any more.
-        await a.revoke('42', token.id)
-        await within(2_000, async () => (await b.authenticate(plainTextToken)) === null)
-        // Listening again, B checks at once that changes reach it, and trusts its cache without waiting a minute.
-        const next = await a.create('42', 'after the loss')
-        await within(3_000, async () => {
-          await b.authenticate(next.plainTextToken)
-          const before = lookups
-          await b.authenticate(next.plainTextToken)
-          return lookups === before
+        const a = createTokens({ store: drizzleStore(database.db), lastUsed: false })
+        const answeredFromCache = (plainTextToken: string) => async () => {
+          await tokensB.authenticate(plainTextToken)
+          const before = b.lookups()
+          await tokensB.authenticate(plainTextToken)
+          return b.lookups() === before
+        }
+        const { token, plainTextToken } = await a.create('42', `watched over ${driver}`)
+        try {
+          await within(3_000, answeredFromCache(plainTextToken))
+          await database.exec(
+            `select pg_terminate_backend(pid) from pg_stat_activity where application_name = '${name}' and query ilike 'listen%'`,
+          )
+          // Revoked while B hears nothing: B must not answer from its cache any more.
+          await a.revoke('42', token.id)
+          await within(2_000, async () => (await tokensB.authenticate(plainTextToken)) === null)
+          // Listening again, B checks at once that changes reach it, and trusts its cache without waiting a minute.
+          const next = await a.create('42', 'after the loss')
+          await within(3_000, answeredFromCache(next.plainTextToken))
+        } finally {
+          await a.close()
+          await tokensB.close()
+          await b.end()
+        }
+      },
+    )
+
+    it.each(Object.keys(drivers) as (keyof typeof drivers)[])(
+      'B on %s bypasses its cache from the instant its listening connection drops, even when it cannot listen again',
+      async (driver) => {
+        // B listens through a proxy and reads directly: taking the proxy down loses the listening connection for
+        // good, while B's lookups still reach the server.
+        const target = new URL(serverUrl as string)
+        const proxy = await startProxy({ host: target.hostname, port: Number(target.port || 5432) })
+        const url = new URL(serverUrl as string)
+        url.port = String(proxy.port)
+        const name = `jetstream_down_${database.schema}`
+        const b = drivers[driver](name)
+        const listening = drivers[driver](name, url.toString())
+        const tokensB = createTokens({
+          store: drizzleStore(b.db, { listen: listening.db, probeInterval: 60_000 }),
+          cache: true,
+          lastUsed: false,
         })
-      } finally {
-        await b.close()
-        await pool.end()
-      }
-    })
+        const a = createTokens({ store: drizzleStore(database.db), lastUsed: false })
+        const { token, plainTextToken } = await a.create('42', `dropped on ${driver}`)
+        try {
+          await within(3_000, async () => {
+            await tokensB.authenticate(plainTextToken)
+            const before = b.lookups()
+            await tokensB.authenticate(plainTextToken)
+            return b.lookups() === before
+          })
+          await proxy.down()
+          await a.revoke('42', token.id)
+          await within(2_000, async () => (await tokensB.authenticate(plainTextToken)) === null)
+        } finally {
+          await a.close()
+          await tokensB.close()
+          await b.end()
+          await listening.end()
+          await proxy.close()
+        }
+      },
+    )
 
     it('B bypasses its cache while the server is unreachable, and resumes once its probe comes back', async () => {
       const target = new URL(serverUrl as string)
@@ -320,7 +311,7 @@ describe.skipIf(!serverUrl)(
       }
       try {
         await within(3_000, fromCache)
-        // postgres.js tries to re-listen at once, fails while the server is away, and does not try again.
+        // The listening connection is lost, and listening anew fails while the server is away.
         await proxy.down()
         await new Promise((resolve) => setTimeout(resolve, 500))
         await proxy.up()

@@ -1,5 +1,6 @@
 import { MisconfigurationError, type TokenChangeListener } from '@jetstream/tokens'
 import { sql } from 'drizzle-orm'
+import type Postgres from 'postgres'
 import { driverOf } from './driver-of.js'
 import type { AnyPgDatabase } from './drizzle-token-store.js'
 import { changeTriggers } from './migrate.js'
@@ -9,22 +10,13 @@ const CHANGE_CHANNEL = 'personal_access_tokens'
 
 /**
  * Listens on the channel through the database's own driver; resolves to a function that stops listening.
- * `onRelisten` is called when the driver re-established a dropped listening connection by itself: changes made
- * while it was down were missed. `onLost` is called as soon as a listening connection the driver does not restore
- * by itself is gone.
+ * `onLost` is called as soon as the listening connection is gone: changes may be missed from that instant.
  */
-type Listen = (
-  onPayload: (payload: string) => void,
-  onRelisten: () => void,
-  onLost: () => void,
-) => Promise<() => Promise<void>>
+type Listen = (onPayload: (payload: string) => void, onLost: () => void) => Promise<() => Promise<void>>
 
+/** What the feed reads of a postgres.js client: the options it was built with, to open a connection alike. */
 interface PostgresJsClient {
-  listen(
-    channel: string,
-    onNotify: (payload: string) => void,
-    onListen: () => void,
-  ): Promise<{ unlisten(): Promise<void> }>
+  readonly options: Record<string, unknown>
 }
 interface PgliteClient {
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>
@@ -43,12 +35,11 @@ interface NodePostgresPool {
  * verification cache about them.
  *
  * Before it listens, it checks the catalog for the table's change triggers: without them it reports `refused` (once
- * until they appear) and the cache stays off. A listening connection can drop without a word. postgres.js
- * re-listens by itself (then the cache starts afresh, since changes may have been missed in the gap) but gives up
- * silently if the server was down at that moment. node-postgres says when its connection is gone: the cache is
- * bypassed at once and the feed listens anew. So the feed also checks itself: every `probeInterval` it NOTIFYs a
- * fresh nonce on the channel, and as long as the last one has not come back it reports `delivering(false)` (the
- * cache is bypassed) and subscribes anew, triggers check included.
+ * until they appear) and the cache stays off. When its listening connection closes, it reports `delivering(false)`
+ * at that instant (the cache is bypassed), listens anew and trusts again once a probe comes back. A connection can
+ * also go quiet without closing (a server that hangs, a network that drops packets), so the feed checks itself:
+ * every `probeInterval` it NOTIFYs a fresh nonce on the channel, and as long as the last one has not come back it
+ * reports `delivering(false)` and subscribes anew, triggers check included.
  *
  * @example
  * ```ts
@@ -138,12 +129,6 @@ export class ChangeFeed {
         return
       }
       if (found) refused = false
-      // A listening connection the driver re-opened by itself may have missed changes: start the cache afresh.
-      const onRelisten = () => {
-        if (!live) return
-        listener.delivering(false)
-        listener.delivering(true)
-      }
       // A connection lost under the feed: changes may be missed from this instant, so stop trusting now; trust
       // again once a probe comes back over the new connection, not a probe interval later.
       const onLost = () => {
@@ -156,7 +141,7 @@ export class ChangeFeed {
         })
       }
       try {
-        unlisten = await listen(onPayload, onRelisten, onLost)
+        unlisten = await listen(onPayload, onLost)
         if (stopped) await unlisten()
         else if (this.#inProcess) report(true)
       } catch {
@@ -201,25 +186,15 @@ ${changeTriggers.statements.join('\n\n')}`
 function listenerFor(db: AnyPgDatabase): Listen | null {
   const client = (db as { $client?: unknown }).$client
   switch (driverOf(db)) {
-    case 'postgres.js': {
-      const sql = client as PostgresJsClient
-      return async (onPayload, onRelisten) => {
-        let listened = false
-        // postgres.js calls this on the first LISTEN and again each time it re-listens after a dropped connection.
-        const { unlisten } = await sql.listen(CHANGE_CHANNEL, onPayload, () => {
-          if (listened) onRelisten()
-          listened = true
-        })
-        return unlisten
-      }
-    }
+    case 'postgres.js':
+      return listenOnPostgresJs(client as PostgresJsClient)
     case 'pglite':
       return (onPayload) => (client as PgliteClient).listen(CHANGE_CHANNEL, onPayload)
     case 'node-postgres': {
       // A pool lends a connection to hold for listening; a single shared Client cannot be spared.
       if (typeof (client as { totalCount?: unknown }).totalCount !== 'number') return null
       const pool = client as NodePostgresPool
-      return async (onPayload, _onRelisten, onLost) => {
+      return async (onPayload, onLost) => {
         // A connection of its own, held for as long as it listens.
         const connection = await pool.connect()
         let released = false
@@ -246,3 +221,46 @@ function listenerFor(db: AnyPgDatabase): Listen | null {
       return null
   }
 }
+
+// postgres.js's own `sql.listen` re-opens a dropped connection by itself, after its reconnect backoff, and says so
+// only once it listens again: 15-30 ms and more in which a change is missed unseen. So the feed opens the same
+// kind of connection `sql.listen` opens (the client's options, one connection, no idle or lifetime limit), and
+// hears its loss at once through `onclose`. `onnotify` is how that connection hands over notifications: the
+// option `sql.listen` itself gives it, which postgres.js reads but does not type. Like `sql.listen`, it passes the
+// client's parsed options back in (postgres.js takes them as they are), hence the cast.
+function listenOnPostgresJs(client: PostgresJsClient): Listen {
+  return async (onPayload, onLost) => {
+    const { default: postgres } = await import('postgres')
+    // Lost only once it listened: a connection that never opened fails the LISTEN below instead.
+    let listening = false
+    const connection = postgres({
+      ...client.options,
+      max: 1,
+      idle_timeout: null,
+      max_lifetime: null,
+      fetch_types: false,
+      onnotify: (channel: string, payload: string) => {
+        if (channel === CHANGE_CHANNEL) onPayload(payload)
+      },
+      onclose: () => {
+        if (!listening) return
+        listening = false
+        void connection.end({ timeout: 0 })
+        onLost()
+      },
+    } as unknown as PostgresOptions)
+    try {
+      await connection.unsafe(`listen ${CHANGE_CHANNEL}`)
+      listening = true
+    } catch (error) {
+      await connection.end({ timeout: 0 })
+      throw error
+    }
+    return async () => {
+      listening = false
+      await connection.end({ timeout: 1 })
+    }
+  }
+}
+
+type PostgresOptions = Postgres.Options<Record<string, Postgres.PostgresType>>
