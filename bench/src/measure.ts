@@ -15,6 +15,8 @@ export interface Measured {
   readonly opsPerSecond: number
   /** Median CPU time of this process per operation, in microseconds (steadier than the rate on a busy machine). */
   readonly cpuMicrosPerOp: number
+  /** The CPU time per operation in each round, in order: for differences taken round by round. */
+  readonly cpuPerRound: readonly number[]
 }
 
 export interface MeasureOptions {
@@ -48,6 +50,7 @@ export async function measure(
     name: s.name,
     opsPerSecond: median(rates.get(s.name) ?? []),
     cpuMicrosPerOp: median(cpu.get(s.name) ?? []),
+    cpuPerRound: cpu.get(s.name) ?? [],
   }))
 }
 
@@ -78,6 +81,19 @@ async function runFor(
     opsPerSecond: (operations * 1000) / elapsed,
     cpuMicrosPerOp: (used.user + used.system) / operations,
   }
+}
+
+/**
+ * The median over rounds of each round's difference `row - base`: what a variant adds, set against the baseline
+ * of its own round.
+ *
+ * @example
+ * ```ts
+ * pairedDifference(traced.cpuPerRound, route.cpuPerRound) // +3.1 µs
+ * ```
+ */
+export function pairedDifference(row: readonly number[], base: readonly number[]): number {
+  return median(row.map((value, round) => value - (base[round] as number)))
 }
 
 function median(values: number[]): number {

@@ -1,4 +1,4 @@
-import { runHttp } from './run-http.js'
+import { pairedRatio, runHttp } from './run-http.js'
 
 /**
  * Each framework's route behind `auth` + `abilities('read')` on the memory store, against the same framework's
@@ -21,7 +21,8 @@ export async function benchAdapters(): Promise<{
     const bare = results.find((r) => r.name === `${framework} bare`)
     const protectedRoute = results.find((r) => r.name.startsWith(`${framework} +`))
     if (!bare || !protectedRoute) continue
-    const ratio = protectedRoute.requestsPerSecond / bare.requestsPerSecond
+    // Round by round: each round's protected route against the same round's bare one.
+    const ratio = pairedRatio(protectedRoute.perRound, bare.perRound)
     ratios.push({ framework, ratio })
     for (const [result, r] of [
       [bare, 1],

@@ -21,6 +21,8 @@ export interface HttpResult {
   readonly name: string
   /** Median requests per second over the rounds. */
   readonly requestsPerSecond: number
+  /** Requests per second in each round, in order: for ratios taken round by round against a baseline. */
+  readonly perRound: readonly number[]
   /** Median server CPU time per request, in microseconds (user + system, from /proc). */
   readonly cpuMicrosPerRequest: number
   /** Non-2xx answers seen in all rounds: must be 0, or the figure means nothing. */
@@ -159,6 +161,7 @@ export async function runHttp(
     return {
       name: s.name,
       requestsPerSecond: median(entry.rps),
+      perRound: entry.rps,
       cpuMicrosPerRequest: median(entry.cpu),
       errors: entry.errors,
       statementsPerRequest: entry.statements / Math.max(1, entry.requests),
@@ -180,6 +183,19 @@ async function stopServer({ child }: Running): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
   await exited
   clearTimeout(timer)
+}
+
+/**
+ * The median over rounds of each round's ratio `row / base`: a spell that slows one round slows both sides of its
+ * ratio, where a ratio of medians would set one round's base against another's row.
+ *
+ * @example
+ * ```ts
+ * pairedRatio(traced.perRound, route.perRound) // 0.93
+ * ```
+ */
+export function pairedRatio(row: readonly number[], base: readonly number[]): number {
+  return median(row.map((value, round) => value / (base[round] as number)))
 }
 
 function median(values: number[]): number {

@@ -3,7 +3,7 @@ import { createTokens, PermissionRegistry } from '@jetstream/tokens'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { peerKey } from './better-auth.js'
-import { type HttpResult, type HttpScenario, runHttp } from './run-http.js'
+import { type HttpResult, type HttpScenario, pairedRatio, runHttp } from './run-http.js'
 import { issueTokens, writeTokens } from './token-set.js'
 
 export interface VerificationTable {
@@ -63,18 +63,19 @@ export async function benchVerification(serverUrl: string): Promise<Verification
       scenario('@jetstream/express, drizzle on the server, cached', 'express', 'drizzle-postgres-cached'),
     ]
     const results = await runHttp(scenarios, { rounds: 3, seconds: 5 })
-    const rate = (name: string) => results.find((r) => r.name === name)?.requestsPerSecond ?? Number.NaN
-    const bareHono = rate('bare Hono route, no auth')
+    const rounds = (name: string) => results.find((r) => r.name === name)?.perRound ?? []
+    const bareHono = rounds('bare Hono route, no auth')
     const floorFor = (r: HttpResult) =>
       r.name.includes('PGlite')
-        ? rate('raw floor: sha256 + primary-key select, PGlite')
+        ? rounds('raw floor: sha256 + primary-key select, PGlite')
         : r.name.includes('server') || r.name.includes('postgres.js') || r.name.includes('better-auth')
-          ? rate('raw floor: sha256 + primary-key select, postgres.js')
-          : Number.NaN
+          ? rounds('raw floor: sha256 + primary-key select, postgres.js')
+          : null
+    // Ratios round by round: each round's row against the same round's bare route or floor.
     const rows = results.map((r) => {
       const floor = floorFor(r)
-      return `| ${r.name} | ${Math.round(r.requestsPerSecond).toLocaleString('en-US')}/s | ${(r.requestsPerSecond / bareHono).toFixed(2)} | ${
-        Number.isNaN(floor) ? '' : (r.requestsPerSecond / floor).toFixed(2)
+      return `| ${r.name} | ${Math.round(r.requestsPerSecond).toLocaleString('en-US')}/s | ${pairedRatio(r.perRound, bareHono).toFixed(2)} | ${
+        floor === null ? '' : pairedRatio(r.perRound, floor).toFixed(2)
       } | ${r.statementsPerRequest.toFixed(3)} | ${r.cpuMicrosPerRequest.toFixed(1)} µs | ${r.errors} |`
     })
     return { rows, results }
