@@ -73,7 +73,9 @@ export interface DrizzleStoreOptions {
   /**
    * The database the change feed listens on; default `db`. Behind a pooler in transaction mode (PgBouncer), give
    * a drizzle database on a direct connection to PostgreSQL: LISTEN belongs to a session, and such a pooler hands
-   * each transaction whichever server connection is free, so notifications would reach nobody.
+   * each transaction whichever server connection is free, so notifications would reach nobody. The feed holds one
+   * connection for listening: a node-postgres pool lends it; with postgres.js the feed opens it with the client's
+   * own options, as `sql.listen` does, so that it hears at once when that connection is lost.
    */
   readonly listen?: AnyPgDatabase
   /**
