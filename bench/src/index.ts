@@ -10,8 +10,8 @@ import { deadlineWaits } from './deadline.js'
 import { benchDrizzle } from './drizzle.js'
 import { benchAdapters } from './http/adapters.js'
 import { benchLimits } from './http/limits.js'
-import { pairedRatio } from './http/run-http.js'
 import { benchVerification } from './http/verification.js'
+import { pairedRatio } from './measure.js'
 
 const only = process.argv[2]
 const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'

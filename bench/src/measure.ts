@@ -96,7 +96,28 @@ export function pairedDifference(row: readonly number[], base: readonly number[]
   return median(row.map((value, round) => value - (base[round] as number)))
 }
 
-function median(values: number[]): number {
+/**
+ * The median over rounds of each round's ratio `row / base`: a spell that slows one round slows both sides of its
+ * ratio, where a ratio of medians would set one round's base against another's row.
+ *
+ * @example
+ * ```ts
+ * pairedRatio(traced.perRound, route.perRound) // 0.93
+ * ```
+ */
+export function pairedRatio(row: readonly number[], base: readonly number[]): number {
+  return median(row.map((value, round) => value / (base[round] as number)))
+}
+
+/**
+ * The middle value (the mean of the two middle ones for an even count).
+ *
+ * @example
+ * ```ts
+ * median([3, 1, 2]) // 2
+ * ```
+ */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = sorted.length >> 1
   return sorted.length % 2

@@ -1,4 +1,5 @@
-import { pairedRatio, runHttp } from './run-http.js'
+import { pairedRatio } from '../measure.js'
+import { runHttp } from './run-http.js'
 
 /**
  * Each framework's route behind `auth` + `abilities('read')` on the memory store, against the same framework's

@@ -1,6 +1,6 @@
-import { pairedDifference } from '../measure.js'
+import { pairedDifference, pairedRatio } from '../measure.js'
 import { limitsInProcess } from './limits-in-process.js'
-import { pairedRatio, runHttp } from './run-http.js'
+import { runHttp } from './run-http.js'
 
 const VARIANTS = [
   { name: 'cached Hono route', extra: '' },

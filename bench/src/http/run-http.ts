@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { median } from '../measure.js'
 
 /**
  * One HTTP scenario: a server process (`server.ts <args>`), and whether its requests rotate through every token the
@@ -183,25 +184,4 @@ async function stopServer({ child }: Running): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
   await exited
   clearTimeout(timer)
-}
-
-/**
- * The median over rounds of each round's ratio `row / base`: a spell that slows one round slows both sides of its
- * ratio, where a ratio of medians would set one round's base against another's row.
- *
- * @example
- * ```ts
- * pairedRatio(traced.perRound, route.perRound) // 0.93
- * ```
- */
-export function pairedRatio(row: readonly number[], base: readonly number[]): number {
-  return median(row.map((value, round) => value / (base[round] as number)))
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = sorted.length >> 1
-  return sorted.length % 2
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }

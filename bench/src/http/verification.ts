@@ -2,8 +2,9 @@ import { drizzleStore, migrate } from '@jetstream/drizzle'
 import { createTokens, PermissionRegistry } from '@jetstream/tokens'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
+import { pairedRatio } from '../measure.js'
 import { peerKey } from './better-auth.js'
-import { type HttpResult, type HttpScenario, pairedRatio, runHttp } from './run-http.js'
+import { type HttpResult, type HttpScenario, runHttp } from './run-http.js'
 import { issueTokens, writeTokens } from './token-set.js'
 
 export interface VerificationTable {
