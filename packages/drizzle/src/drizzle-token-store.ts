@@ -61,8 +61,9 @@ export interface DrizzleStoreOptions {
   readonly table?: TokenTable
   /**
    * Milliseconds a statement may take before the call fails with `StorageUnavailableError` (the service answers
-   * 503 rather than hold the request). Default 5000. Not applied to an in-process PGlite, which cannot hang on a
-   * network.
+   * 503 rather than hold the request). Default 5000. A verification read past it is then cancelled on the server
+   * (`pg_cancel_backend`), as are the same reads of any instance that have run longer than this: give instances
+   * sharing a database the same timeout. Not applied to an in-process PGlite, which cannot hang on a network.
    */
   readonly timeout?: number
   /**
@@ -139,12 +140,17 @@ export class DrizzleTokenStore implements TokenStore {
     }
     this.#db = db
     this.#table = table
-    // An in-process PGlite has no network to hang on; every other driver gets a deadline per statement.
-    this.#deadline = driverOf(db) === 'pglite' ? null : new StatementDeadline(timeout)
     this.#selection = selectionOf(table)
     this.#id = codecFor(table.id)
     this.#ownerId = codecFor(table.tokenableId)
-    this.#queries = tokenQueries(db, table, options.prepare ?? true)
+    const queries = tokenQueries(db, table, options.prepare ?? true)
+    this.#queries = queries
+    // An in-process PGlite has no network to hang on; every other driver gets a deadline per statement, and the
+    // server is asked to stop a verification read that passed it, so it does not hold a pooled connection.
+    this.#deadline =
+      driverOf(db) === 'pglite'
+        ? null
+        : new StatementDeadline(timeout, { cancel: () => queries.cancelOverdue(timeout) })
     this.#batch = this.#batchOn(this.#deadline, driverOf(db) === 'pglite')
     const feed = new ChangeFeed(options.listen ?? db, { probeInterval: options.probeInterval ?? 1_000 })
     if (feed.supported && table === personalAccessTokens) this.watch = (listener) => feed.start(listener)

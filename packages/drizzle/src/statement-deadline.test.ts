@@ -32,4 +32,65 @@ describe('StatementDeadline', () => {
     await expect(late).rejects.toBeInstanceOf(StorageUnavailableError)
     answer('too late')
   })
+
+  it('asks to cancel a statement past due at once, again while it still runs, and no more once it ends', async () => {
+    let cancels = 0
+    const deadline = new StatementDeadline(20, { cancel: async () => void cancels++ })
+    let answer: (value: string) => void = () => {}
+    const late = deadline.watch('find', () => new Promise<string>((resolve) => (answer = resolve)))
+    await expect(late).rejects.toBeInstanceOf(StorageUnavailableError)
+    expect(cancels).toBe(1)
+    await expect.poll(() => cancels, { timeout: 2_000 }).toBeGreaterThanOrEqual(2)
+    answer('too late')
+    const after = cancels
+    await sleep(600)
+    expect(cancels).toBe(after)
+  })
+
+  it('never asks to cancel while every statement answers in time', async () => {
+    let cancels = 0
+    const deadline = new StatementDeadline(50, { cancel: async () => void cancels++ })
+    await deadline.watch('find', async () => 'ok')
+    await expect(deadline.watch('find', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom')
+    await sleep(300)
+    expect(cancels).toBe(0)
+  })
+
+  it('sends one cancel at a time: one that hangs is not sent again beside it', async () => {
+    let cancels = 0
+    const deadline = new StatementDeadline(20, {
+      cancel: () => {
+        cancels++
+        return new Promise(() => {})
+      },
+    })
+    await expect(deadline.watch('find', () => new Promise(() => {}))).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    )
+    await expect(deadline.watch('find', () => new Promise(() => {}))).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    )
+    await sleep(600)
+    expect(cancels).toBe(1)
+  })
+
+  it('keeps answering when a cancel fails or throws', async () => {
+    let cancels = 0
+    const deadline = new StatementDeadline(20, {
+      cancel: () => {
+        cancels++
+        if (cancels === 1) throw new Error('cannot reach the server')
+        return Promise.reject(new Error('refused'))
+      },
+    })
+    await expect(deadline.watch('find', () => new Promise(() => {}))).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    )
+    await expect.poll(() => cancels, { timeout: 2_000 }).toBeGreaterThanOrEqual(2)
+    await expect(deadline.watch('find', async () => 'still works')).resolves.toBe('still works')
+  })
 })
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

@@ -4,6 +4,8 @@ interface InFlight {
   readonly due: number
   readonly operation: string
   readonly reject: (error: Error) => void
+  /** Answered 503 already, and still running. */
+  overdue: boolean
 }
 
 /**
@@ -12,20 +14,28 @@ interface InFlight {
  * the first to expire) and one timer, armed only while statements are in flight, fails those past due. A
  * `setTimeout` + `Promise.race` per statement cost a visible share of a loopback lookup (bench/).
  *
+ * A failed statement may still be running on the server, holding its pooled connection. Given `cancel`, the
+ * deadline calls it as soon as a statement passes due, and again every 250 ms for as long as any statement past
+ * due is still running, one call at a time: `cancel` asks the server to stop them.
+ *
  * @example
  * ```ts
- * const deadline = new StatementDeadline(5_000)
+ * const deadline = new StatementDeadline(5_000, { cancel: () => queries.cancelOverdue(5_000) })
  * const rows = await deadline.watch('find', () => client.unsafe(query, [id]))
  * ```
  */
 export class StatementDeadline {
   readonly #timeout: number
+  readonly #cancel: (() => PromiseLike<unknown>) | undefined
   // Insertion-ordered: the first entry is always the oldest statement.
   readonly #inFlight = new Set<InFlight>()
   #timer: ReturnType<typeof setTimeout> | undefined
+  #overdue = 0
+  #cancelling = false
 
-  constructor(timeout: number) {
+  constructor(timeout: number, options: { readonly cancel?: () => PromiseLike<unknown> } = {}) {
     this.#timeout = timeout
+    this.#cancel = options.cancel
   }
 
   /**
@@ -38,10 +48,13 @@ export class StatementDeadline {
    */
   watch<T>(operation: string, statement: () => PromiseLike<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: InFlight = { due: Date.now() + this.#timeout, operation, reject }
+      const entry: InFlight = { due: Date.now() + this.#timeout, operation, reject, overdue: false }
       this.#inFlight.add(entry)
       this.#arm()
-      const done = () => this.#inFlight.delete(entry)
+      const done = () => {
+        if (entry.overdue) this.#overdue--
+        else this.#inFlight.delete(entry)
+      }
       try {
         statement().then(
           (value) => {
@@ -64,9 +77,7 @@ export class StatementDeadline {
     if (this.#timer !== undefined) return
     const oldest = this.#inFlight.values().next().value
     if (oldest === undefined) return
-    this.#timer = setTimeout(() => this.#expire(), Math.max(0, oldest.due - Date.now()))
-    // Watching a statement must not keep the process alive on its own.
-    ;(this.#timer as { unref?: () => void }).unref?.()
+    this.#timer = unref(setTimeout(() => this.#expire(), Math.max(0, oldest.due - Date.now())))
   }
 
   #expire(): void {
@@ -75,6 +86,8 @@ export class StatementDeadline {
     for (const entry of this.#inFlight) {
       if (entry.due > now) break
       this.#inFlight.delete(entry)
+      entry.overdue = true
+      this.#overdue++
       entry.reject(
         new StorageUnavailableError(
           `The database did not answer "${entry.operation}" within ${this.#timeout} ms.`,
@@ -82,5 +95,35 @@ export class StatementDeadline {
       )
     }
     this.#arm()
+    this.#cancelOverdue()
   }
+
+  #cancelOverdue(): void {
+    const cancel = this.#cancel
+    if (cancel === undefined || this.#cancelling || this.#overdue === 0) return
+    this.#cancelling = true
+    const again = () => {
+      unref(
+        setTimeout(() => {
+          this.#cancelling = false
+          this.#cancelOverdue()
+        }, CANCEL_INTERVAL),
+      )
+    }
+    try {
+      cancel().then(again, again)
+    } catch {
+      again()
+    }
+  }
+}
+
+// How often statements past due are cancelled again: one that reached the server after its deadline started
+// counting is past the timeout there only a little later.
+const CANCEL_INTERVAL = 250
+
+// Watching statements must not keep the process alive on its own.
+function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
+  ;(timer as { unref?: () => void }).unref?.()
+  return timer
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
 import {
   localAndServer,
+  nodePostgresDatabase,
   pgliteDatabase,
   postgresJsDatabase,
   serverUrl,
@@ -178,6 +179,62 @@ describe.skipIf(!serverUrl)(
         await locked
         await locker.end({ timeout: 1 })
       }
+    })
+  },
+)
+
+describe.skipIf(!serverUrl).each(['postgres.js', 'node-postgres'] as const)(
+  'a verification read past the deadline, through %s',
+  (driver) => {
+    // The store's connections carry this name, so the test sees its statements and no other file's.
+    const name = `jetstream_overdue_${driver.replace(/\W/g, '_')}`
+    let database: TestDatabase & { schema: string }
+    let observer: postgres.Sql
+    beforeAll(async () => {
+      database =
+        driver === 'postgres.js'
+          ? await postgresJsDatabase(serverUrl as string, { connection: { application_name: name } })
+          : await nodePostgresDatabase(serverUrl as string, { application_name: name })
+      observer = postgres(serverUrl as string, { max: 1 })
+    })
+    afterAll(async () => {
+      await observer.end({ timeout: 1 })
+      await database.close()
+    })
+
+    it('is cancelled on the server once answered 503, while what held it up still does', async () => {
+      const tokens = createTokens({ store: drizzleStore(database.db, { timeout: 1_000 }), lastUsed: false })
+      const { plainTextToken } = await tokens.create('42', 'locked out')
+      const store = (wait: string) =>
+        observer`select count(*)::int as n from pg_stat_activity
+          where application_name = ${name} and state = 'active' and ${wait} in ('any', wait_event_type)`.then(
+          (rows) => rows[0]?.n,
+        )
+      // Another session holds the table until the end of the test: only a cancel can end the read.
+      const locker = postgres(serverUrl as string, { max: 1, onnotice: () => {} })
+      let release = () => {}
+      const held = new Promise<void>((resolve) => (release = resolve))
+      let locking = () => {}
+      const isLocked = new Promise<void>((resolve) => (locking = resolve))
+      const locked = locker.begin(async (tx) => {
+        await tx.unsafe(`lock table ${database.schema}.personal_access_tokens in access exclusive mode`)
+        locking()
+        await held
+      })
+      try {
+        await isLocked
+        const answer = tokens.authenticate(plainTextToken).catch((e: unknown) => e)
+        await expect.poll(() => store('Lock'), { timeout: 900, interval: 20 }).toBe(1)
+        const error = await answer
+        expect(error).toBeInstanceOf(StorageUnavailableError)
+        expect((error as Error).message).toBe('The database did not answer "find" within 1000 ms.')
+        await expect.poll(() => store('any'), { timeout: 2_000, interval: 20 }).toBe(0)
+      } finally {
+        release()
+        await locked
+        await locker.end({ timeout: 1 })
+      }
+      expect(await tokens.authenticate(plainTextToken)).toMatchObject({ name: 'locked out' })
     })
   },
 )

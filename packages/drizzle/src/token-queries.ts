@@ -134,6 +134,11 @@ export interface TokenQueries {
   byId(id: unknown): Promise<TokenRow | undefined>
   byHash(hash: string): Promise<TokenRow | undefined>
   byIds(ids: readonly unknown[]): Promise<TokenRow[]>
+  /**
+   * Asks the server to stop these reads wherever they have run for more than `olderThan` milliseconds, whichever
+   * process sent them (`pg_cancel_backend`, for the connection's own role, on its database).
+   */
+  cancelOverdue(olderThan: number): Promise<unknown>
 }
 
 interface Prepared {
@@ -198,10 +203,17 @@ export function tokenQueries(db: AnyPgDatabase, table: TokenTable, prepare = tru
   const byId = run('byId')
   const byHash = run('byHash')
   const byIds = run('byIds')
+  // The server shows each statement's text, whether prepared or not, so the texts find these reads.
+  const texts = Object.values(statements).map((statement) => sql`${statement.toSQL().sql}`)
   return {
     byId: (id) => byId(id).then(first),
     byHash: (hash) => byHash(hash).then(first),
     byIds: (ids) => byIds(ids),
+    cancelOverdue: (olderThan) =>
+      db.execute(sql`select pg_cancel_backend(pid) from pg_stat_activity
+        where datname = current_database() and usename = current_user and pid <> pg_backend_pid()
+          and state = 'active' and query in (${sql.join(texts, sql`, `)})
+          and query_start < clock_timestamp() - make_interval(secs => ${olderThan / 1000})`),
   }
 }
 

@@ -104,7 +104,7 @@ export async function postgresJsDatabase(
 export async function nodePostgresDatabase(
   url: string,
   settings: Readonly<Record<string, string>> = {},
-): Promise<TestDatabase> {
+): Promise<TestDatabase & { schema: string }> {
   const { schema, drop } = await freshSchema(url)
   const options = Object.entries({ ...settings, search_path: schema })
     .map(([name, value]) => `-c ${name}=${value}`)
@@ -116,6 +116,7 @@ export async function nodePostgresDatabase(
   statements.length = 0
   return {
     db,
+    schema,
     statements,
     exec: async (query) => void (await pool.query(query)),
     close: async () => {
