@@ -1,5 +1,5 @@
 import { testTokenStore } from '@jetstream/testing'
-import { createTokens } from '@jetstream/tokens'
+import { createTokens, StorageUnavailableError } from '@jetstream/tokens'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import pg from 'pg'
@@ -138,5 +138,49 @@ describe.skipIf(!ready).each(drivers)('a verification cache behind PgBouncer, th
     }
   })
 })
+
+describe.skipIf(!ready).each(drivers)(
+  'a verification read past the deadline behind PgBouncer, through %s',
+  (_, open) => {
+    it('is cancelled on the server through the pooler, while what held it up still does', async () => {
+      const pooled = open()
+      const tokens = createTokens({
+        store: drizzleStore(pooled.db, { prepare: false, timeout: 1_000 }),
+        lastUsed: false,
+      })
+      // The store's reads in this file's database, by their text (the pooler sets the server connection's name).
+      const reads = (wait: string) =>
+        direct`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and state = 'active' and query like 'select "id", %'
+          and ${wait} in ('any', wait_event_type)`.then((rows) => rows[0]?.n)
+      let release = () => {}
+      const held = new Promise<void>((resolve) => (release = resolve))
+      let locking = () => {}
+      const isLocked = new Promise<void>((resolve) => (locking = resolve))
+      try {
+        const { plainTextToken } = await tokens.create('42', 'locked out')
+        const locked = direct.begin(async (tx) => {
+          await tx.unsafe('lock table personal_access_tokens in access exclusive mode')
+          locking()
+          await held
+        })
+        try {
+          await isLocked
+          const answer = tokens.authenticate(plainTextToken).catch((e: unknown) => e)
+          await expect.poll(() => reads('Lock'), { timeout: 900, interval: 20 }).toBe(1)
+          expect(await answer).toBeInstanceOf(StorageUnavailableError)
+          await expect.poll(() => reads('any'), { timeout: 2_000, interval: 20 }).toBe(0)
+        } finally {
+          release()
+          await locked
+        }
+        expect(await tokens.authenticate(plainTextToken)).toMatchObject({ name: 'locked out' })
+      } finally {
+        await tokens.close()
+        await pooled.end()
+      }
+    })
+  },
+)
 
 if (!ready) it.skip('runs behind PgBouncer when PGBOUNCER_URL and DATABASE_URL are set', () => {})

@@ -211,7 +211,7 @@ export function tokenQueries(db: AnyPgDatabase, table: TokenTable, prepare = tru
     byIds: (ids) => byIds(ids),
     cancelOverdue: (olderThan) =>
       db.execute(sql`select pg_cancel_backend(pid) from pg_stat_activity
-        where datname = current_database() and usename = current_user and pid <> pg_backend_pid()
+        where datname = current_database() and usename = session_user and pid <> pg_backend_pid()
           and state = 'active' and query in (${sql.join(texts, sql`, `)})
           and query_start < clock_timestamp() - make_interval(secs => ${olderThan / 1000})`),
   }
