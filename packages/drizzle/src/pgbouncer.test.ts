@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type AnyPgDatabase, drizzleStore } from './drizzle-token-store.js'
 import { migrate } from './migrate.js'
 import { serverUrl } from './test-support/databases.js'
+import { lockTable } from './test-support/table-lock.js'
 
 /*
  * Behind PgBouncer in transaction mode (Debian's 1.18, which cannot follow prepared statements): every statement
@@ -151,28 +152,18 @@ describe.skipIf(!ready).each(drivers)(
       // The store's reads in this file's database, by their text (the pooler sets the server connection's name).
       const reads = (wait: string) =>
         direct`select count(*)::int as n from pg_stat_activity
-        where datname = current_database() and state = 'active' and query like 'select "id", %'
-          and ${wait} in ('any', wait_event_type)`.then((rows) => rows[0]?.n)
-      let release = () => {}
-      const held = new Promise<void>((resolve) => (release = resolve))
-      let locking = () => {}
-      const isLocked = new Promise<void>((resolve) => (locking = resolve))
+          where datname = current_database() and state = 'active' and query like 'select "id", %'
+            and ${wait} in ('any', wait_event_type)`.then((rows) => rows[0]?.n)
       try {
         const { plainTextToken } = await tokens.create('42', 'locked out')
-        const locked = direct.begin(async (tx) => {
-          await tx.unsafe('lock table personal_access_tokens in access exclusive mode')
-          locking()
-          await held
-        })
+        const lock = await lockTable(direct, 'personal_access_tokens')
         try {
-          await isLocked
           const answer = tokens.authenticate(plainTextToken).catch((e: unknown) => e)
           await expect.poll(() => reads('Lock'), { timeout: 900, interval: 20 }).toBe(1)
           expect(await answer).toBeInstanceOf(StorageUnavailableError)
           await expect.poll(() => reads('any'), { timeout: 2_000, interval: 20 }).toBe(0)
         } finally {
-          release()
-          await locked
+          await lock.release()
         }
         expect(await tokens.authenticate(plainTextToken)).toMatchObject({ name: 'locked out' })
       } finally {

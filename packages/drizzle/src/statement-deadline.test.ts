@@ -64,12 +64,8 @@ describe('StatementDeadline', () => {
         return new Promise(() => {})
       },
     })
-    await expect(deadline.watch('find', () => new Promise(() => {}))).rejects.toBeInstanceOf(
-      StorageUnavailableError,
-    )
-    await expect(deadline.watch('find', () => new Promise(() => {}))).rejects.toBeInstanceOf(
-      StorageUnavailableError,
-    )
+    await timedOut(deadline)
+    await timedOut(deadline)
     await sleep(600)
     expect(cancels).toBe(1)
   })
@@ -83,13 +79,18 @@ describe('StatementDeadline', () => {
         return Promise.reject(new Error('refused'))
       },
     })
-    await expect(deadline.watch('find', () => new Promise(() => {}))).rejects.toBeInstanceOf(
-      StorageUnavailableError,
-    )
+    await timedOut(deadline)
     await expect.poll(() => cancels, { timeout: 2_000 }).toBeGreaterThanOrEqual(2)
     await expect(deadline.watch('find', async () => 'still works')).resolves.toBe('still works')
   })
 })
+
+/** Watches a statement that never answers, until the deadline fails it. */
+async function timedOut(deadline: StatementDeadline): Promise<void> {
+  await expect(deadline.watch('find', () => new Promise(() => {}))).rejects.toBeInstanceOf(
+    StorageUnavailableError,
+  )
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))

@@ -14,6 +14,7 @@ import {
   type TestDatabase,
 } from './test-support/databases.js'
 import { type DatabaseProxy, startProxy } from './test-support/proxy.js'
+import { lockTable } from './test-support/table-lock.js'
 
 describe('a PGlite that has been closed', () => {
   let database: TestDatabase
@@ -163,11 +164,7 @@ describe.skipIf(!serverUrl)(
       const { plainTextToken } = await tokens.create('42', 'locked out')
       // Another session holds the table: the lookup waits on the lock until the server gives up on it.
       const locker = postgres(serverUrl as string, { max: 2, onnotice: () => {} })
-      const locked = locker.begin(async (tx) => {
-        await tx.unsafe(`lock table ${database.schema}.personal_access_tokens in access exclusive mode`)
-        await new Promise((resolve) => setTimeout(resolve, 1_500))
-      })
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      const lock = await lockTable(locker, `${database.schema}.personal_access_tokens`)
       try {
         const error = await tokens.authenticate(plainTextToken).catch((e: unknown) => e)
         expect(error).toBeInstanceOf(StorageUnavailableError)
@@ -176,7 +173,7 @@ describe.skipIf(!serverUrl)(
         where application_name = 'jetstream_statement_timeout' and state = 'active'`
         expect(running[0]?.n).toBe(0)
       } finally {
-        await locked
+        await lock.release()
         await locker.end({ timeout: 1 })
       }
     })
@@ -212,17 +209,8 @@ describe.skipIf(!serverUrl).each(['postgres.js', 'node-postgres'] as const)(
         )
       // Another session holds the table until the end of the test: only a cancel can end the read.
       const locker = postgres(serverUrl as string, { max: 1, onnotice: () => {} })
-      let release = () => {}
-      const held = new Promise<void>((resolve) => (release = resolve))
-      let locking = () => {}
-      const isLocked = new Promise<void>((resolve) => (locking = resolve))
-      const locked = locker.begin(async (tx) => {
-        await tx.unsafe(`lock table ${database.schema}.personal_access_tokens in access exclusive mode`)
-        locking()
-        await held
-      })
+      const lock = await lockTable(locker, `${database.schema}.personal_access_tokens`)
       try {
-        await isLocked
         const answer = tokens.authenticate(plainTextToken).catch((e: unknown) => e)
         await expect.poll(() => store('Lock'), { timeout: 900, interval: 20 }).toBe(1)
         const error = await answer
@@ -230,8 +218,7 @@ describe.skipIf(!serverUrl).each(['postgres.js', 'node-postgres'] as const)(
         expect((error as Error).message).toBe('The database did not answer "find" within 1000 ms.')
         await expect.poll(() => store('any'), { timeout: 2_000, interval: 20 }).toBe(0)
       } finally {
-        release()
-        await locked
+        await lock.release()
         await locker.end({ timeout: 1 })
       }
       expect(await tokens.authenticate(plainTextToken)).toMatchObject({ name: 'locked out' })
