@@ -128,3 +128,43 @@ describe.runIf(hasRedis)('when Redis is down', () => {
     expect(((await response.json()) as { code: string }).code).toBe('storage_unavailable')
   })
 })
+
+describe.runIf(hasRedis)('when Redis cannot be reached and the client waits for it', () => {
+  // ioredis as most apps build it: its offline queue holds commands until it reconnects, for as long as it tries.
+  let redis: Redis
+  let close = async () => {}
+  let base = ''
+  const errors: unknown[] = []
+  beforeAll(async () => {
+    redis = new Redis({ port: 1, lazyConnect: true })
+    redis.on('error', () => {})
+    const tokens = createTokens({
+      store: new MemoryTokenStore(),
+      rateLimit: {
+        limit: 1,
+        window: 60,
+        timeout: 200,
+        backend: (options) => new RateLimiterRedis({ storeClient: redis, ...options }),
+      },
+      on: { error: (e) => errors.push(e) },
+    })
+    const app = new Hono()
+    const session = (c: { req: { header(name: string): string | undefined } }) =>
+      c.req.header('cookie') === 'session=1' ? { id: '1' } : null
+    app.get('/me', auth(tokens, { session, user: () => null }), (c) => c.json({ ok: true }))
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
+    await once(server, 'listening')
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    close = () => new Promise((resolve) => server.close(() => resolve()))
+  }, 30_000)
+  afterAll(async () => {
+    redis.disconnect()
+    await close()
+  })
+
+  it('lets the request through once the limiter’s timeout has passed, rather than wait for Redis', async () => {
+    const response = await fetch(`${base}/me`, { headers: { cookie: 'session=1' } })
+    expect(response.status).toBe(200)
+    expect(errors.map(String)).toEqual(['Error: The rate limiter did not answer within 200 ms.'])
+  })
+})

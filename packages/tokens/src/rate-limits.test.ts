@@ -6,7 +6,13 @@ import { MisconfigurationError, StorageUnavailableError, TooManyRequestsError } 
 import { errorAnswer } from './http-answer.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { PermissionRegistry } from './permission-registry.js'
-import { type Limiter, type LimiterFactory, type RateLimitOptions, RateLimits } from './rate-limits.js'
+import {
+  type Limiter,
+  type LimiterFactory,
+  type LimiterState,
+  type RateLimitOptions,
+  RateLimits,
+} from './rate-limits.js'
 import { RequestGuard } from './request-guard.js'
 import { bareAdapter } from './test-support/bare-request.js'
 import { createTokens } from './token-service.js'
@@ -120,6 +126,37 @@ describe('RateLimits', () => {
     expect(await closed.blocked('203.0.113.7')).toBeInstanceOf(StorageUnavailableError)
   })
 
+  it('counts a backend that does not answer within `timeout` as failing, and a late answer changes nothing', async () => {
+    const errors: unknown[] = []
+    let answer: (state: LimiterState) => void = () => {}
+    const waiting: Limiter = {
+      consume: () => new Promise((resolve) => (answer = resolve)),
+      get: () => new Promise(() => {}),
+    }
+    const backend = () => waiting
+    const open = new RateLimits({ limit: 1, window: 60, backend, timeout: 30 }, (error) => errors.push(error))
+    expect(await open.spend('token', '7')).toBeNull()
+    expect(await open.blocked('203.0.113.7')).toBeNull()
+    await open.failed('203.0.113.7')
+    expect(errors).toHaveLength(3)
+    expect(String(errors[0])).toContain('The rate limiter did not answer within 30 ms.')
+    answer({ msBeforeNext: 1_000, remainingPoints: 0, consumedPoints: 1 })
+    const closed = new RateLimits(
+      { limit: 1, window: 60, backend, timeout: 30, whenUnavailable: 'refuse' },
+      quiet,
+    )
+    expect(await closed.spend('token', '7')).toBeInstanceOf(StorageUnavailableError)
+    expect(await closed.blocked('203.0.113.7')).toBeInstanceOf(StorageUnavailableError)
+  })
+
+  it('passes a backend’s answers within `timeout` through as they are', async () => {
+    const backend = (options: { points: number; duration: number; keyPrefix: string }) =>
+      new RateLimiterMemory(options)
+    const limits = new RateLimits({ limit: 1, window: 60, backend, timeout: 1_000 }, quiet)
+    expect(await limits.spend('token', '7')).toBeNull()
+    expect(await limits.spend('token', '7')).toBeInstanceOf(TooManyRequestsError)
+  })
+
   it.each([
     { limit: 0, window: 60 },
     { limit: 1.5, window: 60 },
@@ -127,6 +164,8 @@ describe('RateLimits', () => {
     { limit: 10, window: 60, failures: { limit: -1, window: 60 } },
     { limit: 10, window: 60, whenUnavailable: 'maybe' },
     { limit: 10, window: 60, backend: 'redis' },
+    { limit: 10, window: 60, timeout: 0 },
+    { limit: 10, window: 60, timeout: '1s' },
   ])('refuses the misconfiguration %o', (options) => {
     expect(() => new RateLimits(options as unknown as RateLimitOptions, quiet)).toThrow(MisconfigurationError)
   })

@@ -90,6 +90,12 @@ export interface RateLimitOptions<P extends string = string> {
    * service's `on.error`.
    */
   readonly whenUnavailable?: 'allow' | 'refuse'
+  /**
+   * Milliseconds a shared backend may take to answer before it counts as failing (`whenUnavailable` then
+   * applies). Default 1000. A client that waits for its server to come back (ioredis's offline queue, a pool
+   * waiting for a connection) would otherwise hold every request for as long as the outage lasts.
+   */
+  readonly timeout?: number
 }
 
 /**
@@ -135,13 +141,19 @@ export class RateLimits {
         '`rateLimit.whenUnavailable` is `allow` (fail open) or `refuse` (fail closed).',
       )
     }
-    const backend: (limit: Parameters<LimiterFactory>[0]) => Limiter | MemoryLimiter =
-      options.backend ?? ((limit) => new MemoryLimiter(limit.duration))
-    if (typeof backend !== 'function') {
+    const timeout = options.timeout ?? 1_000
+    if (!(Number.isFinite(timeout) && timeout > 0)) {
+      throw new MisconfigurationError('`rateLimit.timeout` is a number of milliseconds greater than 0.')
+    }
+    const shared = options.backend
+    if (shared !== undefined && typeof shared !== 'function') {
       throw new MisconfigurationError(
         '`rateLimit.backend` is a function: (options) => a rate-limiter-flexible limiter.',
       )
     }
+    const backend: (limit: Parameters<LimiterFactory>[0]) => Limiter | MemoryLimiter = shared
+      ? (limit) => new TimedLimiter(shared(limit), timeout)
+      : (limit) => new MemoryLimiter(limit.duration)
     const allowance = (keyPrefix: string, limit: { limit: number; window: number }): Allowance => ({
       counter: backend({ keyPrefix, points: limit.limit, duration: limit.window }),
       limit: limit.limit,
@@ -323,6 +335,52 @@ class MemoryLimiter {
 
   get(key: string): LimiterState | null {
     return this.#storage.get(key)
+  }
+}
+
+// A shared backend's answers, each within `timeout`: past it, the call fails as a backend that is down does (its
+// late answer is dropped). rate-limiter-flexible's own `RLWrapperTimeouts` takes only its own limiter classes.
+class TimedLimiter implements Limiter {
+  readonly #limiter: Limiter
+  readonly #timeout: number
+
+  constructor(limiter: Limiter, timeout: number) {
+    this.#limiter = limiter
+    this.#timeout = timeout
+  }
+
+  consume(key: string): Promise<LimiterState> {
+    return this.#within(() => this.#limiter.consume(key))
+  }
+
+  get(key: string): Promise<LimiterState | null> {
+    return this.#within(() => this.#limiter.get(key))
+  }
+
+  #within<T>(call: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`The rate limiter did not answer within ${this.#timeout} ms.`)),
+        this.#timeout,
+      )
+      ;(timer as { unref?: () => void }).unref?.()
+      const settle = () => clearTimeout(timer)
+      try {
+        call().then(
+          (value) => {
+            settle()
+            resolve(value)
+          },
+          (outcome: unknown) => {
+            settle()
+            reject(outcome)
+          },
+        )
+      } catch (error) {
+        settle()
+        reject(error)
+      }
+    })
   }
 }
 
