@@ -4,4 +4,4 @@ export type { AnyPgDatabase, DrizzleStoreOptions, TokenTable } from './drizzle-t
 export { DrizzleTokenStore, drizzleStore } from './drizzle-token-store.js'
 export type { Migration } from './migrate.js'
 export { changeTriggers, migrate, migrations } from './migrate.js'
-export { personalAccessTokens, tokenAuditLog } from './schema.js'
+export { personalAccessTokens, tokenAuditLog, tokenRateLimits } from './schema.js'

@@ -53,7 +53,7 @@ $$;`,
 
 /**
  * The migrations, in order: the default token table and its indexes, {@link changeTriggers}, the `metadata`
- * column, then the audit trail's `token_audit_log` table and its indexes.
+ * column, the audit trail's `token_audit_log` table and its indexes, then the `token_rate_limits` table.
  *
  * @example
  * ```ts
@@ -116,14 +116,25 @@ export const migrations: readonly Migration[] = Object.freeze([
   ON token_audit_log (at);`,
     ]),
   }),
+  // Rate-limit counters (see `tokenRateLimits`): created for everyone, as the audit table is.
+  Object.freeze({
+    name: '0004_token_rate_limits',
+    statements: Object.freeze([
+      `CREATE TABLE IF NOT EXISTS token_rate_limits (
+  key text PRIMARY KEY,
+  points integer NOT NULL,
+  expire timestamp(3) with time zone
+);`,
+    ]),
+  }),
 ])
 
 // Any constant will do: it only has to be the same in every process that migrates the same database.
 const MIGRATION_LOCK = 7_351_042_001
 
 /**
- * Runs {@link migrations}: creates the default `personal_access_tokens` table, its indexes and change triggers, and
- * the audit trail's `token_audit_log` table, if they are missing, in the schema first on the connection's
+ * Runs {@link migrations}: creates the default `personal_access_tokens` table, its indexes and change triggers, the
+ * audit trail's `token_audit_log` table and the `token_rate_limits` table, if they are missing, in the schema first on the connection's
  * `search_path`. Safe to call on every start, from several processes at once (an advisory lock
  * serialises them). For quick starts and tests; production apps may prefer their drizzle-kit migrations.
  *

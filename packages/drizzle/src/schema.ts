@@ -79,3 +79,26 @@ export const tokenAuditLog = pgTable(
     index('token_audit_log_at_index').on(table.at),
   ],
 )
+
+/**
+ * Rate-limit counters kept in PostgreSQL, `token_rate_limits`, in the shape rate-limiter-flexible's
+ * `RateLimiterDrizzle` reads and writes: one row per counted key (a policy's prefix and a token id, a user id or a
+ * client address; never a secret), its points and when its window ends. For several instances sharing limits
+ * without Redis; each request then costs one upsert.
+ *
+ * @example
+ * ```ts
+ * import { RateLimiterDrizzle } from 'rate-limiter-flexible'
+ *
+ * const rateLimit = {
+ *   limit: 600,
+ *   window: 60,
+ *   backend: (options) => new RateLimiterDrizzle({ storeClient: db, schema: tokenRateLimits, ...options }),
+ * }
+ * ```
+ */
+export const tokenRateLimits = pgTable('token_rate_limits', {
+  key: text('key').primaryKey(),
+  points: integer('points').notNull(),
+  expire: timestamp('expire', { withTimezone: true, precision: 3 }),
+})
