@@ -151,7 +151,7 @@ export class DrizzleTokenStore implements TokenStore {
       driverOf(db) === 'pglite'
         ? null
         : new StatementDeadline(timeout, { cancel: () => queries.cancelOverdue(timeout) })
-    this.#batch = this.#batchOn(this.#deadline, driverOf(db) === 'pglite')
+    this.#batch = this.#batchOn(driverOf(db) === 'pglite')
     const feed = new ChangeFeed(options.listen ?? db, { probeInterval: options.probeInterval ?? 1_000 })
     if (feed.supported && table === personalAccessTokens) this.watch = (listener) => feed.start(listener)
   }
@@ -378,15 +378,13 @@ export class DrizzleTokenStore implements TokenStore {
   // Lookups by id share statements (lookup-batch.ts): on a server, round trips; in process, PGlite's per-query work,
   // which one statement for 50 ids costs about 4 times (0.2-0.3 ms alone, 1 ms for 50, measured here). PGlite runs
   // one query at a time, before any other request is read: there lookups asked in one turn go together.
-  #batchOn(deadline: StatementDeadline | null, inProcess: boolean): LookupBatch<TokenRow> {
+  #batchOn(inProcess: boolean): LookupBatch<TokenRow> {
     const queries = this.#queries
     const id = this.#id
-    const watched = <T>(query: () => PromiseLike<T>) =>
-      deadline ? deadline.watch('find', query) : Promise.resolve(query())
     return new LookupBatch<TokenRow>(
       {
-        one: (key) => watched(() => queries.byId(id.encode(key))),
-        many: (keys) => watched(() => queries.byIds(keys.map((key) => id.encode(key)))),
+        one: (key) => this.#watch('find', () => queries.byId(id.encode(key))),
+        many: (keys) => this.#watch('find', () => queries.byIds(keys.map((key) => id.encode(key)))),
         key: (row) => String(row.id),
       },
       {
