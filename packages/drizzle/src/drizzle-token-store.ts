@@ -147,11 +147,13 @@ export class DrizzleTokenStore implements TokenStore {
     this.#queries = queries
     // An in-process PGlite has no network to hang on; every other driver gets a deadline per statement, and the
     // server is asked to stop a verification read that passed it, so it does not hold a pooled connection.
-    this.#deadline =
-      driverOf(db) === 'pglite'
-        ? null
-        : new StatementDeadline(timeout, { cancel: () => queries.cancelOverdue(timeout) })
-    this.#batch = this.#batchOn(driverOf(db) === 'pglite')
+    const inProcess = driverOf(db) === 'pglite'
+    this.#deadline = inProcess
+      ? null
+      : new StatementDeadline(timeout, {
+          cancel: { operation: 'find', run: () => queries.cancelOverdue(timeout) },
+        })
+    this.#batch = this.#batchOn(inProcess)
     const feed = new ChangeFeed(options.listen ?? db, { probeInterval: options.probeInterval ?? 1_000 })
     if (feed.supported && table === personalAccessTokens) this.watch = (listener) => feed.start(listener)
   }

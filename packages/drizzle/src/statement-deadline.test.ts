@@ -35,7 +35,9 @@ describe('StatementDeadline', () => {
 
   it('asks to cancel a statement past due at once, again while it still runs, and no more once it ends', async () => {
     let cancels = 0
-    const deadline = new StatementDeadline(20, { cancel: async () => void cancels++ })
+    const deadline = new StatementDeadline(20, {
+      cancel: { operation: 'find', run: async () => void cancels++ },
+    })
     let answer: (value: string) => void = () => {}
     const late = deadline.watch('find', () => new Promise<string>((resolve) => (answer = resolve)))
     await expect(late).rejects.toBeInstanceOf(StorageUnavailableError)
@@ -47,9 +49,25 @@ describe('StatementDeadline', () => {
     expect(cancels).toBe(after)
   })
 
+  it('asks to cancel only for statements of its operation', async () => {
+    let cancels = 0
+    const deadline = new StatementDeadline(20, {
+      cancel: { operation: 'find', run: async () => void cancels++ },
+    })
+    await expect(deadline.watch('insert', () => new Promise(() => {}))).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    )
+    await sleep(300)
+    expect(cancels).toBe(0)
+    await timedOut(deadline)
+    expect(cancels).toBe(1)
+  })
+
   it('never asks to cancel while every statement answers in time', async () => {
     let cancels = 0
-    const deadline = new StatementDeadline(50, { cancel: async () => void cancels++ })
+    const deadline = new StatementDeadline(50, {
+      cancel: { operation: 'find', run: async () => void cancels++ },
+    })
     await deadline.watch('find', async () => 'ok')
     await expect(deadline.watch('find', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom')
     await sleep(300)
@@ -59,9 +77,12 @@ describe('StatementDeadline', () => {
   it('sends one cancel at a time: one that hangs is not sent again beside it', async () => {
     let cancels = 0
     const deadline = new StatementDeadline(20, {
-      cancel: () => {
-        cancels++
-        return new Promise(() => {})
+      cancel: {
+        operation: 'find',
+        run: () => {
+          cancels++
+          return new Promise(() => {})
+        },
       },
     })
     await timedOut(deadline)
@@ -73,10 +94,13 @@ describe('StatementDeadline', () => {
   it('keeps answering when a cancel fails or throws', async () => {
     let cancels = 0
     const deadline = new StatementDeadline(20, {
-      cancel: () => {
-        cancels++
-        if (cancels === 1) throw new Error('cannot reach the server')
-        return Promise.reject(new Error('refused'))
+      cancel: {
+        operation: 'find',
+        run: () => {
+          cancels++
+          if (cancels === 1) throw new Error('cannot reach the server')
+          return Promise.reject(new Error('refused'))
+        },
       },
     })
     await timedOut(deadline)

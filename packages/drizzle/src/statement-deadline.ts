@@ -1,10 +1,16 @@
 import { StorageUnavailableError } from '@jetstream/tokens'
 
+/** Which statements a deadline can have the server stop (`operation`, as given to `watch`), and how. */
+interface StatementCancel {
+  readonly operation: string
+  run(): PromiseLike<unknown>
+}
+
 interface InFlight {
   readonly due: number
   readonly operation: string
   readonly reject: (error: Error) => void
-  /** Answered 503 already, and still running. */
+  /** Past due (answered 503 already), still running, and of the operation the cancel can reach. */
   overdue: boolean
 }
 
@@ -15,25 +21,27 @@ interface InFlight {
  * `setTimeout` + `Promise.race` per statement cost a visible share of a loopback lookup (bench/).
  *
  * A failed statement may still be running on the server, holding its pooled connection. Given `cancel`, the
- * deadline calls it as soon as a statement passes due, and again every 250 ms for as long as any statement past
- * due is still running, one call at a time: `cancel` asks the server to stop them.
+ * deadline calls its `run` as soon as a statement of its `operation` passes due, and again every 250 ms for as long
+ * as any such statement is still running, one call at a time: `run` asks the server to stop them.
  *
  * @example
  * ```ts
- * const deadline = new StatementDeadline(5_000, { cancel: () => queries.cancelOverdue(5_000) })
+ * const deadline = new StatementDeadline(5_000, {
+ *   cancel: { operation: 'find', run: () => queries.cancelOverdue(5_000) },
+ * })
  * const rows = await deadline.watch('find', () => client.unsafe(query, [id]))
  * ```
  */
 export class StatementDeadline {
   readonly #timeout: number
-  readonly #cancel: (() => PromiseLike<unknown>) | undefined
+  readonly #cancel: StatementCancel | undefined
   // Insertion-ordered: the first entry is always the oldest statement.
   readonly #inFlight = new Set<InFlight>()
   #timer: ReturnType<typeof setTimeout> | undefined
   #overdue = 0
   #cancelling = false
 
-  constructor(timeout: number, options: { readonly cancel?: () => PromiseLike<unknown> } = {}) {
+  constructor(timeout: number, options: { readonly cancel?: StatementCancel } = {}) {
     this.#timeout = timeout
     this.#cancel = options.cancel
   }
@@ -86,8 +94,11 @@ export class StatementDeadline {
     for (const entry of this.#inFlight) {
       if (entry.due > now) break
       this.#inFlight.delete(entry)
-      entry.overdue = true
-      this.#overdue++
+      // Only statements the cancel can reach are counted: others would keep it asking for nothing.
+      if (entry.operation === this.#cancel?.operation) {
+        entry.overdue = true
+        this.#overdue++
+      }
       entry.reject(
         new StorageUnavailableError(
           `The database did not answer "${entry.operation}" within ${this.#timeout} ms.`,
@@ -111,7 +122,7 @@ export class StatementDeadline {
       )
     }
     try {
-      cancel().then(again, again)
+      cancel.run().then(again, again)
     } catch {
       again()
     }
