@@ -146,7 +146,7 @@ describe.skipIf(!ready).each(drivers)(
     it('is cancelled on the server through the pooler, while what held it up still does', async () => {
       const pooled = open()
       const tokens = createTokens({
-        store: drizzleStore(pooled.db, { prepare: false, timeout: 1_000 }),
+        store: drizzleStore(pooled.db, { prepare: false, timeout: 2_500 }),
         lastUsed: false,
       })
       // The store's reads in this file's database, by their text (the pooler sets the server connection's name).
@@ -159,9 +159,9 @@ describe.skipIf(!ready).each(drivers)(
         const lock = await lockTable(direct, 'personal_access_tokens')
         try {
           const answer = tokens.authenticate(plainTextToken).catch((e: unknown) => e)
-          await expect.poll(() => reads('Lock'), { timeout: 900, interval: 20 }).toBe(1)
+          await expect.poll(() => reads('Lock'), { timeout: 2_000, interval: 20 }).toBe(1)
           expect(await answer).toBeInstanceOf(StorageUnavailableError)
-          await expect.poll(() => reads('any'), { timeout: 2_000, interval: 20 }).toBe(0)
+          await expect.poll(() => reads('any'), { timeout: 5_000, interval: 20 }).toBe(0)
         } finally {
           await lock.release()
         }

@@ -200,7 +200,7 @@ describe.skipIf(!serverUrl).each(['postgres.js', 'node-postgres'] as const)(
     })
 
     it('is cancelled on the server once answered 503, while what held it up still does', async () => {
-      const tokens = createTokens({ store: drizzleStore(database.db, { timeout: 1_000 }), lastUsed: false })
+      const tokens = createTokens({ store: drizzleStore(database.db, { timeout: 2_500 }), lastUsed: false })
       const { plainTextToken } = await tokens.create('42', 'locked out')
       const store = (wait: string) =>
         observer`select count(*)::int as n from pg_stat_activity
@@ -212,11 +212,11 @@ describe.skipIf(!serverUrl).each(['postgres.js', 'node-postgres'] as const)(
       const lock = await lockTable(locker, `${database.schema}.personal_access_tokens`)
       try {
         const answer = tokens.authenticate(plainTextToken).catch((e: unknown) => e)
-        await expect.poll(() => store('Lock'), { timeout: 900, interval: 20 }).toBe(1)
+        await expect.poll(() => store('Lock'), { timeout: 2_000, interval: 20 }).toBe(1)
         const error = await answer
         expect(error).toBeInstanceOf(StorageUnavailableError)
-        expect((error as Error).message).toBe('The database did not answer "find" within 1000 ms.')
-        await expect.poll(() => store('any'), { timeout: 2_000, interval: 20 }).toBe(0)
+        expect((error as Error).message).toBe('The database did not answer "find" within 2500 ms.')
+        await expect.poll(() => store('any'), { timeout: 5_000, interval: 20 }).toBe(0)
       } finally {
         await lock.release()
         await locker.end({ timeout: 1 })
