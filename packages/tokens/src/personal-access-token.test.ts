@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { lastUsedMillis, PersonalAccessToken, type PersonalAccessTokenData } from './personal-access-token.js'
+import {
+  lastUsedMillis,
+  PersonalAccessToken,
+  type PersonalAccessTokenData,
+  swapVerification,
+} from './personal-access-token.js'
 
 function token(abilities: string[], data: Partial<PersonalAccessTokenData> = {}): PersonalAccessToken {
   return new PersonalAccessToken({
@@ -98,5 +103,21 @@ describe('lastUsedMillis', () => {
       lastUsedAt: new Date(createdAt.getTime() + 5),
     })
     expect(lastUsedMillis(used)).toBe(createdAt.getTime() + 5)
+  })
+})
+
+describe('swapVerification', () => {
+  it('holds one value per token, handed back once, and shows nowhere an app looks', () => {
+    const data = { id: '1', owner: { type: 'user', id: '42' }, name: 'n', abilities: [], expiresAt: null }
+    const token = new PersonalAccessToken({ ...data, createdAt: new Date(), lastUsedAt: null })
+    const other = new PersonalAccessToken({ ...data, createdAt: new Date(), lastUsedAt: null })
+    const attempt = { started: 1 }
+    const json = JSON.stringify(token)
+    expect(swapVerification(token, attempt)).toBeNull()
+    expect(swapVerification(other, null)).toBeNull()
+    expect(JSON.stringify(token)).toBe(json)
+    expect(Object.keys(token)).not.toContain('verification')
+    expect(swapVerification(token, null)).toBe(attempt)
+    expect(swapVerification(token, null)).toBeNull()
   })
 })

@@ -55,6 +55,26 @@ export function lastUsedMillis(token: PersonalAccessToken): number | null {
   return lastUsedTime(token)
 }
 
+// Set by the class's static block, like `lastUsedTime`.
+let verificationSlot: (token: PersonalAccessToken, next?: object | null) => object | null
+
+/**
+ * The authentication that verified a token and waits for its use (telemetry, audit trail), read and replaced in one
+ * call: `next` is stored, the value before it returned. A slot on the token rather than a WeakMap in the service:
+ * each verification makes its token afresh, and the WeakMap's set, get and delete cost about 0.3 µs more per
+ * authentication (0.57 µs against 0.17-0.29 µs with telemetry that does nothing). For the token service of this
+ * package; not exported to apps.
+ *
+ * @example
+ * ```ts
+ * swapVerification(token, attempt) // null: the token was just made
+ * const attempt = swapVerification(token, null) // the attempt, and the slot empty again
+ * ```
+ */
+export function swapVerification(token: PersonalAccessToken, next: object | null): object | null {
+  return verificationSlot(token, next)
+}
+
 export class PersonalAccessToken<P extends string = string> implements PersonalAccessTokenData {
   readonly id: string
   readonly owner: TokenOwner
@@ -69,9 +89,15 @@ export class PersonalAccessToken<P extends string = string> implements PersonalA
   readonly #lastUsedAt: number | null
   readonly #expiresAt: number | null
   readonly #createdAt: number
+  #verification: object | null = null
 
   static {
     lastUsedTime = (token) => token.#lastUsedAt
+    verificationSlot = (token, next = null) => {
+      const previous = token.#verification
+      token.#verification = next
+      return previous
+    }
   }
 
   constructor(data: PersonalAccessTokenData, options: AbilityOptions = {}) {

@@ -11,7 +11,12 @@ import {
 import { type LastUsedOptions, LastUsedTracker } from './last-used-tracker.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
 import type { Grant, PermissionRegistry } from './permission-registry.js'
-import { type AbilityOptions, lastUsedMillis, PersonalAccessToken } from './personal-access-token.js'
+import {
+  type AbilityOptions,
+  lastUsedMillis,
+  PersonalAccessToken,
+  swapVerification,
+} from './personal-access-token.js'
 import {
   assertValidPrefix,
   generateSecret,
@@ -372,8 +377,9 @@ export class TokenService<P extends string = string> {
   readonly #rehashing = new Set<string>()
   readonly #hooks: TokenServiceHooks<P>
   readonly #telemetry: TokenTelemetry | null
-  // With telemetry: the authentications a token was verified by, until it is used or its owner is not found.
-  readonly #verified: WeakMap<PersonalAccessToken<P>, Attempt> | null
+  // With telemetry or an audit trail, each authentication is followed (an `Attempt`): an accepted token carries its
+  // attempt (`swapVerification`) until it is used or its owner is not found.
+  readonly #observed: boolean
   readonly #audit: AuditSink | null
   readonly #now: () => Date
   /** The clock as epoch milliseconds: `authenticate` needs no Date object unless it queues a touch. */
@@ -463,8 +469,7 @@ export class TokenService<P extends string = string> {
       )
     }
     this.#audit = audit
-    // Authentications are followed (an `Attempt` each) for telemetry and for the audit trail alike.
-    this.#verified = telemetry === null && audit === null ? null : new WeakMap()
+    this.#observed = telemetry !== null || audit !== null
     const now = options.now
     this.#now = now ?? (() => new Date())
     this.#clock = now ? () => now().getTime() : Date.now
@@ -594,13 +599,13 @@ export class TokenService<P extends string = string> {
     mayLookUp = true,
     context?: AuditContext,
   ): PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null> | typeof NEEDS_LOOKUP {
-    return this.#verified === null
-      ? this.#verifyAs(plainText, mayLookUp, null)
-      : this.#observe(plainText, mayLookUp, context)
+    return this.#observed
+      ? this.#observe(plainText, mayLookUp, context)
+      : this.#verifyAs(plainText, mayLookUp, null)
   }
 
-  // `#verify` with telemetry: a refusal or a failure ends the authentication here; an accepted token waits in
-  // `#verified` for its use, or for the app to find no owner, which ends it.
+  // `#verify` with telemetry: a refusal or a failure ends the authentication here; an accepted token carries it
+  // until its use, or until the app finds no owner, which ends it.
   #observe(
     plainText: string,
     mayLookUp: boolean,
@@ -627,7 +632,7 @@ export class TokenService<P extends string = string> {
 
   #verifiedBy(attempt: Attempt, token: PersonalAccessToken<P> | null): PersonalAccessToken<P> | null {
     if (token === null) this.#ended(attempt)
-    else this.#verified?.set(token, attempt)
+    else swapVerification(token, attempt)
     return token
   }
 
@@ -785,21 +790,20 @@ export class TokenService<P extends string = string> {
       }
     }
     if (this.#hooks.authenticated) this.#emit(this.#hooks.authenticated, used)
-    if (this.#verified !== null) this.#endVerified(token, true)
+    if (this.#observed) this.#endVerified(token, true)
     return used
   }
 
   // The request guard found no owner for a token `#verify` accepted.
   #refuse(token: PersonalAccessToken<P>): void {
-    if (this.#verified !== null) this.#endVerified(token, false)
+    if (this.#observed) this.#endVerified(token, false)
   }
 
   // Ends the authentication that verified this token: accepted when the token is used, refused when its owner is
   // not found. A token this service did not just verify has none.
   #endVerified(token: PersonalAccessToken<P>, accepted: boolean): void {
-    const attempt = this.#verified?.get(token)
-    if (attempt === undefined) return
-    this.#verified?.delete(token)
+    const attempt = swapVerification(token, null) as Attempt | null
+    if (attempt === null) return
     attempt.found(token.owner)
     if (accepted) attempt.tokenId = token.id
     else attempt.refused('rejected', token.id)
