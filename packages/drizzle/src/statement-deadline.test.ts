@@ -34,77 +34,52 @@ describe('StatementDeadline', () => {
   })
 
   it('asks to cancel a statement past due at once, again while it still runs, and no more once it ends', async () => {
-    let cancels = 0
-    const deadline = new StatementDeadline(20, {
-      cancel: { operation: 'find', run: async () => void cancels++ },
-    })
+    const { deadline, cancels } = countingCancel(20)
     let answer: (value: string) => void = () => {}
     const late = deadline.watch('find', () => new Promise<string>((resolve) => (answer = resolve)))
     await expect(late).rejects.toBeInstanceOf(StorageUnavailableError)
-    expect(cancels).toBe(1)
-    await expect.poll(() => cancels, { timeout: 2_000 }).toBeGreaterThanOrEqual(2)
+    expect(cancels()).toBe(1)
+    await expect.poll(cancels, { timeout: 2_000 }).toBeGreaterThanOrEqual(2)
     answer('too late')
-    const after = cancels
+    const after = cancels()
     await sleep(600)
-    expect(cancels).toBe(after)
+    expect(cancels()).toBe(after)
   })
 
   it('asks to cancel only for statements of its operation', async () => {
-    let cancels = 0
-    const deadline = new StatementDeadline(20, {
-      cancel: { operation: 'find', run: async () => void cancels++ },
-    })
+    const { deadline, cancels } = countingCancel(20)
     await expect(deadline.watch('insert', () => new Promise(() => {}))).rejects.toBeInstanceOf(
       StorageUnavailableError,
     )
     await sleep(300)
-    expect(cancels).toBe(0)
+    expect(cancels()).toBe(0)
     await timedOut(deadline)
-    expect(cancels).toBe(1)
+    expect(cancels()).toBe(1)
   })
 
   it('never asks to cancel while every statement answers in time', async () => {
-    let cancels = 0
-    const deadline = new StatementDeadline(50, {
-      cancel: { operation: 'find', run: async () => void cancels++ },
-    })
+    const { deadline, cancels } = countingCancel(50)
     await deadline.watch('find', async () => 'ok')
     await expect(deadline.watch('find', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom')
     await sleep(300)
-    expect(cancels).toBe(0)
+    expect(cancels()).toBe(0)
   })
 
   it('sends one cancel at a time: one that hangs is not sent again beside it', async () => {
-    let cancels = 0
-    const deadline = new StatementDeadline(20, {
-      cancel: {
-        operation: 'find',
-        run: () => {
-          cancels++
-          return new Promise(() => {})
-        },
-      },
-    })
+    const { deadline, cancels } = countingCancel(20, () => new Promise(() => {}))
     await timedOut(deadline)
     await timedOut(deadline)
     await sleep(600)
-    expect(cancels).toBe(1)
+    expect(cancels()).toBe(1)
   })
 
   it('keeps answering when a cancel fails or throws', async () => {
-    let cancels = 0
-    const deadline = new StatementDeadline(20, {
-      cancel: {
-        operation: 'find',
-        run: () => {
-          cancels++
-          if (cancels === 1) throw new Error('cannot reach the server')
-          return Promise.reject(new Error('refused'))
-        },
-      },
+    const { deadline, cancels } = countingCancel(20, (call) => {
+      if (call === 1) throw new Error('cannot reach the server')
+      return Promise.reject(new Error('refused'))
     })
     await timedOut(deadline)
-    await expect.poll(() => cancels, { timeout: 2_000 }).toBeGreaterThanOrEqual(2)
+    await expect.poll(cancels, { timeout: 2_000 }).toBeGreaterThanOrEqual(2)
     await expect(deadline.watch('find', async () => 'still works')).resolves.toBe('still works')
   })
 })
@@ -118,4 +93,16 @@ async function timedOut(deadline: StatementDeadline): Promise<void> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+// A deadline whose cancel of `find` counts its calls and answers as `answer` does for the nth.
+function countingCancel(
+  timeout: number,
+  answer: (call: number) => PromiseLike<unknown> = async () => {},
+): { deadline: StatementDeadline; cancels: () => number } {
+  let calls = 0
+  const deadline = new StatementDeadline(timeout, {
+    cancel: { operation: 'find', run: () => answer(++calls) },
+  })
+  return { deadline, cancels: () => calls }
 }

@@ -5,6 +5,7 @@ import {
   type PersonalAccessTokenData,
   swapVerification,
 } from './personal-access-token.js'
+import { Attempt } from './token-telemetry.js'
 
 function token(abilities: string[], data: Partial<PersonalAccessTokenData> = {}): PersonalAccessToken {
   return new PersonalAccessToken({
@@ -111,7 +112,7 @@ describe('swapVerification', () => {
     const data = { id: '1', owner: { type: 'user', id: '42' }, name: 'n', abilities: [], expiresAt: null }
     const token = new PersonalAccessToken({ ...data, createdAt: new Date(), lastUsedAt: null })
     const other = new PersonalAccessToken({ ...data, createdAt: new Date(), lastUsedAt: null })
-    const attempt = { started: 1 }
+    const attempt = new Attempt()
     const json = JSON.stringify(token)
     expect(swapVerification(token, attempt)).toBeNull()
     expect(swapVerification(other, null)).toBeNull()

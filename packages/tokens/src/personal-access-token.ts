@@ -1,5 +1,6 @@
 import type { TokenOwner } from './token-owner.js'
 import type { TokenMetadata } from './token-store.js'
+import type { Attempt } from './token-telemetry.js'
 
 /** The fields of a {@link PersonalAccessToken}: everything about a token except its secret and hash. */
 export interface PersonalAccessTokenData {
@@ -56,7 +57,7 @@ export function lastUsedMillis(token: PersonalAccessToken): number | null {
 }
 
 // Set by the class's static block, like `lastUsedTime`.
-let verificationSlot: (token: PersonalAccessToken, next?: object | null) => object | null
+let verificationSlot: (token: PersonalAccessToken, next: Attempt | null) => Attempt | null
 
 /**
  * The authentication that verified a token and waits for its use (telemetry, audit trail), read and replaced in one
@@ -71,7 +72,7 @@ let verificationSlot: (token: PersonalAccessToken, next?: object | null) => obje
  * const attempt = swapVerification(token, null) // the attempt, and the slot empty again
  * ```
  */
-export function swapVerification(token: PersonalAccessToken, next: object | null): object | null {
+export function swapVerification(token: PersonalAccessToken, next: Attempt | null): Attempt | null {
   return verificationSlot(token, next)
 }
 
@@ -89,11 +90,11 @@ export class PersonalAccessToken<P extends string = string> implements PersonalA
   readonly #lastUsedAt: number | null
   readonly #expiresAt: number | null
   readonly #createdAt: number
-  #verification: object | null = null
+  #verification: Attempt | null = null
 
   static {
     lastUsedTime = (token) => token.#lastUsedAt
-    verificationSlot = (token, next = null) => {
+    verificationSlot = (token, next) => {
       const previous = token.#verification
       token.#verification = next
       return previous

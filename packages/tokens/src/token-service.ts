@@ -604,8 +604,8 @@ export class TokenService<P extends string = string> {
       : this.#verifyAs(plainText, mayLookUp, null)
   }
 
-  // `#verify` with telemetry: a refusal or a failure ends the authentication here; an accepted token carries it
-  // until its use, or until the app finds no owner, which ends it.
+  // `#verify` with telemetry or an audit trail: a refusal or a failure ends the authentication here; an accepted
+  // token carries it until its use, or until the app finds no owner, which ends it.
   #observe(
     plainText: string,
     mayLookUp: boolean,
@@ -800,9 +800,9 @@ export class TokenService<P extends string = string> {
   }
 
   // Ends the authentication that verified this token: accepted when the token is used, refused when its owner is
-  // not found. A token this service did not just verify has none.
+  // not found. A token that carries none (its authentication ended already) ends nothing.
   #endVerified(token: PersonalAccessToken<P>, accepted: boolean): void {
-    const attempt = swapVerification(token, null) as Attempt | null
+    const attempt = swapVerification(token, null)
     if (attempt === null) return
     attempt.found(token.owner)
     if (accepted) attempt.tokenId = token.id
