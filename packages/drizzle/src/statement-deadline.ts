@@ -6,19 +6,8 @@ interface StatementCancel {
   run(): PromiseLike<unknown>
 }
 
-interface InFlight {
-  readonly due: number
-  readonly operation: string
-  readonly reject: (error: Error) => void
-  /** Past due (answered 503 already), still running, and of the operation the cancel can reach. */
-  overdue: boolean
-}
-
 /**
  * Fails a statement that has not answered within the timeout, so a request never waits on a database that hangs.
- * No timer per statement: statements are watched in start order (all share one timeout, so the oldest is always
- * the first to expire) and one timer, armed only while statements are in flight, fails those past due. A
- * `setTimeout` + `Promise.race` per statement cost a visible share of a loopback lookup (bench/).
  *
  * A failed statement may still be running on the server, holding its pooled connection. Given `cancel`, the
  * deadline calls its `run` as soon as a statement of its `operation` passes due, and again every 250 ms for as long
@@ -35,9 +24,7 @@ interface InFlight {
 export class StatementDeadline {
   readonly #timeout: number
   readonly #cancel: StatementCancel | undefined
-  // Insertion-ordered: the first entry is always the oldest statement.
-  readonly #inFlight = new Set<InFlight>()
-  #timer: ReturnType<typeof setTimeout> | undefined
+  // Statements past due (answered 503 already), still running, of the operation the cancel can reach.
   #overdue = 0
   #cancelling = false
 
@@ -56,12 +43,23 @@ export class StatementDeadline {
    */
   watch<T>(operation: string, statement: () => PromiseLike<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: InFlight = { due: Date.now() + this.#timeout, operation, reject, overdue: false }
-      this.#inFlight.add(entry)
-      this.#arm()
+      // Only statements the cancel can reach are counted: others would keep it asking for nothing.
+      const cancellable = operation === this.#cancel?.operation
+      let overdue = false
+      const timer = setTimeout(() => {
+        overdue = cancellable
+        if (overdue) this.#overdue++
+        reject(
+          new StorageUnavailableError(
+            `The database did not answer "${operation}" within ${this.#timeout} ms.`,
+          ),
+        )
+        this.#cancelOverdue()
+      }, this.#timeout)
+      unref(timer)
       const done = () => {
-        if (entry.overdue) this.#overdue--
-        else this.#inFlight.delete(entry)
+        clearTimeout(timer)
+        if (overdue) this.#overdue--
       }
       try {
         statement().then(
@@ -79,34 +77,6 @@ export class StatementDeadline {
         reject(error)
       }
     })
-  }
-
-  #arm(): void {
-    if (this.#timer !== undefined) return
-    const oldest = this.#inFlight.values().next().value
-    if (oldest === undefined) return
-    this.#timer = unref(setTimeout(() => this.#expire(), Math.max(0, oldest.due - Date.now())))
-  }
-
-  #expire(): void {
-    this.#timer = undefined
-    const now = Date.now()
-    for (const entry of this.#inFlight) {
-      if (entry.due > now) break
-      this.#inFlight.delete(entry)
-      // Only statements the cancel can reach are counted: others would keep it asking for nothing.
-      if (entry.operation === this.#cancel?.operation) {
-        entry.overdue = true
-        this.#overdue++
-      }
-      entry.reject(
-        new StorageUnavailableError(
-          `The database did not answer "${entry.operation}" within ${this.#timeout} ms.`,
-        ),
-      )
-    }
-    this.#arm()
-    this.#cancelOverdue()
   }
 
   #cancelOverdue(): void {
