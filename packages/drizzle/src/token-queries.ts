@@ -188,17 +188,16 @@ export function tokenQueries(db: AnyPgDatabase, table: TokenTable, prepare = tru
       const text = statements[key].toSQL().sql
       return (value) => client.query(text, [value]).then((result) => result.rows.map(toRow))
     }
-  } else if (prepare) {
-    // node-postgres prepares by name on each connection; the name must differ per statement text.
+  } else {
+    // node-postgres prepares by name on each connection; the name must differ per statement text. An empty name
+    // is no name: the driver sends the text unnamed (other drivers ignore the name). Either way drizzle builds the
+    // text once, here.
     const { schema, name: tableName } = getTableConfig(table)
     const name = `jetstream_tokens_${schema ?? ''}_${tableName}`.replace(/\W/g, '_')
     run = (key) => {
-      const prepared = statements[key].prepare(`${name}_${key}`) as unknown as Prepared
+      const prepared = statements[key].prepare(prepare ? `${name}_${key}` : '') as unknown as Prepared
       return (value) => prepared.execute({ value })
     }
-  } else {
-    // Unnamed: drizzle builds the text on each call and the driver sends it without a statement name.
-    run = (key) => (value) => statements[key].execute({ value }) as unknown as Promise<TokenRow[]>
   }
   const byId = run('byId')
   const byHash = run('byHash')
