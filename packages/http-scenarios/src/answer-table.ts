@@ -63,9 +63,9 @@ const refused = (status: number, code: string, extra: Partial<Expected> = {}): E
 const scope = (abilities: string) => `Bearer realm="api", error="insufficient_scope", scope="${abilities}"`
 
 const json = (value: unknown) => JSON.stringify(value)
-/** One allowed request to `/limited/me`, spending one of the allowance a row then exceeds. */
-const spend = async (kit: Kit, headers: Record<string, string>) => {
-  const response = await fetch(`${kit.origin}/limited/me`, { headers })
+/** One allowed request to `/limited/me` (or `/shared/me`), spending one of the allowance a row then exceeds. */
+const spend = async (kit: Kit, headers: Record<string, string>, group = 'limited') => {
+  const response = await fetch(`${kit.origin}/${group}/me`, { headers })
   await response.arrayBuffer()
   expect(response.status).toBe(200)
 }
@@ -383,6 +383,38 @@ const rows: [string, Build, Expected][] = [
       await first.arrayBuffer()
       expect(first.status).toBe(201)
       return { method: 'POST', path: '/limited/posts', headers: { authorization: `Bearer ${token}` } }
+    },
+    refused(429, 'too_many_requests', {
+      retryAfter: expect.stringMatching(/^(?:5\d|60)$/),
+      rateLimit: expect.stringMatching(/^"ability:create";r=0;t=(?:5\d|60)$/),
+      rateLimitPolicy: '"ability:create";q=1;w=60',
+    }),
+  ],
+  // The same limits counted by a limiter that answers through a promise (`sharedLimitedRoute`), as Redis does.
+  [
+    'a token past a limit counted through a promise → the same 429',
+    async (kit) => {
+      const token = await kit.bearer(['read'])
+      for (let i = 0; i < 2; i++) await spend(kit, { authorization: `Bearer ${token}` }, 'shared')
+      return { method: 'GET', path: '/shared/me', headers: { authorization: `Bearer ${token}` } }
+    },
+    refused(429, 'too_many_requests', {
+      retryAfter: expect.stringMatching(/^(?:5\d|60)$/),
+      rateLimit: expect.stringMatching(/^"token";r=0;t=(?:5\d|60)$/),
+      rateLimitPolicy: '"token";q=2;w=60',
+    }),
+  ],
+  [
+    'a token past an ability’s own limit counted through a promise → the same 429',
+    async (kit) => {
+      const token = await kit.bearer(['read', 'create'])
+      const first = await fetch(`${kit.origin}/shared/posts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      })
+      await first.arrayBuffer()
+      expect(first.status).toBe(201)
+      return { method: 'POST', path: '/shared/posts', headers: { authorization: `Bearer ${token}` } }
     },
     refused(429, 'too_many_requests', {
       retryAfter: expect.stringMatching(/^(?:5\d|60)$/),

@@ -8,6 +8,7 @@ import {
   type TokenService,
   type TokenStore,
 } from '@jetstream/tokens'
+import { RateLimiterMemory } from 'rate-limiter-flexible'
 
 export const permissions = new PermissionRegistry({
   permissions: ['create', 'read', 'update', 'delete'],
@@ -74,6 +75,8 @@ export class SwitchableStore extends MemoryTokenStore {
  * - `GET /acme/me`: auth required in realm `acme`, then abilities('delete') → `{ ok: true }`
  * - `GET /limited/me`: auth required, with the route group's own {@link limitedRoute} rate limits → `{ user }`
  * - `POST /limited/posts`: the same limits (a guard of its own), then abilities('create') → 201 `{ created: true }`
+ * - `GET /shared/me`, `POST /shared/posts`: the same two with {@link sharedLimitedRoute}, limits that answer
+ *   through a promise
  * - the token-management routes at `/user/api-tokens` (session only, the default), and again at
  *   `/bearer/api-tokens` with `bearerAbility: 'create'` (bearer management opted in)
  * Sessions: the `session` cookie holds a user id (`sessionUser`); tokens belong to users by id (`userForToken`).
@@ -87,6 +90,16 @@ export const limitedRoute: RateLimitOptions<Permission> = {
   window: 60,
   abilities: { create: { limit: 1, window: 60 } },
   failures: { limit: 3, window: 60 },
+}
+
+/**
+ * The same limits as {@link limitedRoute}, counted by a limiter the service awaits, as one on Redis or PostgreSQL
+ * is: rate-limiter-flexible's own `RateLimiterMemory`. Each adapter then takes its path for limits that answer
+ * through a promise.
+ */
+export const sharedLimitedRoute: RateLimitOptions<Permission> = {
+  ...limitedRoute,
+  backend: (options) => new RateLimiterMemory(options),
 }
 
 export interface ScenarioSetup {

@@ -548,53 +548,59 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
       })
     })
 
-    describe('rate limits (the route group’s own: 2 a minute per token, 1 a minute for create, 3 refused tokens per address)', () => {
-      it('count each token apart, and leave routes without limits alone', async () => {
-        const first = await tokenFor('1', ['read'])
-        const second = await tokenFor('1', ['read'])
-        for (let i = 0; i < 2; i++)
-          expect((await call('GET', '/limited/me', { token: first })).status).toBe(200)
-        const refused = await call('GET', '/limited/me', { token: first })
-        expect(refused.status).toBe(429)
-        expect(refused.json).toEqual({
-          message: 'Too many requests: wait before trying again.',
-          code: 'too_many_requests',
+    describe.each([
+      ['/limited', 'counted in this process'],
+      ['/shared', 'counted by a limiter that answers through a promise, as Redis or PostgreSQL does'],
+    ])(
+      'rate limits on %s (the route group’s own: 2 a minute per token, 1 a minute for create, 3 refused tokens per address; %s)',
+      (group) => {
+        it('count each token apart, and leave routes without limits alone', async () => {
+          const first = await tokenFor('1', ['read'])
+          const second = await tokenFor('1', ['read'])
+          for (let i = 0; i < 2; i++)
+            expect((await call('GET', `${group}/me`, { token: first })).status).toBe(200)
+          const refused = await call('GET', `${group}/me`, { token: first })
+          expect(refused.status).toBe(429)
+          expect(refused.json).toEqual({
+            message: 'Too many requests: wait before trying again.',
+            code: 'too_many_requests',
+          })
+          expectNoLeak(refused, first.split('|')[1] as string)
+          expect((await call('GET', `${group}/me`, { token: second })).status).toBe(200)
+          expect((await call('GET', '/me', { token: first })).status).toBe(200)
         })
-        expectNoLeak(refused, first.split('|')[1] as string)
-        expect((await call('GET', '/limited/me', { token: second })).status).toBe(200)
-        expect((await call('GET', '/me', { token: first })).status).toBe(200)
-      })
 
-      it('spend an ability’s own allowance per token, only for a token that passes the check', async () => {
-        const first = await tokenFor('1', ['read', 'create'])
-        const second = await tokenFor('1', ['read', 'create'])
-        const reader = await tokenFor('1', ['read'])
-        expect((await call('POST', '/limited/posts', { token: first })).status).toBe(201)
-        const refused = await call('POST', '/limited/posts', { token: first })
-        expect(refused.status).toBe(429)
-        expect(refused.headers.get('ratelimit-policy')).toBe('"ability:create";q=1;w=60')
-        expectNoLeak(refused, first.split('|')[1] as string)
-        expect((await call('POST', '/limited/posts', { token: second })).status).toBe(201)
-        // Missing the ability: 403, and nothing spent.
-        for (let i = 0; i < 2; i++) {
-          expect((await call('POST', '/limited/posts', { token: reader })).status).toBe(403)
-        }
-      })
+        it('spend an ability’s own allowance per token, only for a token that passes the check', async () => {
+          const first = await tokenFor('1', ['read', 'create'])
+          const second = await tokenFor('1', ['read', 'create'])
+          const reader = await tokenFor('1', ['read'])
+          expect((await call('POST', `${group}/posts`, { token: first })).status).toBe(201)
+          const refused = await call('POST', `${group}/posts`, { token: first })
+          expect(refused.status).toBe(429)
+          expect(refused.headers.get('ratelimit-policy')).toBe('"ability:create";q=1;w=60')
+          expectNoLeak(refused, first.split('|')[1] as string)
+          expect((await call('POST', `${group}/posts`, { token: second })).status).toBe(201)
+          // Missing the ability: 403, and nothing spent.
+          for (let i = 0; i < 2; i++) {
+            expect((await call('POST', `${group}/posts`, { token: reader })).status).toBe(403)
+          }
+        })
 
-      it('slow a client that keeps presenting refused tokens, before its tokens reach the store', async () => {
-        const good = await tokenFor('1', ['read'])
-        for (const bad of ['1|nope', `999999|${'a'.repeat(40)}00000000`, 'garbage']) {
-          expect((await call('GET', '/limited/me', { token: bad })).status).toBe(401)
-        }
-        if (setup.outage) setup.outage.down = true
-        const blocked = await call('GET', '/limited/me', { token: good })
-        // 429, not 503: with the store down, a lookup would have failed.
-        expect(blocked.status).toBe(429)
-        expect(blocked.headers.get('ratelimit-policy')).toBe('"failures";q=3;w=60')
-        if (setup.outage) setup.outage.down = false
-        // Requests without a token are not the address's failures to pay for.
-        expect((await call('GET', '/limited/me', { session: '1' })).status).toBe(200)
-      })
-    })
+        it('slow a client that keeps presenting refused tokens, before its tokens reach the store', async () => {
+          const good = await tokenFor('1', ['read'])
+          for (const bad of ['1|nope', `999999|${'a'.repeat(40)}00000000`, 'garbage']) {
+            expect((await call('GET', `${group}/me`, { token: bad })).status).toBe(401)
+          }
+          if (setup.outage) setup.outage.down = true
+          const blocked = await call('GET', `${group}/me`, { token: good })
+          // 429, not 503: with the store down, a lookup would have failed.
+          expect(blocked.status).toBe(429)
+          expect(blocked.headers.get('ratelimit-policy')).toBe('"failures";q=3;w=60')
+          if (setup.outage) setup.outage.down = false
+          // Requests without a token are not the address's failures to pay for.
+          expect((await call('GET', `${group}/me`, { session: '1' })).status).toBe(200)
+        })
+      },
+    )
   })
 }

@@ -1,5 +1,11 @@
 import type { AddressInfo } from 'node:net'
-import { limitedRoute, posts, type RunningApp, type ScenarioSetup } from '@jetstream/http-scenarios'
+import {
+  limitedRoute,
+  posts,
+  type RunningApp,
+  type ScenarioSetup,
+  sharedLimitedRoute,
+} from '@jetstream/http-scenarios'
 import express, { type Express, type Request } from 'express'
 import { abilities, ability, apiTokenRoutes, auth, authOf, errorHandler } from '../index.js'
 
@@ -24,17 +30,22 @@ export function scenarioApp(setup: ScenarioSetup): Express {
       res.json({ ok: true })
     },
   )
-  app.get('/limited/me', auth(setup.tokens, { session, user, rateLimit: limitedRoute }), (req, res) => {
-    res.json({ user: req.auth?.user ?? null })
-  })
-  app.post(
-    '/limited/posts',
-    auth(setup.tokens, { session, user, rateLimit: limitedRoute }),
-    abilities('create'),
-    (_req, res) => {
-      res.status(201).json({ created: true })
-    },
-  )
+  for (const [group, rateLimit] of [
+    ['limited', limitedRoute],
+    ['shared', sharedLimitedRoute],
+  ] as const) {
+    app.get(`/${group}/me`, auth(setup.tokens, { session, user, rateLimit }), (req, res) => {
+      res.json({ user: req.auth?.user ?? null })
+    })
+    app.post(
+      `/${group}/posts`,
+      auth(setup.tokens, { session, user, rateLimit }),
+      abilities('create'),
+      (_req, res) => {
+        res.status(201).json({ created: true })
+      },
+    )
+  }
   app.get('/me', signedIn, (req, res) => {
     const { user: me, token, tokenCan } = authOf(req)
     res.json({

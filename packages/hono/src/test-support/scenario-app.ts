@@ -1,6 +1,12 @@
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
-import { limitedRoute, posts, type RunningApp, type ScenarioSetup } from '@jetstream/http-scenarios'
+import {
+  limitedRoute,
+  posts,
+  type RunningApp,
+  type ScenarioSetup,
+  sharedLimitedRoute,
+} from '@jetstream/http-scenarios'
 import { Hono } from 'hono'
 import { getCookie } from 'hono/cookie'
 import { type AuthEnv, abilities, ability, apiTokenRoutes, auth } from '../index.js'
@@ -21,15 +27,17 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
   app.get('/acme/me', auth(setup.tokens, { session, user, realm: 'acme' }), abilities('delete'), (c) =>
     c.json({ ok: true }),
   )
-  app.get('/limited/me', auth(setup.tokens, { session, user, rateLimit: limitedRoute }), (c) =>
-    c.json({ user: c.var.auth.user }),
-  )
-  app.post(
-    '/limited/posts',
-    auth(setup.tokens, { session, user, rateLimit: limitedRoute }),
-    abilities('create'),
-    (c) => c.json({ created: true }, 201),
-  )
+  for (const [group, rateLimit] of [
+    ['limited', limitedRoute],
+    ['shared', sharedLimitedRoute],
+  ] as const) {
+    app.get(`/${group}/me`, auth(setup.tokens, { session, user, rateLimit }), (c) =>
+      c.json({ user: c.var.auth.user }),
+    )
+    app.post(`/${group}/posts`, auth(setup.tokens, { session, user, rateLimit }), abilities('create'), (c) =>
+      c.json({ created: true }, 201),
+    )
+  }
 
   const api = new Hono<AuthEnv>()
   api.use(auth(setup.tokens, { session, user }))

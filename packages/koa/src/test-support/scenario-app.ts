@@ -4,6 +4,7 @@ import {
   posts,
   type RunningApp,
   type ScenarioSetup,
+  sharedLimitedRoute,
   type User,
 } from '@jetstream/http-scenarios'
 import { Router } from '@koa/router'
@@ -26,18 +27,23 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   open.get('/acme/me', auth(setup.tokens, { session, user, realm: 'acme' }), abilities('delete'), (ctx) => {
     ctx.body = { ok: true }
   })
-  open.get('/limited/me', auth(setup.tokens, { session, user, rateLimit: limitedRoute }), (ctx) => {
-    ctx.body = { user: ctx.state.auth.user }
-  })
-  open.post(
-    '/limited/posts',
-    auth(setup.tokens, { session, user, rateLimit: limitedRoute }),
-    abilities('create'),
-    (ctx) => {
-      ctx.status = 201
-      ctx.body = { created: true }
-    },
-  )
+  for (const [group, rateLimit] of [
+    ['limited', limitedRoute],
+    ['shared', sharedLimitedRoute],
+  ] as const) {
+    open.get(`/${group}/me`, auth(setup.tokens, { session, user, rateLimit }), (ctx) => {
+      ctx.body = { user: ctx.state.auth.user }
+    })
+    open.post(
+      `/${group}/posts`,
+      auth(setup.tokens, { session, user, rateLimit }),
+      abilities('create'),
+      (ctx) => {
+        ctx.status = 201
+        ctx.body = { created: true }
+      },
+    )
+  }
   app.use(open.routes())
 
   const api = new Router<AuthState>()
@@ -86,7 +92,7 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
     bearerAbility: 'create',
   })
   app.use(async (ctx, next) => {
-    if (['/maybe', '/custom/me', '/acme/me', '/limited/me'].includes(ctx.path)) return next()
+    if (['/maybe', '/custom/me', '/acme/me', '/limited/me', '/shared/me'].includes(ctx.path)) return next()
     return signedIn(ctx, () =>
       api.routes()(ctx as never, () =>
         tokenRoutes(ctx as never, () => bearerTokenRoutes(ctx as never, next)),
