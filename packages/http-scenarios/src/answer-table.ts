@@ -422,6 +422,12 @@ const rows: [string, Build, Expected][] = [
       rateLimitPolicy: '"ability:create";q=1;w=60',
     }),
   ],
+  // A library error thrown where no `auth` runs, answered by the framework's error handler (`errorHandler()`).
+  [
+    'a library error thrown outside auth → errorHandler answers it as auth would',
+    async () => ({ method: 'GET', path: '/thrown' }),
+    refused(401, 'unauthenticated', { challenge: 'Bearer realm="api"' }),
+  ],
   // The realm is the guard's, in every answer about the request: 401s and later ability checks alike.
   [
     'realm set: a guest → 401 in that realm',

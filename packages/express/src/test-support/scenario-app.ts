@@ -6,6 +6,7 @@ import {
   type ScenarioSetup,
   sharedLimitedRoute,
 } from '@jetstream/http-scenarios'
+import { UnauthenticatedError } from '@jetstream/tokens'
 import express, { type Express, type Request } from 'express'
 import { abilities, ability, apiTokenRoutes, auth, authOf, errorHandler } from '../index.js'
 
@@ -16,6 +17,10 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   const app = express()
   const signedIn = auth(setup.tokens, { session, user })
 
+  // A library error thrown where no `auth` runs: the app's error handler answers it.
+  app.get('/thrown', () => {
+    throw new UnauthenticatedError()
+  })
   app.get('/maybe', auth(setup.tokens, { session, user, required: false }), (req, res) => {
     res.json({ user: req.auth?.user ?? null })
   })

@@ -7,9 +7,10 @@ import {
   type ScenarioSetup,
   sharedLimitedRoute,
 } from '@jetstream/http-scenarios'
+import { UnauthenticatedError } from '@jetstream/tokens'
 import { Hono } from 'hono'
 import { getCookie } from 'hono/cookie'
-import { type AuthEnv, abilities, ability, apiTokenRoutes, auth } from '../index.js'
+import { type AuthEnv, abilities, ability, apiTokenRoutes, auth, errorHandler } from '../index.js'
 
 /** The scenario app, as a Hono user would write it. */
 export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
@@ -17,6 +18,11 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
     setup.sessionUser(`session=${getCookie(c, 'session') ?? ''}`)
   const user = (token: { owner: { id: string } }) => setup.userForToken(token.owner.id)
   const app = new Hono<AuthEnv>()
+  app.onError(errorHandler())
+  // A library error thrown where no `auth` runs: the app's error handler answers it.
+  app.get('/thrown', () => {
+    throw new UnauthenticatedError()
+  })
 
   app.get('/maybe', auth(setup.tokens, { session, user, required: false }), (c) =>
     c.json({ user: c.var.auth.user }),

@@ -7,17 +7,23 @@ import {
   sharedLimitedRoute,
   type User,
 } from '@jetstream/http-scenarios'
+import { UnauthenticatedError } from '@jetstream/tokens'
 import { Router } from '@koa/router'
 import Koa, { type Context } from 'koa'
-import { type AuthState, abilities, ability, apiTokenRoutes, auth } from '../index.js'
+import { type AuthState, abilities, ability, apiTokenRoutes, auth, errorHandler } from '../index.js'
 
 /** The scenario app, as a Koa user would write it. */
 export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   const session = (ctx: Context) => setup.sessionUser(`session=${ctx.cookies.get('session') ?? ''}`)
   const user = (token: { owner: { id: string } }) => setup.userForToken(token.owner.id)
   const app = new Koa<AuthState>()
+  app.use(errorHandler())
 
   const open = new Router<AuthState<User | null>>()
+  // A library error thrown where no `auth` runs: the app's error handler answers it.
+  open.get('/thrown', () => {
+    throw new UnauthenticatedError()
+  })
   open.get('/maybe', auth(setup.tokens, { session, user, required: false }), (ctx) => {
     ctx.body = { user: ctx.state.auth.user }
   })
@@ -92,7 +98,9 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
     bearerAbility: 'create',
   })
   app.use(async (ctx, next) => {
-    if (['/maybe', '/custom/me', '/acme/me', '/limited/me', '/shared/me'].includes(ctx.path)) return next()
+    if (['/maybe', '/custom/me', '/acme/me', '/limited/me', '/shared/me', '/thrown'].includes(ctx.path)) {
+      return next()
+    }
     return signedIn(ctx, () =>
       api.routes()(ctx as never, () =>
         tokenRoutes(ctx as never, () => bearerTokenRoutes(ctx as never, next)),
