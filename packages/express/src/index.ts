@@ -2,6 +2,7 @@ import type {
   ApiTokenRoutesOptions,
   Auth,
   AuthOptions as CoreAuthOptions,
+  ErrorHandlerOptions,
   RegisteredPermission,
   RegisteredUser,
   TokenService,
@@ -10,7 +11,7 @@ import {
   type AbilityMode,
   ApiTokenRoutes,
   abilityCheck,
-  errorAnswer,
+  answerError,
   HttpAnswer,
   type RequestBody,
   RequestGuard,
@@ -63,14 +64,15 @@ export type AuthOptions<U = RegisteredUser, P extends string = RegisteredPermiss
 >
 
 /**
- * Options of {@link apiTokenRoutes}, shared by every adapter.
+ * Options of {@link apiTokenRoutes} and of {@link errorHandler}, shared by every adapter.
  *
  * @example
  * ```ts
  * apiTokenRoutes(tokens, { prefix: '/settings/api-tokens' } satisfies ApiTokenRoutesOptions)
+ * errorHandler({ report: (error) => logger.error(error) } satisfies ErrorHandlerOptions)
  * ```
  */
-export type { ApiTokenRoutesOptions } from '@jetstream/tokens'
+export type { ApiTokenRoutesOptions, ErrorHandlerOptions } from '@jetstream/tokens'
 
 /**
  * The auth middleware (Sanctum's guard): the app's session first, then `Authorization: Bearer …`. Sets
@@ -190,19 +192,20 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
 }
 
 /**
- * Answers the errors of this library, and the client errors of Express's body parsers (413, 415, malformed JSON),
- * as the core builds them; anything else as a bare 500 without a stack (Express's own handler prints stacks
- * outside production). Add it after your routes.
+ * Answers as the core builds it, the same in every adapter: the errors of this library, client errors marked
+ * `expose` (the 400/413/415 of Express's body parsers, an app's `createError(404)`) with their own status, and
+ * anything else as a bare 500 without a stack (Express's own handler prints stacks outside production), reported to
+ * `report` (default `console.error`, as Express's own handler does). Add it after your routes.
  *
  * @example
  * ```ts
  * app.use(errorHandler())
  * ```
  */
-export function errorHandler(options: { realm?: string } = {}): ErrorRequestHandler {
+export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHandler {
   return function errorHandler(error: unknown, _req, res, next) {
     if (res.headersSent) return next(error)
-    send(res, errorAnswer(error, options))
+    send(res, answerError(error, options))
   }
 }
 

@@ -2,6 +2,7 @@ import type {
   ApiTokenRoutesOptions,
   Auth,
   AuthOptions as CoreAuthOptions,
+  ErrorHandlerOptions,
   RegisteredPermission,
   RegisteredUser,
   TokenService,
@@ -10,6 +11,7 @@ import {
   type AbilityMode,
   ApiTokenRoutes,
   abilityCheck,
+  answerError,
   errorAnswer,
   HttpAnswer,
   type RequestBody,
@@ -52,14 +54,15 @@ export type AuthOptions<U = RegisteredUser, P extends string = RegisteredPermiss
 >
 
 /**
- * Options of {@link apiTokenRoutes}, shared by every adapter.
+ * Options of {@link apiTokenRoutes} and of {@link errorHandler}, shared by every adapter.
  *
  * @example
  * ```ts
  * apiTokenRoutes(tokens, { prefix: '/settings/api-tokens' } satisfies ApiTokenRoutesOptions)
+ * errorHandler({ report: (error) => logger.error(error) } satisfies ErrorHandlerOptions)
  * ```
  */
-export type { ApiTokenRoutesOptions } from '@jetstream/tokens'
+export type { ApiTokenRoutesOptions, ErrorHandlerOptions } from '@jetstream/tokens'
 
 /**
  * The auth middleware (Sanctum's guard): the app's session first, then `Authorization: Bearer …`. Sets
@@ -185,17 +188,19 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
 }
 
 /**
- * An `app.onError` handler that answers any error this library raises as {@link auth} does (`{ message, code }`,
- * the right status and `WWW-Authenticate`), and anything else as a bare 500 without a stack.
+ * An `app.onError` handler that answers as the core builds it, the same in every adapter: any error this library
+ * raises as {@link auth} does (`{ message, code }`, the right status and `WWW-Authenticate`), a client error
+ * marked `expose` with its own status, an `HTTPException` as Hono does, and anything else as a bare 500 without a
+ * stack, reported to `report` (default `console.error`, as Hono's own handler does).
  *
  * @example
  * ```ts
  * app.onError(errorHandler())
  * ```
  */
-export function errorHandler(options: { realm?: string } = {}): (error: Error, c: Context) => Response {
+export function errorHandler(options: ErrorHandlerOptions = {}): (error: Error, c: Context) => Response {
   return (error, c) =>
-    error instanceof HTTPException ? error.getResponse() : send(c, errorAnswer(error, options))
+    error instanceof HTTPException ? error.getResponse() : send(c, answerError(error, options))
 }
 
 /**

@@ -425,8 +425,18 @@ const rows: [string, Build, Expected][] = [
   // A library error thrown where no `auth` runs, answered by the framework's error handler (`errorHandler()`).
   [
     'a library error thrown outside auth → errorHandler answers it as auth would',
-    async () => ({ method: 'GET', path: '/thrown' }),
+    async () => ({ method: 'GET', path: '/thrown/library' }),
     refused(401, 'unauthenticated', { challenge: 'Bearer realm="api"' }),
+  ],
+  [
+    'an exposed 404 of the app (createError, ctx.throw) → errorHandler keeps its status',
+    async () => ({ method: 'GET', path: '/thrown/client' }),
+    refused(404, 'not_found'),
+  ],
+  [
+    'the app’s own failure → errorHandler answers a bare 500',
+    async () => ({ method: 'GET', path: '/thrown/bug' }),
+    refused(500, 'server_error'),
   ],
   // The realm is the guard's, in every answer about the request: 401s and later ability checks alike.
   [

@@ -7,6 +7,7 @@ import {
   StorageUnavailableError,
   type TokenService,
   type TokenStore,
+  UnauthenticatedError,
 } from '@jetstream/tokens'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
 
@@ -75,6 +76,7 @@ export class SwitchableStore extends MemoryTokenStore {
  * - `GET /acme/me`: auth required in realm `acme`, then abilities('delete') → `{ ok: true }`
  * - `GET /limited/me`: auth required, with the route group's own {@link limitedRoute} rate limits → `{ user }`
  * - `POST /limited/posts`: the same limits (a guard of its own), then abilities('create') → 201 `{ created: true }`
+ * - `GET /thrown/:kind`: no auth; throws {@link thrownError}, for the framework's `errorHandler()` to answer
  * - `GET /shared/me`, `POST /shared/posts`: the same two with {@link sharedLimitedRoute}, limits that answer
  *   through a promise
  * - the token-management routes at `/user/api-tokens` (session only, the default), and again at
@@ -109,8 +111,20 @@ export interface ScenarioSetup {
   readonly clock: { now: number }
   readonly users: ReadonlyMap<string, User>
   readonly posts: ReadonlyMap<string, Post>
+  /** The app's own failures each errorHandler reported, in order. */
+  readonly reported: unknown[]
   sessionUser(cookieHeader: string | undefined): User | null
   userForToken(ownerId: string): User | null
+}
+
+/**
+ * What `GET /thrown/:kind` throws, outside any `auth`: `library`, an error of this library; `client`, a 404 marked
+ * `expose` as `http-errors` (Express's `createError`, Koa's `ctx.throw`) makes it; `bug`, the app's own failure.
+ */
+export function thrownError(kind: string): Error {
+  if (kind === 'library') return new UnauthenticatedError()
+  if (kind === 'client') return Object.assign(new Error('No post 7 here.'), { status: 404, expose: true })
+  return new TypeError('The app failed.')
 }
 
 export function createSetup(
@@ -144,6 +158,7 @@ export function createSetup(
       const id = /(?:^|;\s*)session=([^;]+)/.exec(cookieHeader ?? '')?.[1]
       return (id && users.get(id)) || null
     },
+    reported: [],
     userForToken: (ownerId) => users.get(ownerId) ?? null,
   }
 }

@@ -535,6 +535,21 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
       })
     })
 
+    describe('errors thrown outside auth, answered by the framework’s errorHandler()', () => {
+      it('report the app’s own failure once, and nothing of this library’s or a client’s', async () => {
+        const before = setup.reported.length
+        expect((await call('GET', '/thrown/library')).status).toBe(401)
+        expect((await call('GET', '/thrown/client')).status).toBe(404)
+        expect(setup.reported.length).toBe(before)
+        const failed = await call('GET', '/thrown/bug')
+        expect(failed.status).toBe(500)
+        expect(failed.json).toEqual({ message: 'Server Error', code: 'server_error' })
+        expect(setup.reported.slice(before)).toEqual([
+          expect.objectContaining({ message: 'The app failed.' }),
+        ])
+      })
+    })
+
     describe('storage outage', () => {
       it('answers 503 with a clear code, never 401 or 500', async () => {
         if (!setup.outage) return

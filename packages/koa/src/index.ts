@@ -2,6 +2,7 @@ import type {
   ApiTokenRoutesOptions,
   Auth,
   AuthOptions as CoreAuthOptions,
+  ErrorHandlerOptions,
   RegisteredPermission,
   RegisteredUser,
   TokenService,
@@ -11,6 +12,7 @@ import {
   type AbilityMode,
   ApiTokenRoutes,
   abilityCheck,
+  answerError,
   errorAnswer,
   HttpAnswer,
   type RequestBody,
@@ -46,14 +48,15 @@ export type AuthOptions<U = RegisteredUser, P extends string = RegisteredPermiss
 >
 
 /**
- * Options of {@link apiTokenRoutes}, shared by every adapter.
+ * Options of {@link apiTokenRoutes} and of {@link errorHandler}, shared by every adapter.
  *
  * @example
  * ```ts
  * apiTokenRoutes(tokens, { prefix: '/settings/api-tokens' } satisfies ApiTokenRoutesOptions)
+ * errorHandler({ report: (error) => logger.error(error) } satisfies ErrorHandlerOptions)
  * ```
  */
-export type { ApiTokenRoutesOptions } from '@jetstream/tokens'
+export type { ApiTokenRoutesOptions, ErrorHandlerOptions } from '@jetstream/tokens'
 
 /**
  * The auth middleware (Sanctum's guard): the app's session first, then `Authorization: Bearer …`. Sets
@@ -184,21 +187,25 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
 }
 
 /**
- * Answers any error this library raises with its status and JSON body, anywhere below it; use it at the top when
- * routes throw outside {@link auth} (its own catch covers what runs after it).
+ * Answers every error below it as the core builds it, the same in every adapter: the errors of this library, client
+ * errors marked `expose` (`ctx.throw(404)`) with their own status, and anything else as a bare 500 without a
+ * stack, reported to `report` (default: the app's `error` event, where Koa's own logging hears it). Use it at the
+ * top, for routes that throw outside {@link auth} (its own catch answers this library's errors after it).
  *
  * @example
  * ```ts
  * app.use(errorHandler())
  * ```
  */
-export function errorHandler(options: { realm?: string } = {}): Middleware {
+export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
   return async function errorHandler(ctx, next) {
     try {
       await next()
     } catch (error) {
-      if (!isTokenError(error)) throw error
-      send(ctx as unknown as Context, errorAnswer(error, options))
+      send(
+        ctx as unknown as Context,
+        answerError(error, options, (failure) => ctx.app.emit('error', failure, ctx)),
+      )
     }
   }
 }

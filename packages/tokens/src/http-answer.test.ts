@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
   BadRequestError,
   ForbiddenError,
@@ -15,7 +15,7 @@ import {
   UnsupportedMediaTypeError,
 } from './errors.js'
 
-import { errorAnswer, HttpAnswer, jsonAnswer } from './http-answer.js'
+import { answerError, errorAnswer, HttpAnswer, jsonAnswer } from './http-answer.js'
 
 const SECRET = '7|Xq3kP9sLm2Vb8Nc4Rt6Yw1Za5Ue0Io7Hg3Jf2Dd9a1b2c3d4'
 
@@ -293,7 +293,7 @@ describe('errorAnswer: what the management routes and body readers raise', () =>
   })
 })
 
-describe('errorAnswer: client errors from a framework’s body parser are never a 500', () => {
+describe('errorAnswer: client errors from a framework’s body parser or the app are never a 500', () => {
   // http-errors' shape, as Express's and Koa's body parsers raise them.
   const httpError = (status: number, message: string) =>
     Object.assign(new Error(message), { status, statusCode: status, expose: true, type: 'entity.too.large' })
@@ -302,17 +302,69 @@ describe('errorAnswer: client errors from a framework’s body parser are never 
     [413, 'payload_too_large'],
     [415, 'unsupported_media_type'],
     [400, 'bad_request'],
+    [404, 'not_found'],
+    [403, 'forbidden'],
+    [409, 'bad_request'],
+    [429, 'too_many_requests'],
     [422, 'bad_request'],
-  ])('answers a %i from a parser with its own code, and no message of the parser', (status, code) => {
+  ])('answers a %i with that status, its code, and no message of the parser or app', (status, code) => {
     const response = errorResponse(httpError(status, `request entity ${SECRET}`))
-    expect(response.status).toBe(status === 422 ? 400 : status)
+    expect(response.status).toBe(status)
     expect(response.body.code).toBe(code)
+    expect(JSON.stringify(response)).not.toContain(SECRET)
+  })
+
+  it('answers a 401 as a guest’s, with the Bearer challenge', () => {
+    const response = errorResponse(httpError(401, `no ${SECRET}`))
+    expect(response.status).toBe(401)
+    expect(response.body.code).toBe('unauthenticated')
+    expect(response.headers['www-authenticate']).toBe('Bearer realm="api"')
     expect(JSON.stringify(response)).not.toContain(SECRET)
   })
 
   it('keeps a 500 for a server error marked as exposed, and for one not marked at all', () => {
     expect(errorResponse(Object.assign(new Error('x'), { status: 502, expose: true })).status).toBe(500)
     expect(errorResponse(Object.assign(new Error('x'), { status: 413 })).status).toBe(500)
+  })
+})
+
+describe('answerError: what every errorHandler answers, and reports', () => {
+  const httpError = (status: number) => Object.assign(new Error('x'), { status, expose: true })
+
+  it('answers as errorAnswer does, and reports only the app’s own failures', () => {
+    const reported: unknown[] = []
+    const report = (error: unknown) => void reported.push(error)
+    const bug = new TypeError(`cannot read ${SECRET}`)
+    for (const error of [new NotFoundError(), new MisconfigurationError('x'), httpError(404), bug]) {
+      const answer = answerError(error, {}, report)
+      expect(answer).toEqual(errorAnswer(error))
+    }
+    expect(reported).toEqual([bug])
+    expect(answerError(bug, {}, report).body).not.toContain(SECRET)
+  })
+
+  it('prints the app’s failure with console.error when neither the app nor the adapter says otherwise', () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const bug = new Error('boom')
+      answerError(bug, {})
+      answerError(new NotFoundError(), {})
+      expect(printed.mock.calls).toEqual([[bug]])
+    } finally {
+      printed.mockRestore()
+    }
+  })
+
+  it('reports through the app’s own `report` when given, and keeps the realm', () => {
+    const fallback: unknown[] = []
+    const given: unknown[] = []
+    const bug = new Error('boom')
+    answerError(bug, { report: (error) => void given.push(error) }, (error) => void fallback.push(error))
+    expect(given).toEqual([bug])
+    expect(fallback).toEqual([])
+    expect(answerError(httpError(401), { realm: 'acme' }, () => {}).headers['www-authenticate']).toBe(
+      'Bearer realm="acme"',
+    )
   })
 })
 

@@ -5,7 +5,7 @@ import {
   type MissingAbilitiesError,
   type TokenErrorCode,
   type TooManyRequestsError,
-  type UnauthenticatedError,
+  UnauthenticatedError,
 } from './errors.js'
 
 /**
@@ -86,8 +86,9 @@ export const noContent: HttpAnswer = new HttpAnswer(204, {}, '')
  *   `missing_abilities`, `Allow` for 405);
  * - 401 with `WWW-Authenticate: Bearer realm="…"`, and `error="invalid_token"` when a token was refused (RFC 6750);
  * - 403 for missing abilities with `error="insufficient_scope"` and `scope="…"`;
- * - a client error raised by a framework's body parser (`expose: true` and a 4xx `status`, as `http-errors` makes
- *   them): 400, 413 or 415 with the matching code, never a 500;
+ * - a client error raised by a framework's body parser or by the app (`expose: true` and a 4xx `status`, as
+ *   `http-errors` makes them, and Koa's `ctx.throw`): its own status, never a 500, with a fixed message (a parser's
+ *   may quote the body) and the matching code (`bad_request` where none matches);
  * - anything else: 500 with a fixed message. No stack, no cause, no secret ever reaches a body.
  *
  * The realm is the error's own (set by the guard that refused), else `options.realm`, else `api`.
@@ -101,9 +102,10 @@ export const noContent: HttpAnswer = new HttpAnswer(204, {}, '')
 export function errorAnswer(error: unknown, options: { readonly realm?: string } = {}): HttpAnswer {
   if (!isTokenError(error)) {
     const client = clientError(error)
-    return client
-      ? jsonAnswer(client.status, { message: client.message, code: client.code })
-      : jsonAnswer(500, { message: 'Server Error', code: 'server_error' })
+    if (client === null) return jsonAnswer(500, { message: 'Server Error', code: 'server_error' })
+    // A 401 names its scheme (RFC 9110): answered as this library's own, with the Bearer challenge.
+    if (client.status === 401) return errorAnswer(new UnauthenticatedError(), options)
+    return jsonAnswer(client.status, { message: client.message, code: client.code })
   }
   const headers: Record<string, string> = {}
   const body: { -readonly [K in keyof ErrorBody]: ErrorBody[K] } = {
@@ -142,12 +144,59 @@ export function errorAnswer(error: unknown, options: { readonly realm?: string }
   return jsonAnswer(error.status, body, headers)
 }
 
+/**
+ * Options of every adapter's `errorHandler()`.
+ *
+ * @example
+ * ```ts
+ * app.use(errorHandler({ realm: 'acme', report: (error) => logger.error(error) } satisfies ErrorHandlerOptions))
+ * ```
+ */
+export interface ErrorHandlerOptions {
+  /** The realm of a challenge when the error names none; default `api`. */
+  readonly realm?: string
+  /**
+   * Told of each error answered 500 that this library did not raise: the app's own failure, which its answer (a
+   * bare 500) says nothing of. Default: what the framework does with one, `console.error` in Hono and Express, the
+   * app's `error` event in Koa.
+   */
+  readonly report?: (error: unknown) => void
+}
+
+/**
+ * What an adapter's `errorHandler()` answers to an error that reached it: {@link errorAnswer}'s answer, and the
+ * app's own failures (the 500s this library did not raise) handed to `options.report`, else to `report`, the
+ * framework's own way of reporting them (default `console.error`, as Hono's and Express's own handlers print what
+ * they answer 500), so that none is answered and forgotten.
+ *
+ * @example
+ * ```ts
+ * const answer = answerError(error, options, (failure) => ctx.app.emit('error', failure, ctx))
+ * ```
+ */
+export function answerError(
+  error: unknown,
+  options: ErrorHandlerOptions,
+  report: (error: unknown) => void = reportToConsole,
+): HttpAnswer {
+  const answer = errorAnswer(error, options)
+  if (answer.status === 500 && !isTokenError(error)) (options.report ?? report)(error)
+  return answer
+}
+
+function reportToConsole(error: unknown): void {
+  console.error(error)
+}
+
 const CLIENT_ERRORS: Readonly<Record<number, { code: TokenErrorCode; message: string }>> = {
+  403: { code: 'forbidden', message: 'This action is unauthorized.' },
+  404: { code: 'not_found', message: 'Not found.' },
   413: { code: 'payload_too_large', message: 'The request body is too large.' },
   415: {
     code: 'unsupported_media_type',
     message: 'Send the body as application/json in UTF-8, without a content encoding.',
   },
+  429: { code: 'too_many_requests', message: 'Too many requests: wait before trying again.' },
 }
 
 // http-errors' convention (Express's and Koa's body parsers): `expose` marks an error the client caused.
@@ -157,9 +206,7 @@ function clientError(error: unknown): { status: number; code: TokenErrorCode; me
   const status = Number(candidate.status ?? candidate.statusCode)
   if (!(status >= 400 && status < 500)) return null
   const known = CLIENT_ERRORS[status]
-  return known
-    ? { status, ...known }
-    : { status: 400, code: 'bad_request', message: 'The request is malformed.' }
+  return { status, ...(known ?? { code: 'bad_request', message: 'The request is malformed.' }) }
 }
 
 // A quoted-string in an HTTP header: backslash and double quote escaped, control characters dropped.

@@ -22,6 +22,7 @@ export {
   UnauthenticatedError,
   UnsupportedMediaTypeError,
 } from './errors.js'
+export type { ErrorHandlerOptions } from './http-answer.js'
 export type { LastUsedOptions } from './last-used-tracker.js'
 export type { MaybePromise } from './maybe-promise.js'
 export { isPromiseLike } from './maybe-promise.js'

@@ -5,8 +5,8 @@ import {
   type RunningApp,
   type ScenarioSetup,
   sharedLimitedRoute,
+  thrownError,
 } from '@jetstream/http-scenarios'
-import { UnauthenticatedError } from '@jetstream/tokens'
 import express, { type Express, type Request } from 'express'
 import { abilities, ability, apiTokenRoutes, auth, authOf, errorHandler } from '../index.js'
 
@@ -17,9 +17,9 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   const app = express()
   const signedIn = auth(setup.tokens, { session, user })
 
-  // A library error thrown where no `auth` runs: the app's error handler answers it.
-  app.get('/thrown', () => {
-    throw new UnauthenticatedError()
+  // Errors thrown where no `auth` runs: the app's error handler answers them.
+  app.get('/thrown/:kind', (req) => {
+    throw thrownError(String(req.params.kind))
   })
   app.get('/maybe', auth(setup.tokens, { session, user, required: false }), (req, res) => {
     res.json({ user: req.auth?.user ?? null })
@@ -91,7 +91,7 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   app.use(apiTokenRoutes(setup.tokens))
   app.use('/bearer/api-tokens', signedIn)
   app.use(apiTokenRoutes(setup.tokens, { prefix: '/bearer/api-tokens', bearerAbility: 'create' }))
-  app.use(errorHandler())
+  app.use(errorHandler({ report: (error) => void setup.reported.push(error) }))
   return app
 }
 

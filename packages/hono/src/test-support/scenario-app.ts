@@ -6,8 +6,8 @@ import {
   type RunningApp,
   type ScenarioSetup,
   sharedLimitedRoute,
+  thrownError,
 } from '@jetstream/http-scenarios'
-import { UnauthenticatedError } from '@jetstream/tokens'
 import { Hono } from 'hono'
 import { getCookie } from 'hono/cookie'
 import { type AuthEnv, abilities, ability, apiTokenRoutes, auth, errorHandler } from '../index.js'
@@ -18,10 +18,10 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
     setup.sessionUser(`session=${getCookie(c, 'session') ?? ''}`)
   const user = (token: { owner: { id: string } }) => setup.userForToken(token.owner.id)
   const app = new Hono<AuthEnv>()
-  app.onError(errorHandler())
-  // A library error thrown where no `auth` runs: the app's error handler answers it.
-  app.get('/thrown', () => {
-    throw new UnauthenticatedError()
+  app.onError(errorHandler({ report: (error) => void setup.reported.push(error) }))
+  // Errors thrown where no `auth` runs: the app's error handler answers them.
+  app.get('/thrown/:kind', (c) => {
+    throw thrownError(c.req.param('kind'))
   })
 
   app.get('/maybe', auth(setup.tokens, { session, user, required: false }), (c) =>

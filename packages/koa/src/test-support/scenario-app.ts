@@ -5,9 +5,9 @@ import {
   type RunningApp,
   type ScenarioSetup,
   sharedLimitedRoute,
+  thrownError,
   type User,
 } from '@jetstream/http-scenarios'
-import { UnauthenticatedError } from '@jetstream/tokens'
 import { Router } from '@koa/router'
 import Koa, { type Context } from 'koa'
 import { type AuthState, abilities, ability, apiTokenRoutes, auth, errorHandler } from '../index.js'
@@ -17,12 +17,14 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   const session = (ctx: Context) => setup.sessionUser(`session=${ctx.cookies.get('session') ?? ''}`)
   const user = (token: { owner: { id: string } }) => setup.userForToken(token.owner.id)
   const app = new Koa<AuthState>()
+  // The default report: the app's `error` event, as Koa reports what it answers 500.
+  app.on('error', (error) => void setup.reported.push(error))
   app.use(errorHandler())
 
   const open = new Router<AuthState<User | null>>()
-  // A library error thrown where no `auth` runs: the app's error handler answers it.
-  open.get('/thrown', () => {
-    throw new UnauthenticatedError()
+  // Errors thrown where no `auth` runs: the app's error handler answers them.
+  open.get('/thrown/:kind', (ctx) => {
+    throw thrownError(ctx.params.kind ?? '')
   })
   open.get('/maybe', auth(setup.tokens, { session, user, required: false }), (ctx) => {
     ctx.body = { user: ctx.state.auth.user }
@@ -98,7 +100,10 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
     bearerAbility: 'create',
   })
   app.use(async (ctx, next) => {
-    if (['/maybe', '/custom/me', '/acme/me', '/limited/me', '/shared/me', '/thrown'].includes(ctx.path)) {
+    if (
+      ['/maybe', '/custom/me', '/acme/me', '/limited/me', '/shared/me'].includes(ctx.path) ||
+      ctx.path.startsWith('/thrown/')
+    ) {
       return next()
     }
     return signedIn(ctx, () =>
