@@ -548,6 +548,18 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
           expect.objectContaining({ message: 'The app failed.' }),
         ])
       })
+
+      it('answer a check mounted without auth with a bare 500, and report what to fix', async () => {
+        const before = setup.reported.length
+        const answer = await call('GET', '/misused', { token: await tokenFor('1', ['read']) })
+        expect(answer.status).toBe(500)
+        expect(answer.json).toEqual({ message: 'Server Error', code: 'server_error' })
+        expect(setup.reported.slice(before)).toEqual([
+          expect.objectContaining({
+            message: expect.stringContaining('use auth(tokens, options) before abilities'),
+          }),
+        ])
+      })
     })
 
     describe('storage outage', () => {

@@ -21,6 +21,10 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   app.get('/thrown/:kind', (req) => {
     throw thrownError(String(req.params.kind))
   })
+  // A check mounted without `auth` before it: the app's mistake, answered 500 and reported.
+  app.get('/misused', abilities('read'), (_req, res) => {
+    res.json({ ok: true })
+  })
   app.get('/maybe', auth(setup.tokens, { session, user, required: false }), (req, res) => {
     res.json({ user: req.auth?.user ?? null })
   })

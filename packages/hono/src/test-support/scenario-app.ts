@@ -23,6 +23,8 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
   app.get('/thrown/:kind', (c) => {
     throw thrownError(c.req.param('kind'))
   })
+  // A check mounted without `auth` before it: the app's mistake, answered 500 and reported.
+  app.get('/misused', abilities('read'), (c) => c.json({ ok: true }))
 
   app.get('/maybe', auth(setup.tokens, { session, user, required: false }), (c) =>
     c.json({ user: c.var.auth.user }),

@@ -26,6 +26,10 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   open.get('/thrown/:kind', (ctx) => {
     throw thrownError(ctx.params.kind ?? '')
   })
+  // A check mounted without `auth` before it: the app's mistake, answered 500 and reported.
+  open.get('/misused', abilities('read'), (ctx) => {
+    ctx.body = { ok: true }
+  })
   open.get('/maybe', auth(setup.tokens, { session, user, required: false }), (ctx) => {
     ctx.body = { user: ctx.state.auth.user }
   })
@@ -101,7 +105,7 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   })
   app.use(async (ctx, next) => {
     if (
-      ['/maybe', '/custom/me', '/acme/me', '/limited/me', '/shared/me'].includes(ctx.path) ||
+      ['/maybe', '/custom/me', '/acme/me', '/limited/me', '/shared/me', '/misused'].includes(ctx.path) ||
       ctx.path.startsWith('/thrown/')
     ) {
       return next()
