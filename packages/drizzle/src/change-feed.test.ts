@@ -1,4 +1,5 @@
 import { createTokens, MisconfigurationError, type TokenService } from '@jetstream/tokens'
+import { entityKind } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import pg from 'pg'
@@ -90,6 +91,21 @@ describe.each(backends)('a table without its change triggers, on %s', (_, open) 
   })
 })
 
+describe('drivers the feed cannot listen through', () => {
+  it('offer no watch: a node-postgres Client has no connection to spare, an unknown driver no way to listen', () => {
+    // Never connected: building the store sends nothing.
+    const client = new pg.Client({ connectionString: 'postgres://nobody@127.0.0.1:1/none' })
+    expect(drizzleStore(drizzlePg(client)).watch).toBeUndefined()
+    const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none' })
+    expect(drizzleStore(drizzlePg(pool)).watch).toBeTypeOf('function')
+    // A database of a driver this package does not know: its class (here a stand-in) tags another kind.
+    const OtherDatabase = { [entityKind]: 'OtherDatabase' }
+    const db = drizzlePg(pool)
+    const other = Object.assign(Object.create(Object.getPrototypeOf(db)), db, { constructor: OtherDatabase })
+    expect(drizzleStore(other).watch).toBeUndefined()
+  })
+})
+
 describe('two instances on one PGlite, each with a verification cache', () => {
   let database: TestDatabase
   beforeAll(async () => {
@@ -116,6 +132,22 @@ describe('two instances on one PGlite, each with a verification cache', () => {
 
     await database.exec(`delete from personal_access_tokens where id = ${Number(third.token.id)}`)
     await within(1_000, async () => (await b.authenticate(third.plainTextToken)) === null)
+    await a.close()
+    await b.close()
+  })
+
+  it('B empties its whole cache when plain SQL truncates the table', async () => {
+    const a = createTokens({ store: drizzleStore(database.db), cache: true, lastUsed: false })
+    const b = createTokens({ store: drizzleStore(database.db), cache: true, lastUsed: false })
+    const tokens = [await a.create('42', 'first', ['read']), await a.create('7', 'second', ['read'])]
+    for (const token of tokens) {
+      await within(1_000, async () => (await b.authenticate(token.plainTextToken)) !== null)
+    }
+    // Each now cached on B, for a minute by default.
+    await database.exec('truncate personal_access_tokens')
+    for (const token of tokens) {
+      await within(1_000, async () => (await b.authenticate(token.plainTextToken)) === null)
+    }
     await a.close()
     await b.close()
   })

@@ -144,6 +144,45 @@ describe('LookupBatch against a fake source', () => {
     expect(await Promise.all(answers)).toEqual([new Error('connection reset'), { key: '2' }, { key: '3' }])
   })
 
+  it('fails every lookup of a shared statement that failed, and frees its slot', async () => {
+    const { source, calls, found } = fakeSource()
+    const batch = new LookupBatch(source, options)
+    const answers = ['1', '2', '3', '4'].map((key) => batch.find(key).catch((error: unknown) => error))
+    // 1 and 2 go alone; 3 and 4 wait, then go together once a slot frees.
+    calls[0]?.settle(found(['1']))
+    await settled()
+    expect(calls[2]?.keys).toEqual(['3', '4'])
+    calls[2]?.fail(new Error('connection reset'))
+    calls[1]?.settle(found(['2']))
+    expect(await Promise.all(answers)).toEqual([
+      { key: '1' },
+      { key: '2' },
+      new Error('connection reset'),
+      new Error('connection reset'),
+    ])
+    const next = batch.find('5')
+    expect(calls.at(-1)?.keys).toEqual(['5'])
+    calls.at(-1)?.settle(found(['5']))
+    expect(await next).toEqual({ key: '5' })
+  })
+
+  it('turns a shared statement that throws instead of rejecting into a rejection of each of its lookups', async () => {
+    const { source, calls, found } = fakeSource()
+    source.many = () => {
+      throw new Error('not connected')
+    }
+    const batch = new LookupBatch(source, options)
+    const answers = ['1', '2', '3', '4'].map((key) => batch.find(key).catch((error: unknown) => error))
+    calls[0]?.settle(found(['1']))
+    calls[1]?.settle(found(['2']))
+    expect(await Promise.all(answers)).toEqual([
+      { key: '1' },
+      { key: '2' },
+      new Error('not connected'),
+      new Error('not connected'),
+    ])
+  })
+
   it('turns a source that throws instead of rejecting into a rejection, and frees its slot', async () => {
     const { source } = fakeSource()
     source.one = () => {
