@@ -64,7 +64,7 @@ const scope = (abilities: string) => `Bearer realm="api", error="insufficient_sc
 
 const json = (value: unknown) => JSON.stringify(value)
 /** One allowed request to `/limited/me` (or `/shared/me`), spending one of the allowance a row then exceeds. */
-const spend = async (kit: Kit, headers: Record<string, string>, group = 'limited') => {
+const spend = async (kit: Kit, headers: Record<string, string>, group: string) => {
   const response = await fetch(`${kit.origin}/${group}/me`, { headers })
   await response.arrayBuffer()
   expect(response.status).toBe(200)
@@ -128,6 +128,49 @@ const bearerWith = (abilities: Permission[]) => async (kit: Kit) => ({
 })
 const sessionOf = async (kit: Kit) => session(kit)
 const successes = [ok(200), ok(201), ok(200), ok(204)]
+
+/** The 429s of a route group's own limits (`/limited` or `/shared`): a token's, a session user's, an ability's. */
+function limitRows(group: 'limited' | 'shared', counted: string): [string, Build, Expected][] {
+  const past = (policy: string, quota: number): Expected =>
+    refused(429, 'too_many_requests', {
+      retryAfter: expect.stringMatching(/^(?:5\d|60)$/),
+      rateLimit: expect.stringMatching(new RegExp(`^"${policy}";r=0;t=(?:5\\d|60)$`)),
+      rateLimitPolicy: `"${policy}";q=${quota};w=60`,
+    })
+  return [
+    [
+      `a token past its rate limit${counted} → 429 with Retry-After, RateLimit and RateLimit-Policy`,
+      async (kit) => {
+        const token = await kit.bearer(['read'])
+        for (let i = 0; i < 2; i++) await spend(kit, { authorization: `Bearer ${token}` }, group)
+        return { method: 'GET', path: `/${group}/me`, headers: { authorization: `Bearer ${token}` } }
+      },
+      past('token', 2),
+    ],
+    [
+      `a session user past the rate limit${counted} → 429 in the session policy`,
+      async (kit) => {
+        for (let i = 0; i < 2; i++) await spend(kit, { cookie: 'session=2' }, group)
+        return { method: 'GET', path: `/${group}/me`, headers: { cookie: 'session=2' } }
+      },
+      past('session', 2),
+    ],
+    [
+      `a token past an ability’s own limit${counted} → 429 in that ability’s policy`,
+      async (kit) => {
+        const token = await kit.bearer(['read', 'create'])
+        const first = await fetch(`${kit.origin}/${group}/posts`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+        })
+        await first.arrayBuffer()
+        expect(first.status).toBe(201)
+        return { method: 'POST', path: `/${group}/posts`, headers: { authorization: `Bearer ${token}` } }
+      },
+      past('ability:create', 1),
+    ],
+  ]
+}
 
 const rows: [string, Build, Expected][] = [
   // First-party management: a bearer token is refused on the default mount, whatever it holds.
@@ -346,82 +389,10 @@ const rows: [string, Build, Expected][] = [
     }),
     refused(422, 'invalid_input'),
   ],
-  // Rate limits, the route group's own (`limitedRoute`: 2 a minute per token or session user).
-  [
-    'a token past its rate limit → 429 with Retry-After, RateLimit and RateLimit-Policy',
-    async (kit) => {
-      const token = await kit.bearer(['read'])
-      for (let i = 0; i < 2; i++) await spend(kit, { authorization: `Bearer ${token}` })
-      return { method: 'GET', path: '/limited/me', headers: { authorization: `Bearer ${token}` } }
-    },
-    refused(429, 'too_many_requests', {
-      retryAfter: expect.stringMatching(/^(?:5\d|60)$/),
-      rateLimit: expect.stringMatching(/^"token";r=0;t=(?:5\d|60)$/),
-      rateLimitPolicy: '"token";q=2;w=60',
-    }),
-  ],
-  [
-    'a session user past the rate limit → 429 in the session policy',
-    async (kit) => {
-      for (let i = 0; i < 2; i++) await spend(kit, { cookie: 'session=2' })
-      return { method: 'GET', path: '/limited/me', headers: { cookie: 'session=2' } }
-    },
-    refused(429, 'too_many_requests', {
-      retryAfter: expect.stringMatching(/^(?:5\d|60)$/),
-      rateLimit: expect.stringMatching(/^"session";r=0;t=(?:5\d|60)$/),
-      rateLimitPolicy: '"session";q=2;w=60',
-    }),
-  ],
-  [
-    'a token past an ability’s own limit → 429 in that ability’s policy',
-    async (kit) => {
-      const token = await kit.bearer(['read', 'create'])
-      const first = await fetch(`${kit.origin}/limited/posts`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-      })
-      await first.arrayBuffer()
-      expect(first.status).toBe(201)
-      return { method: 'POST', path: '/limited/posts', headers: { authorization: `Bearer ${token}` } }
-    },
-    refused(429, 'too_many_requests', {
-      retryAfter: expect.stringMatching(/^(?:5\d|60)$/),
-      rateLimit: expect.stringMatching(/^"ability:create";r=0;t=(?:5\d|60)$/),
-      rateLimitPolicy: '"ability:create";q=1;w=60',
-    }),
-  ],
-  // The same limits counted by a limiter that answers through a promise (`sharedLimitedRoute`), as Redis does.
-  [
-    'a token past a limit counted through a promise → the same 429',
-    async (kit) => {
-      const token = await kit.bearer(['read'])
-      for (let i = 0; i < 2; i++) await spend(kit, { authorization: `Bearer ${token}` }, 'shared')
-      return { method: 'GET', path: '/shared/me', headers: { authorization: `Bearer ${token}` } }
-    },
-    refused(429, 'too_many_requests', {
-      retryAfter: expect.stringMatching(/^(?:5\d|60)$/),
-      rateLimit: expect.stringMatching(/^"token";r=0;t=(?:5\d|60)$/),
-      rateLimitPolicy: '"token";q=2;w=60',
-    }),
-  ],
-  [
-    'a token past an ability’s own limit counted through a promise → the same 429',
-    async (kit) => {
-      const token = await kit.bearer(['read', 'create'])
-      const first = await fetch(`${kit.origin}/shared/posts`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-      })
-      await first.arrayBuffer()
-      expect(first.status).toBe(201)
-      return { method: 'POST', path: '/shared/posts', headers: { authorization: `Bearer ${token}` } }
-    },
-    refused(429, 'too_many_requests', {
-      retryAfter: expect.stringMatching(/^(?:5\d|60)$/),
-      rateLimit: expect.stringMatching(/^"ability:create";r=0;t=(?:5\d|60)$/),
-      rateLimitPolicy: '"ability:create";q=1;w=60',
-    }),
-  ],
+  // Rate limits, the route group's own (2 a minute per token or session user), counted in this process
+  // (`limitedRoute`) and by a limiter that answers through a promise, as Redis does (`sharedLimitedRoute`).
+  ...limitRows('limited', ''),
+  ...limitRows('shared', ', counted through a promise'),
   // A library error thrown where no `auth` runs, answered by the framework's error handler (`errorHandler()`).
   [
     'a library error thrown outside auth → errorHandler answers it as auth would',
