@@ -348,7 +348,7 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     ])
     await page.keyboard.press('Escape')
     await expect.poll(() => openDialogs(page)).toBe(0)
-    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('Activity for Activity test')
+    await expect.poll(() => focused(page)).toBe('Activity for Activity test')
 
     // Used twice from a client of its own, then a wrong secret for the same id.
     const agent = 'activity-check/2.1 (browser test)'
@@ -376,7 +376,7 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     await page.screenshot({ path: `${screenshots}api-token-page-activity.png` })
     await activity.getByRole('button', { name: 'Close' }).click()
     await expect.poll(() => openDialogs(page)).toBe(0)
-    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('Activity for Activity test')
+    await expect.poll(() => focused(page)).toBe('Activity for Activity test')
 
     // Changed on the page, then regenerated with a grace period: each of the two says what became of it.
     await page.getByRole('button', { name: 'Permissions for Activity test' }).click()
@@ -435,14 +435,14 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
     await signIn(page)
     // Signing in puts focus on the token name.
-    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('Token Name')
+    await expect.poll(() => focused(page)).toBe('Token Name')
     await page.keyboard.type('Keyboard token')
     await page.keyboard.press('Tab')
-    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('Expiration')
+    await expect.poll(() => focused(page)).toBe('Expiration')
     await page.keyboard.press('ArrowDown')
     expect(await page.getByLabel('Expiration', { exact: true }).inputValue()).toBe('30')
     await page.keyboard.press('Tab')
-    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('create')
+    await expect.poll(() => focused(page)).toBe('create')
     await page.keyboard.press('Space')
     await tabTo(page, 'Create')
     // The focus ring shows.
@@ -457,12 +457,12 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     // The new token's dialog takes focus; Tab to Close, Enter, and focus is back on Create.
     const dialog = page.getByRole('dialog', { name: 'API Token' })
     await expect.poll(() => dialog.isVisible()).toBe(true)
-    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('API token')
+    await expect.poll(() => focused(page)).toBe('API token')
     expect(await dialog.getByLabel('API token').inputValue()).toMatch(PLAIN_TEXT)
     await tabTo(page, 'Close')
     await page.keyboard.press('Enter')
     await expect.poll(() => openDialogs(page)).toBe(0)
-    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('Create')
+    await expect.poll(() => focused(page)).toBe('Create')
     const made = await stored('Keyboard token')
     expect([...(made?.abilities ?? [])].sort()).toEqual(['create', 'read'])
     expect(made?.expiresAt?.getTime()).toBeGreaterThan(Date.now() + 29 * DAY)
@@ -479,31 +479,31 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
       await expect.poll(() => page.getByRole('dialog', { name: title }).isVisible()).toBe(true)
       await page.keyboard.press('Escape')
       await expect.poll(() => openDialogs(page)).toBe(0)
-      await expect.poll(() => focused(page), { timeout: 5_000 }).toBe(button)
+      await expect.poll(() => focused(page)).toBe(button)
     }
 
     // Change its permissions: Space on the boxes, Enter on Save.
     await page.keyboard.press('Enter')
     const permissions = page.getByRole('dialog', { name: 'API Token Permissions' })
     await expect.poll(() => permissions.isVisible()).toBe(true)
-    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('create')
+    await expect.poll(() => focused(page)).toBe('create')
     await page.keyboard.press('Space')
     await tabTo(page, 'Save')
     await page.keyboard.press('Enter')
     await expect.poll(() => openDialogs(page)).toBe(0)
     expect((await stored('Keyboard token'))?.abilities).toEqual(['read'])
-    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('Permissions for Keyboard token')
+    await expect.poll(() => focused(page)).toBe('Permissions for Keyboard token')
 
     // Delete it: Tab to Delete, Enter, Tab to the dialog's Delete, Enter.
     await tabTo(page, 'Delete Keyboard token')
     await page.keyboard.press('Enter')
     await expect.poll(() => openDialogs(page)).toBe(1)
     await page.keyboard.press('Tab')
-    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('Delete')
+    await expect.poll(() => focused(page)).toBe('Delete')
     await page.keyboard.press('Enter')
     await expect.poll(() => openDialogs(page)).toBe(0)
     expect(await stored('Keyboard token')).toBeUndefined()
-    await expect.poll(() => focused(page), { timeout: 5_000 }).toBe('Manage API Tokens')
+    await expect.poll(() => focused(page)).toBe('Manage API Tokens')
     await page.close()
   })
 
