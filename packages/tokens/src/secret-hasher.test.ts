@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MisconfigurationError } from './errors.js'
+import { MisconfigurationError, StorageUnavailableError } from './errors.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { hashSecret } from './plain-text-token.js'
 import { SecretHasher } from './secret-hasher.js'
@@ -61,5 +61,38 @@ describe('a service with a hash key', () => {
       updatedAt: new Date(),
     })
     expect(await strict.authenticate(`${planted.id}|${'a'.repeat(40)}`)).toBeNull()
+  })
+
+  it('keeps accepting a token whose move to the key failed, reports the failure, and moves it on a later use', async () => {
+    const store = new MemoryTokenStore()
+    const before = await createTokens({ store, lastUsed: false }).create('42', 'before the key', ['read'])
+    // The database refuses writes for a while; reads still answer.
+    let down = true
+    let updates = 0
+    const update = store.update.bind(store)
+    store.update = (...args) => {
+      updates++
+      return down ? Promise.reject(new StorageUnavailableError('The database is down.')) : update(...args)
+    }
+    const reported: unknown[] = []
+    const keyed = createTokens({
+      store,
+      lastUsed: false,
+      hashKey: key,
+      previousHashKeys: [null],
+      on: { error: (error) => void reported.push(error) },
+    })
+    // Two uses at once send one move.
+    const uses = await Promise.all([1, 2].map(() => keyed.authenticate(before.plainTextToken)))
+    expect(uses.map((token) => token?.id)).toEqual([before.token.id, before.token.id])
+    await expect.poll(() => reported).toEqual([expect.any(StorageUnavailableError)])
+    expect(updates).toBe(1)
+    down = false
+    expect((await keyed.authenticate(before.plainTextToken))?.id).toBe(before.token.id)
+    const secret = before.plainTextToken.split('|')[1] as string
+    await expect
+      .poll(async () => (await store.findById(before.token.id))?.tokenHash)
+      .toBe(hmacSha256Hex(key, secret))
+    expect(updates).toBe(2)
   })
 })
