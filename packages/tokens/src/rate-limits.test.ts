@@ -216,6 +216,34 @@ describe('the request guard with rate limits', () => {
     expect(await unlimited.resolve(request)).toMatchObject({ user })
   })
 
+  it('reports a route group’s own backend failing to the service’s error hook, and fails open or closed', async () => {
+    const reported: unknown[] = []
+    const tokens = createTokens({
+      store: new MemoryTokenStore(),
+      lastUsed: false,
+      on: { error: (error) => void reported.push(error) },
+    })
+    const { plainTextToken } = await tokens.create('42', 'limited', ['read'])
+    const request = { headers: { authorization: `Bearer ${plainTextToken}` } }
+    const open = new RequestGuard(
+      tokens,
+      { user: () => user, rateLimit: { limit: 1, window: 60, backend: () => broken } },
+      adapter,
+    )
+    expect(await open.resolve(request)).toMatchObject({ user })
+    expect(reported).toEqual([new Error('connect ECONNREFUSED 127.0.0.1:6379')])
+    const closed = new RequestGuard(
+      tokens,
+      {
+        user: () => user,
+        rateLimit: { limit: 1, window: 60, backend: () => broken, whenUnavailable: 'refuse' },
+      },
+      adapter,
+    )
+    expect(await closed.resolve(request)).toMatchObject({ status: 503 })
+    expect(reported).toHaveLength(2)
+  })
+
   it('keeps a request that needs no promise free of one: the memory backend answers at once', async () => {
     const { tokens } = setup({ limit: 1, window: 60 })
     const guard = new RequestGuard(tokens, { user: () => user }, adapter)
