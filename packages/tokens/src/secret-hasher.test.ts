@@ -46,6 +46,9 @@ describe('a service with a hash key', () => {
     // Without its id too (findByHash under each key in turn).
     const bare = before.plainTextToken.split('|')[1] as string
     expect((await keyed.authenticate(bare))?.id).toBe(before.token.id)
+    // A well-formed secret that no key's hash finds.
+    const stranger = await createTokens({ store: new MemoryTokenStore() }).create('42', 'elsewhere', ['read'])
+    expect(await keyed.authenticate(stranger.plainTextToken.split('|')[1] as string)).toBeNull()
     await expect
       .poll(async () => (await store.findById(before.token.id))?.tokenHash)
       .toBe(hmacSha256Hex(key, bare))
