@@ -409,6 +409,15 @@ const rows: [string, Build, Expected][] = [
     async () => ({ method: 'GET', path: '/thrown/bug' }),
     refused(500, 'server_error'),
   ],
+  [
+    'the app’s own failure behind auth → the same bare 500',
+    async (kit) => ({
+      method: 'GET',
+      path: '/failing',
+      headers: { authorization: `Bearer ${await kit.bearer(['read'])}` },
+    }),
+    refused(500, 'server_error'),
+  ],
   // The realm is the guard's, in every answer about the request: 401s and later ability checks alike.
   [
     'realm set: a guest → 401 in that realm',

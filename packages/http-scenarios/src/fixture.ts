@@ -77,6 +77,7 @@ export class SwitchableStore extends MemoryTokenStore {
  * - `GET /limited/me`: auth required, with the route group's own {@link limitedRoute} rate limits → `{ user }`
  * - `POST /limited/posts`: the same limits (a guard of its own), then abilities('create') → 201 `{ created: true }`
  * - `GET /thrown/:kind`: no auth; throws {@link thrownError}, for the framework's `errorHandler()` to answer
+ * - `GET /failing`: auth required, then the app fails (`thrownError('bug')`)
  * - `GET /misused`: abilities('read') with no `auth` before it, the app's mistake
  * - `GET /shared/me`, `POST /shared/posts`: the same two with {@link sharedLimitedRoute}, limits that answer
  *   through a promise

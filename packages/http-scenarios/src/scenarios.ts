@@ -549,6 +549,16 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
         ])
       })
 
+      it('answer the app’s failure behind auth the same way, and report it once', async () => {
+        const before = setup.reported.length
+        const failed = await call('GET', '/failing', { token: await tokenFor('1', ['read']) })
+        expect(failed.status).toBe(500)
+        expect(failed.json).toEqual({ message: 'Server Error', code: 'server_error' })
+        expect(setup.reported.slice(before)).toEqual([
+          expect.objectContaining({ message: 'The app failed.' }),
+        ])
+      })
+
       it('answer a check mounted without auth with a bare 500, and report what to fix', async () => {
         const before = setup.reported.length
         const answer = await call('GET', '/misused', { token: await tokenFor('1', ['read']) })

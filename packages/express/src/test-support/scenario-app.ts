@@ -21,6 +21,10 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   app.get('/thrown/:kind', (req) => {
     throw thrownError(String(req.params.kind))
   })
+  // The app failing behind `auth`: answered and reported as outside it.
+  app.get('/failing', auth(setup.tokens, { session, user }), () => {
+    throw thrownError('bug')
+  })
   // A check mounted without `auth` before it: the app's mistake, answered 500 and reported.
   app.get('/misused', abilities('read'), (_req, res) => {
     res.json({ ok: true })

@@ -23,6 +23,10 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
   app.get('/thrown/:kind', (c) => {
     throw thrownError(c.req.param('kind'))
   })
+  // The app failing behind `auth`: answered and reported as outside it.
+  app.get('/failing', auth(setup.tokens, { session, user }), () => {
+    throw thrownError('bug')
+  })
   // A check mounted without `auth` before it: the app's mistake, answered 500 and reported.
   app.get('/misused', abilities('read'), (c) => c.json({ ok: true }))
 

@@ -26,6 +26,10 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   open.get('/thrown/:kind', (ctx) => {
     throw thrownError(ctx.params.kind ?? '')
   })
+  // The app failing behind `auth`: answered and reported as outside it.
+  open.get('/failing', auth(setup.tokens, { session, user }), () => {
+    throw thrownError('bug')
+  })
   // A check mounted without `auth` before it: the app's mistake, answered 500 and reported.
   open.get('/misused', abilities('read'), (ctx) => {
     ctx.body = { ok: true }
@@ -105,7 +109,9 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   })
   app.use(async (ctx, next) => {
     if (
-      ['/maybe', '/custom/me', '/acme/me', '/limited/me', '/shared/me', '/misused'].includes(ctx.path) ||
+      ['/maybe', '/custom/me', '/acme/me', '/limited/me', '/shared/me', '/misused', '/failing'].includes(
+        ctx.path,
+      ) ||
       ctx.path.startsWith('/thrown/')
     ) {
       return next()
