@@ -232,6 +232,23 @@ describe.each(localAndServer())('drizzleAuditLog on %s', (_, open) => {
     ])
   })
 
+  it('reports the events it could not write before closing as dropped at close, not as an overflow', async () => {
+    const audit = auditLog()
+    audit.record(event({ action: 'created', at: second(0) }))
+    audit.record(event({ action: 'revoked', at: second(1) }))
+    await database.exec('alter table token_audit_log rename to token_audit_log_away')
+    try {
+      await audit.close()
+    } finally {
+      await database.exec('alter table token_audit_log_away rename to token_audit_log')
+    }
+    expect(errors.map((error) => error.message)).toEqual([
+      'The audit log could not write 2 events; they wait for the next attempt.',
+      'The audit log closed with 2 events it could not write; they were dropped.',
+    ])
+    expect(await rows()).toEqual([])
+  })
+
   it('reports on the console by default in one line, without the events’ contents', async () => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {})
     try {

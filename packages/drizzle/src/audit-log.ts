@@ -246,11 +246,17 @@ export class DrizzleAuditLog implements AuditSink {
     this.#closing ??= this.flush().then(() => {
       clearTimeout(this.#timer)
       this.#timer = undefined
-      if (this.#queue.length > 0) {
-        this.#dropped += this.#queue.length
-        this.#queue = []
-      }
       this.#reportDrops()
+      // What the last attempt could not write has no later attempt: say so, and why.
+      const left = this.#queue.length
+      if (left > 0) {
+        this.#queue = []
+        this.#report(
+          new StorageUnavailableError(
+            `The audit log closed with ${left} events it could not write; they were dropped.`,
+          ),
+        )
+      }
     })
     return this.#closing
   }
