@@ -1,3 +1,4 @@
+import { MisconfigurationError } from './errors.js'
 import type { TokenOwner } from './token-owner.js'
 import type { AuthenticationFailure } from './token-service.js'
 
@@ -108,13 +109,19 @@ export class MemoryAuditLog implements AuditSink {
   #events: AuditEvent[] = []
 
   constructor(options: { capacity?: number } = {}) {
-    this.#capacity = options.capacity ?? 10_000
+    const capacity = options.capacity ?? 10_000
+    // `slice(-0)` keeps everything: a capacity of 0 would have been no bound at all.
+    if (!(Number.isSafeInteger(capacity) && capacity >= 1)) {
+      throw new MisconfigurationError('`capacity` is a whole number of events, 1 or more.')
+    }
+    this.#capacity = capacity
   }
 
   /** @example audit.record(event) */
   record(event: AuditEvent): void {
     this.#events.push(Object.freeze({ ...event, at: new Date(event.at) }))
-    if (this.#events.length > this.#capacity) this.#events = this.#events.slice(-this.#capacity)
+    // One in, one out once full: no copy of the whole list on every event.
+    if (this.#events.length > this.#capacity) this.#events.shift()
   }
 
   /** @example await audit.recent(owner, '7', 20) */

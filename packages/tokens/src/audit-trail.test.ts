@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { type AuditEvent, MemoryAuditLog } from './audit-log.js'
+import { MisconfigurationError } from './errors.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { hashSecret } from './plain-text-token.js'
 import { RequestGuard } from './request-guard.js'
@@ -109,5 +110,32 @@ describe('the audit trail', () => {
     expect(errors).toHaveLength(2)
     expect(await tokens.recentEvents('42', '1')).toEqual([])
     expect(() => createTokens({ store: new MemoryTokenStore(), audit: {} as never })).toThrow()
+  })
+})
+
+describe('MemoryAuditLog', () => {
+  const at = (second: number): AuditEvent => ({
+    action: 'authenticated',
+    at: new Date(Date.UTC(2026, 5, 1, 12, 0, second)),
+    actor: null,
+    owner: ada,
+    tokenId: '7',
+    reason: null,
+    count: null,
+    ip: null,
+    userAgent: null,
+  })
+
+  it('keeps the last `capacity` events, dropping the oldest', async () => {
+    const audit = new MemoryAuditLog({ capacity: 3 })
+    for (let second = 0; second < 5; second++) audit.record(at(second))
+    const kept = await audit.recent(ada, '7', 10)
+    expect(kept.map((event) => event.at.getUTCSeconds())).toEqual([4, 3, 2])
+  })
+
+  it('refuses a capacity that bounds nothing', () => {
+    for (const capacity of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new MemoryAuditLog({ capacity })).toThrow(MisconfigurationError)
+    }
   })
 })

@@ -66,6 +66,14 @@ describe('readJsonObject', () => {
     expect(stream.errored).toBeNull()
   })
 
+  it('answers 400 when a Node stream fails part way (the client went away)', async () => {
+    const stream = new Readable({ read() {} })
+    stream.push(Buffer.from('{"name":'))
+    const reading = read(stream as unknown as RequestBody)
+    stream.destroy(new Error('aborted'))
+    await expect(reading).rejects.toBeInstanceOf(BadRequestError)
+  })
+
   it('reads no body, or an empty one, as {} whatever the headers say', async () => {
     expect(await read(null, {})).toEqual({})
     expect(
