@@ -758,6 +758,11 @@ describe('RequestGuard: misconfiguration is caught at construction', () => {
     expect(build({ user: findUser, session: 'cookie' })).toThrow(MisconfigurationError)
   })
 
+  it('needs `clientAddress` to be a function when given', () => {
+    expect(build({ user: findUser, clientAddress: 'x-forwarded-for' })).toThrow(MisconfigurationError)
+    expect(build({ user: findUser, clientAddress: () => '198.51.100.4' })).not.toThrow()
+  })
+
   it.each([
     ['an empty header name', ''],
     ['a number', 42],
