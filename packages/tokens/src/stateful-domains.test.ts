@@ -105,6 +105,22 @@ describe('statefulDomains: hosts and ports', () => {
   })
 })
 
+describe('statefulDomains: a * inside a name, and an entry no host can match', () => {
+  it('matches a run of host characters where the * is, and only within the rest of the name', () => {
+    const isFirstParty = statefulDomains(['app-*.example.com'])
+    expect(isFirstParty(request({ origin: 'https://app-eu.example.com' }))).toBe(true)
+    expect(isFirstParty(request({ origin: 'https://app-.example.com' }))).toBe(true)
+    expect(isFirstParty(request({ origin: 'https://api.example.com' }))).toBe(false)
+    expect(isFirstParty(request({ origin: 'https://app-eu.example.com.evil.net' }))).toBe(false)
+  })
+
+  it('keeps an entry the URL parser refuses as written, so it matches nothing', () => {
+    const isFirstParty = statefulDomains(['exa mple.com', 'app.example.com'])
+    expect(isFirstParty(request({ origin: 'https://exa%20mple.com' }))).toBe(false)
+    expect(isFirstParty(request({ origin: 'https://app.example.com' }))).toBe(true)
+  })
+})
+
 describe('statefulDomains: *.example.com', () => {
   const isFirstParty = statefulDomains(['*.example.com'])
 
