@@ -536,39 +536,32 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
     })
 
     describe('errors thrown outside auth, answered by the framework’s errorHandler()', () => {
+      /** Asks `path` with a token: the bare 500, and one report whose message is `message`. */
+      async function expectReported500(path: string, message: unknown) {
+        const before = setup.reported.length
+        const answer = await call('GET', path, { token: await tokenFor('1', ['read']) })
+        expect(answer.status).toBe(500)
+        expect(answer.json).toEqual({ message: 'Server Error', code: 'server_error' })
+        expect(setup.reported.slice(before)).toEqual([expect.objectContaining({ message })])
+      }
+
       it('report the app’s own failure once, and nothing of this library’s or a client’s', async () => {
         const before = setup.reported.length
         expect((await call('GET', '/thrown/library')).status).toBe(401)
         expect((await call('GET', '/thrown/client')).status).toBe(404)
         expect(setup.reported.length).toBe(before)
-        const failed = await call('GET', '/thrown/bug')
-        expect(failed.status).toBe(500)
-        expect(failed.json).toEqual({ message: 'Server Error', code: 'server_error' })
-        expect(setup.reported.slice(before)).toEqual([
-          expect.objectContaining({ message: 'The app failed.' }),
-        ])
+        await expectReported500('/thrown/bug', 'The app failed.')
       })
 
       it('answer the app’s failure behind auth the same way, and report it once', async () => {
-        const before = setup.reported.length
-        const failed = await call('GET', '/failing', { token: await tokenFor('1', ['read']) })
-        expect(failed.status).toBe(500)
-        expect(failed.json).toEqual({ message: 'Server Error', code: 'server_error' })
-        expect(setup.reported.slice(before)).toEqual([
-          expect.objectContaining({ message: 'The app failed.' }),
-        ])
+        await expectReported500('/failing', 'The app failed.')
       })
 
       it('answer a check mounted without auth with a bare 500, and report what to fix', async () => {
-        const before = setup.reported.length
-        const answer = await call('GET', '/misused', { token: await tokenFor('1', ['read']) })
-        expect(answer.status).toBe(500)
-        expect(answer.json).toEqual({ message: 'Server Error', code: 'server_error' })
-        expect(setup.reported.slice(before)).toEqual([
-          expect.objectContaining({
-            message: expect.stringContaining('use auth(tokens, options) before abilities'),
-          }),
-        ])
+        await expectReported500(
+          '/misused',
+          expect.stringContaining('use auth(tokens, options) before abilities'),
+        )
       })
     })
 

@@ -1,11 +1,15 @@
 import {
+  BadRequestError,
+  ForbiddenError,
   type InvalidInputError,
   isTokenError,
   type MethodNotAllowedError,
   type MissingAbilitiesError,
-  type TokenErrorCode,
+  NotFoundError,
+  TokenError,
   type TooManyRequestsError,
   UnauthenticatedError,
+  UnsupportedMediaTypeError,
 } from './errors.js'
 
 /**
@@ -100,13 +104,12 @@ export const noContent: HttpAnswer = new HttpAnswer(204, {}, '')
  * ```
  */
 export function errorAnswer(error: unknown, options: { readonly realm?: string } = {}): HttpAnswer {
-  if (!isTokenError(error)) {
-    const client = clientError(error)
-    if (client === null) return jsonAnswer(500, { message: 'Server Error', code: 'server_error' })
-    // A 401 names its scheme (RFC 9110): answered as this library's own, with the Bearer challenge.
-    if (client.status === 401) return errorAnswer(new UnauthenticatedError(), options)
-    return jsonAnswer(client.status, { message: client.message, code: client.code })
-  }
+  const known = isTokenError(error) ? error : clientError(error)
+  if (known === null) return jsonAnswer(500, { message: 'Server Error', code: 'server_error' })
+  return tokenErrorAnswer(known, options)
+}
+
+function tokenErrorAnswer(error: TokenError, options: { readonly realm?: string }): HttpAnswer {
   const headers: Record<string, string> = {}
   const body: { -readonly [K in keyof ErrorBody]: ErrorBody[K] } = {
     message: error.message,
@@ -134,7 +137,9 @@ export function errorAnswer(error: unknown, options: { readonly realm?: string }
       break
     case 'too_many_requests': {
       // draft-ietf-httpapi-ratelimit-headers: the policy (quota q per window w) and what is left (r) until reset (t).
-      const { policy, limit, window, retryAfter } = error as TooManyRequestsError
+      const { policy, limit, window, retryAfter } = error as Partial<TooManyRequestsError>
+      // An app's own 429 names no limit of this library's: there is nothing to put in these headers.
+      if (policy === undefined) break
       headers['retry-after'] = String(retryAfter)
       headers['ratelimit-policy'] = `"${policy}";q=${limit};w=${window}`
       headers.ratelimit = `"${policy}";r=0;t=${retryAfter}`
@@ -188,25 +193,32 @@ function reportToConsole(error: unknown): void {
   console.error(error)
 }
 
-const CLIENT_ERRORS: Readonly<Record<number, { code: TokenErrorCode; message: string }>> = {
-  403: { code: 'forbidden', message: 'This action is unauthorized.' },
-  404: { code: 'not_found', message: 'Not found.' },
-  413: { code: 'payload_too_large', message: 'The request body is too large.' },
-  415: {
-    code: 'unsupported_media_type',
-    message: 'Send the body as application/json in UTF-8, without a content encoding.',
-  },
-  429: { code: 'too_many_requests', message: 'Too many requests: wait before trying again.' },
-}
-
-// http-errors' convention (Express's and Koa's body parsers): `expose` marks an error the client caused.
-function clientError(error: unknown): { status: number; code: TokenErrorCode; message: string } | null {
+// http-errors' convention (Express's and Koa's body parsers, Koa's `ctx.throw`): `expose` marks an error the client
+// caused. It is answered as this library's error of the same status, with that error's fixed message (a parser's
+// may quote the body); a status this library has no error for keeps its number, as a `bad_request`.
+function clientError(error: unknown): TokenError | null {
   const candidate = error as { expose?: unknown; status?: unknown; statusCode?: unknown } | null
   if (typeof candidate !== 'object' || candidate === null || candidate.expose !== true) return null
   const status = Number(candidate.status ?? candidate.statusCode)
   if (!(status >= 400 && status < 500)) return null
-  const known = CLIENT_ERRORS[status]
-  return { status, ...(known ?? { code: 'bad_request', message: 'The request is malformed.' }) }
+  switch (status) {
+    case 400:
+      return new BadRequestError()
+    case 401:
+      return new UnauthenticatedError()
+    case 403:
+      return new ForbiddenError()
+    case 404:
+      return new NotFoundError()
+    case 413:
+      return new TokenError('payload_too_large', 413, 'The request body is too large.')
+    case 415:
+      return new UnsupportedMediaTypeError()
+    case 429:
+      return new TokenError('too_many_requests', 429, 'Too many requests: wait before trying again.')
+    default:
+      return new TokenError('bad_request', status, 'The request is malformed.')
+  }
 }
 
 // A quoted-string in an HTTP header: backslash and double quote escaped, control characters dropped.
