@@ -49,8 +49,11 @@ if (!only || only === 'drizzle') {
     ...drizzle.rows,
     '',
   )
-  for (const { backend, ratio } of drizzle.ratios)
-    print(`${backend}: ${ratio.toFixed(2)} of the raw floor (target >= 0.95).`)
+  for (const { backend, ratio } of drizzle.ratios) {
+    // One lookup at a time has no target: it measures a lone lookup's wait for the end of the turn (drizzle.ts).
+    const target = backend.endsWith('one at a time') ? 'no target' : 'target >= 0.95'
+    print(`${backend}: ${ratio.toFixed(2)} of the raw floor (${target}).`)
+  }
 }
 
 if (!only || only === 'adapters') {
