@@ -215,6 +215,9 @@ describe.skipIf(!serverUrl)(
         let lookups = 0
         const client = postgres(url, {
           onnotice: () => {},
+          // Through a proxy that goes down: postgres.js leaves a failed fetch of its array types unhandled
+          // (porsager/postgres#1192), which would fail the run. The store needs no fetched types.
+          fetch_types: url === serverUrl,
           connection: { search_path: database.schema, application_name: name },
           debug: (_connection, query) => void (query.startsWith('select "id"') && lookups++),
         })
@@ -322,6 +325,7 @@ describe.skipIf(!serverUrl)(
       const sent: string[] = []
       const client = postgres(url.toString(), {
         onnotice: () => {},
+        fetch_types: false, // as for the drivers above
         connect_timeout: 1,
         connection: { search_path: database.schema },
         debug: (_connection, query) => void sent.push(query),

@@ -203,6 +203,8 @@ describe('LookupBatch against a fake source', () => {
 // Registered either way, so a run without a server lists them as skipped (test-support/databases.ts says why).
 const backends: [string, () => Promise<TestDatabase>][] = [
   ['postgres.js', () => postgresJsDatabase(serverUrl as string)],
+  // Without the array types postgres.js fetches by default, it cannot send a JS array as an array parameter.
+  ['postgres.js, fetch_types: false', () => postgresJsDatabase(serverUrl as string, { fetch_types: false })],
   ['node-postgres', () => nodePostgresDatabase(serverUrl as string)],
 ]
 
@@ -229,7 +231,7 @@ describe.skipIf(!serverUrl).each(backends)('lookups by id sharing round trips, %
     database.statements.length = 0
     const answers = await Promise.all(asked.map(([plain]) => tokens.authenticate(plain)))
     expect(answers.map((answer) => answer?.name ?? null)).toEqual(asked.map(([, name]) => name))
-    if (driver === 'postgres.js') {
+    if (driver.startsWith('postgres.js')) {
       expect(database.statements.some((statement) => statement.includes('= any($1)'))).toBe(true)
       expect(database.statements.length).toBeLessThan(asked.length)
     }

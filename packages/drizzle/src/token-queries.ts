@@ -207,7 +207,7 @@ export function tokenQueries(db: AnyPgDatabase, table: TokenTable, prepare = tru
   return {
     byId: (id) => byId(id).then(first),
     byHash: (hash) => byHash(hash).then(first),
-    byIds: (ids) => byIds(ids),
+    byIds: (ids) => byIds(arrayLiteral(ids)),
     cancelOverdue: (olderThan) =>
       db.execute(sql`select pg_cancel_backend(pid) from pg_stat_activity
         where datname = current_database() and usename = session_user and pid <> pg_backend_pid()
@@ -218,6 +218,13 @@ export function tokenQueries(db: AnyPgDatabase, table: TokenTable, prepare = tru
 
 interface PgliteQuery {
   query(text: string, params: unknown[]): Promise<{ rows: Record<string, unknown>[] }>
+}
+
+// The ids as one PostgreSQL array literal, sent as text: the server reads it as the type `= any($1)` asks for (the
+// id column's array). A JS array would depend on the driver knowing that array type, which postgres.js does not
+// with `fetch_types: false`: it sent `5,8,20` and the server refused it. Every element quoted, so any text id fits.
+function arrayLiteral(ids: readonly unknown[]): string {
+  return `{${ids.map((id) => `"${String(id).replace(/[\\"]/g, '\\$&')}"`).join(',')}}`
 }
 
 function first(rows: readonly TokenRow[]): TokenRow | undefined {
