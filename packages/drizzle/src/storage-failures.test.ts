@@ -47,6 +47,9 @@ describe.skipIf(!serverUrl)('the PostgreSQL server going away', () => {
     client = postgres(url.toString(), {
       max: 2,
       connect_timeout: 2,
+      // A connection cut while postgres.js fetches its array types leaves that failure unhandled
+      // (porsager/postgres#1192), which would fail the run; the store needs no fetched types.
+      fetch_types: false,
       connection: { search_path: database.schema },
     })
   })
