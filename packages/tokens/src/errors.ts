@@ -204,8 +204,15 @@ export class MethodNotAllowedError extends TokenError {
  * ```
  */
 export class PayloadTooLargeError extends TokenError {
-  constructor(limit: number) {
-    super('payload_too_large', 413, `The request body is larger than ${limit} bytes.`)
+  /** `limit`: the bound in bytes, when known (a framework's own parser may not say). */
+  constructor(limit?: number) {
+    super(
+      'payload_too_large',
+      413,
+      limit === undefined
+        ? 'The request body is too large.'
+        : `The request body is larger than ${limit} bytes.`,
+    )
   }
 }
 

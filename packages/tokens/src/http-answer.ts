@@ -6,6 +6,7 @@ import {
   type MethodNotAllowedError,
   type MissingAbilitiesError,
   NotFoundError,
+  PayloadTooLargeError,
   TokenError,
   type TooManyRequestsError,
   UnauthenticatedError,
@@ -211,7 +212,7 @@ function clientError(error: unknown): TokenError | null {
     case 404:
       return new NotFoundError()
     case 413:
-      return new TokenError('payload_too_large', 413, 'The request body is too large.')
+      return new PayloadTooLargeError()
     case 415:
       return new UnsupportedMediaTypeError()
     case 429:
