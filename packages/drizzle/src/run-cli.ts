@@ -547,6 +547,10 @@ async function connect(url: string): Promise<Connection> {
         connect_timeout: CONNECT_TIMEOUT,
         // Notices (say, from a trigger) are not the command's output.
         onnotice: () => {},
+        // No command sends or reads an array through the driver, and postgres.js leaves a failed fetch of the
+        // server's array types unhandled (porsager/postgres#1192): a connection lost then would end the process
+        // without the command's own message.
+        fetch_types: false,
         connection: { statement_timeout: STATEMENT_TIMEOUT },
       }),
     )
