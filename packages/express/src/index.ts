@@ -193,7 +193,8 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
 
 /**
  * Answers as the core builds it, the same in every adapter: the errors of this library, client errors marked
- * `expose` (the 400/413/415 of Express's body parsers, an app's `createError(404)`) with their own status, and
+ * `expose` (the 400/413/415 of Express's body parsers, an app's `createError(404)`) with their own status and
+ * `headers`, and
  * anything else as a bare 500 without a stack (Express's own handler prints stacks outside production), reported to
  * `report` (default `console.error`, as Express's own handler does). Add it after your routes.
  *

@@ -405,6 +405,11 @@ const rows: [string, Build, Expected][] = [
     refused(404, 'not_found'),
   ],
   [
+    'an exposed 429 of the app with its Retry-After → errorHandler keeps both',
+    async () => ({ method: 'GET', path: '/thrown/busy' }),
+    refused(429, 'too_many_requests', { retryAfter: '30' }),
+  ],
+  [
     'the app’s own failure → errorHandler answers a bare 500',
     async () => ({ method: 'GET', path: '/thrown/bug' }),
     refused(500, 'server_error'),

@@ -121,11 +121,16 @@ export interface ScenarioSetup {
 
 /**
  * What `GET /thrown/:kind` throws, outside any `auth`: `library`, an error of this library; `client`, a 404 marked
- * `expose` as `http-errors` (Express's `createError`, Koa's `ctx.throw`) makes it; `bug`, the app's own failure.
+ * `expose` as `http-errors` (Express's `createError`, Koa's `ctx.throw`) makes it; `busy`, such a 429 with its own
+ * `Retry-After`; `bug`, the app's own failure.
  */
 export function thrownError(kind: string): Error {
   if (kind === 'library') return new UnauthenticatedError()
   if (kind === 'client') return Object.assign(new Error('No post 7 here.'), { status: 404, expose: true })
+  if (kind === 'busy') {
+    const headers = { 'Retry-After': '30' }
+    return Object.assign(new Error('Try later.'), { status: 429, expose: true, headers })
+  }
   return new TypeError('The app failed.')
 }
 

@@ -188,7 +188,7 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
 
 /**
  * Answers every error below it as the core builds it, the same in every adapter: the errors of this library, client
- * errors marked `expose` (`ctx.throw(404)`) with their own status, and anything else as a bare 500 without a
+ * errors marked `expose` (`ctx.throw(404)`) with their own status and `headers`, and anything else as a bare 500 without a
  * stack, reported to `report` (default: the app's `error` event, where Koa's own logging hears it). Use it at the
  * top, for routes that throw outside {@link auth} (its own catch answers this library's errors after it).
  *

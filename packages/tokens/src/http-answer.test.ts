@@ -322,6 +322,53 @@ describe('errorAnswer: client errors from a framework’s body parser or the app
     expect(JSON.stringify(response)).not.toContain(SECRET)
   })
 
+  it('keeps the app’s own headers: a 429’s Retry-After, a 401’s own challenge', () => {
+    const busy = Object.assign(httpError(429, 'slow down'), {
+      headers: { 'Retry-After': 30, 'X-Queue': ' 4 ' },
+    })
+    expect(errorResponse(busy)).toEqual({
+      status: 429,
+      headers: { 'retry-after': '30', 'x-queue': '4' },
+      body: { message: 'Too many requests: wait before trying again.', code: 'too_many_requests' },
+    })
+    const basic = Object.assign(httpError(401, 'who?'), {
+      headers: { 'WWW-Authenticate': 'Basic realm="admin"' },
+    })
+    expect(errorResponse(basic).headers).toEqual({ 'www-authenticate': 'Basic realm="admin"' })
+  })
+
+  it('leaves out what no header can carry, and never lets the app’s replace the body’s type or length', () => {
+    const headers = {
+      'Content-Type': 'text/html',
+      'content-length': '1',
+      'X-Split': 'a\r\nSet-Cookie: b=1',
+      'X-Nul': 'a\0',
+      'X-Wide': '🔑',
+      'Bad Name': 'x',
+      'X-List': ['a', 'b'],
+      'X-Object': { a: 1 },
+      'X-Kept': 'yes',
+    }
+    const answer = errorAnswer(Object.assign(httpError(404, 'gone'), { headers }))
+    expect(answer.headers).toEqual({
+      'x-kept': 'yes',
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(answer.body)),
+    })
+    expect(
+      errorResponse(Object.assign(httpError(404, 'gone'), { headers: 'Retry-After: 3' })).headers,
+    ).toEqual({})
+  })
+
+  it('sends no header of an error it answers 500', () => {
+    const unexposed = Object.assign(new Error('x'), { status: 503, headers: { 'Retry-After': '30' } })
+    expect(errorResponse(unexposed)).toEqual({
+      status: 500,
+      headers: {},
+      body: { message: 'Server Error', code: 'server_error' },
+    })
+  })
+
   it('keeps a 500 for a server error marked as exposed, and for one not marked at all', () => {
     expect(errorResponse(Object.assign(new Error('x'), { status: 502, expose: true })).status).toBe(500)
     expect(errorResponse(Object.assign(new Error('x'), { status: 413 })).status).toBe(500)

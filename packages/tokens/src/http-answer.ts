@@ -93,7 +93,8 @@ export const noContent: HttpAnswer = new HttpAnswer(204, {}, '')
  * - 403 for missing abilities with `error="insufficient_scope"` and `scope="…"`;
  * - a client error raised by a framework's body parser or by the app (`expose: true` and a 4xx `status`, as
  *   `http-errors` makes them, and Koa's `ctx.throw`): its own status, never a 500, with a fixed message (a parser's
- *   may quote the body) and the matching code (`bad_request` where none matches);
+ *   may quote the body) and the matching code (`bad_request` where none matches), and its own `headers` (a
+ *   `Retry-After`, say) as Koa's and Express's own handlers send them;
  * - anything else: 500 with a fixed message. No stack, no cause, no secret ever reaches a body.
  *
  * The realm is the error's own (set by the guard that refused), else `options.realm`, else `api`.
@@ -105,12 +106,19 @@ export const noContent: HttpAnswer = new HttpAnswer(204, {}, '')
  * ```
  */
 export function errorAnswer(error: unknown, options: { readonly realm?: string } = {}): HttpAnswer {
-  const known = isTokenError(error) ? error : clientError(error)
-  if (known === null) return jsonAnswer(500, { message: 'Server Error', code: 'server_error' })
-  return tokenErrorAnswer(known, options)
+  if (isTokenError(error)) return tokenErrorAnswer(error, options)
+  const client = clientError(error)
+  if (client === null) return jsonAnswer(500, { message: 'Server Error', code: 'server_error' })
+  return tokenErrorAnswer(client, options, headersOf(error as object))
 }
 
-function tokenErrorAnswer(error: TokenError, options: { readonly realm?: string }): HttpAnswer {
+// `given`: the app's own headers, which win over this library's of the same name (a `WWW-Authenticate: Basic` of
+// its own, say), not over the body's type and length.
+function tokenErrorAnswer(
+  error: TokenError,
+  options: { readonly realm?: string },
+  given: Readonly<Record<string, string>> = {},
+): HttpAnswer {
   const headers: Record<string, string> = {}
   const body: { -readonly [K in keyof ErrorBody]: ErrorBody[K] } = {
     message: error.message,
@@ -147,7 +155,7 @@ function tokenErrorAnswer(error: TokenError, options: { readonly realm?: string 
       break
     }
   }
-  return jsonAnswer(error.status, body, headers)
+  return jsonAnswer(error.status, body, { ...headers, ...given })
 }
 
 /**
@@ -221,6 +229,26 @@ function clientError(error: unknown): TokenError | null {
       return new TokenError('bad_request', status, 'The request is malformed.')
   }
 }
+
+// http-errors' `headers` (`ctx.throw(429, { headers: { 'Retry-After': '30' } })`), names lower-cased as every
+// answer's are. Only text and numbers, under valid names, with values a header can carry: anything else is left out,
+// since a framework would throw on it while answering, and the answer would be a 500.
+function headersOf(error: object): Record<string, string> {
+  const given = (error as { headers?: unknown }).headers
+  const headers: Record<string, string> = {}
+  if (typeof given !== 'object' || given === null) return headers
+  for (const [name, value] of Object.entries(given)) {
+    const text = typeof value === 'number' ? String(value) : value
+    if (typeof text === 'string' && HEADER_NAME.test(name) && HEADER_VALUE.test(text)) {
+      headers[name.toLowerCase()] = text.trim()
+    }
+  }
+  return headers
+}
+
+// RFC 9110's token, and the field-value bytes Node's http module and the Fetch API's Headers both accept.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
 // A quoted-string in an HTTP header: backslash and double quote escaped, control characters dropped.
 function quoted(text: string): string {
