@@ -46,7 +46,7 @@ describe('rotate', () => {
   it('refuses a bad grace, an expired token, and unknown or foreign ids', async () => {
     const { tokens, clock } = setup()
     const old = await tokens.create('42', 'x', ['read'], { expiresAt: new Date(start + 60_000) })
-    for (const grace of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number]) {
+    for (const grace of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number, 1e12]) {
       await expect(tokens.rotate('42', old.token.id, { grace })).rejects.toBeInstanceOf(InvalidInputError)
     }
     expect(await tokens.rotate('7', old.token.id)).toBeNull()
@@ -56,6 +56,32 @@ describe('rotate', () => {
     const expired = await tokens.rotate('42', old.token.id).catch((error) => error)
     expect(expired).toBeInstanceOf(InvalidInputError)
     expect(expired.errors.token).toEqual(['The token has expired: create a new one instead.'])
+  })
+
+  it('refuses a grace that would end past the year 9999, leaving the old token as it was', async () => {
+    const { tokens, store } = setup()
+    const old = await tokens.create('42', 'forever', ['read'])
+    const refused = await tokens.rotate('42', old.token.id, { grace: 1e12 }).catch((error) => error)
+    expect(refused).toBeInstanceOf(InvalidInputError)
+    expect(refused.errors.grace).toEqual(['The grace field must end before the year 10000.'])
+    expect((await store.findById(old.token.id))?.expiresAt).toBeNull()
+    expect((await tokens.authenticate(old.plainTextToken))?.id).toBe(old.token.id)
+    // The longest grace that still ends in the year 9999 is taken.
+    const latest = (Date.UTC(10_000, 0, 1) - start) / 60_000 - 1
+    const next = await tokens.rotate('42', old.token.id, { grace: latest })
+    expect(next).not.toBeNull()
+    expect((await store.findById(old.token.id))?.expiresAt?.getUTCFullYear()).toBe(9999)
+  })
+
+  it('refuses to regenerate a token past its idle timeout, which would restart its idle clock', async () => {
+    const { tokens, clock } = setup({ idleTimeout: 10, lastUsed: { interval: 60_000, flushDelay: 1_000 } })
+    const old = await tokens.create('42', 'idle', ['read'])
+    clock.now += 10 * 60_000 + 61_000
+    expect(await tokens.authenticate(old.plainTextToken)).toBeNull()
+    const refused = await tokens.rotate('42', old.token.id).catch((error) => error)
+    expect(refused).toBeInstanceOf(InvalidInputError)
+    expect(refused.errors.token).toEqual(['The token has expired: create a new one instead.'])
+    await tokens.close()
   })
 
   it('lets a token regenerate only a token whose abilities it holds, and clamps to its own end', async () => {

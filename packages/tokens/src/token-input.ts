@@ -97,7 +97,7 @@ export function tokenAbilities(
 
 // The first instant a four-digit year cannot write: PostgreSQL's timestamps, Laravel's and most stores stop here,
 // so every store gets the same 422 instead of some a database error.
-const YEAR_10000 = Date.UTC(10_000, 0, 1)
+export const YEAR_10000: number = Date.UTC(10_000, 0, 1)
 
 /**
  * An expiry date for a new token: a valid date after `now` and before the year 10000, or null.
@@ -117,6 +117,26 @@ export function tokenExpiry(input: unknown, now: Date): Date | null {
   if (input.getTime() >= YEAR_10000)
     throw invalid('expiresAt', 'The expires at field must be a date before the year 10000.')
   return new Date(input)
+}
+
+/**
+ * A rotation's grace period, in minutes: a number, 0 or more, that ends before the year 10000 (past it, the
+ * old secret's end would be no date a store can keep).
+ *
+ * @example
+ * ```ts
+ * tokenGrace(60, new Date())  // 60
+ * tokenGrace(1e12, new Date()) // throws InvalidInputError
+ * ```
+ */
+export function tokenGrace(input: unknown, now: Date): number {
+  if (typeof input !== 'number' || !(Number.isFinite(input) && input >= 0)) {
+    throw invalid('grace', 'The grace field must be a number of minutes, 0 or more.')
+  }
+  if (now.getTime() + input * 60_000 >= YEAR_10000) {
+    throw invalid('grace', 'The grace field must end before the year 10000.')
+  }
+  return input
 }
 
 /**

@@ -617,8 +617,9 @@ export function tokenServiceSuite(cache: boolean): void {
       expect((await tokens.list('42')).map((t) => t.name)).toEqual(['new'])
     })
 
-    it('refuses a negative number of hours', async () => {
+    it('refuses a negative number of hours, and one that reaches back past the earliest date', async () => {
       await expect(service().prune({ hours: -1 })).rejects.toBeInstanceOf(MisconfigurationError)
+      await expect(service().prune({ hours: 3e9 })).rejects.toBeInstanceOf(MisconfigurationError)
     })
   })
 
@@ -721,6 +722,7 @@ export function tokenServiceSuite(cache: boolean): void {
       ['a store missing methods', { store: { findById: () => null } }],
       ['a prefix with a bar', { prefix: 'a|b' }],
       ['a zero expiration', { expiration: 0 }],
+      ['an expiration that ends past the year 9999', { expiration: 1e12 }],
       ['a negative interval', { lastUsed: { interval: -1 } }],
       ['an empty owner type', { ownerType: '' }],
     ])('throws at build time for %s', (_, options) => {

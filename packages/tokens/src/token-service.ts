@@ -26,7 +26,15 @@ import {
 } from './plain-text-token.js'
 import { type RateLimitOptions, type RateLimitPolicy, RateLimits } from './rate-limits.js'
 import { type HashKeyOptions, SecretHasher } from './secret-hasher.js'
-import { tokenAbilities, tokenExpiry, tokenMetadata, tokenName, tokenOwner } from './token-input.js'
+import {
+  tokenAbilities,
+  tokenExpiry,
+  tokenGrace,
+  tokenMetadata,
+  tokenName,
+  tokenOwner,
+  YEAR_10000,
+} from './token-input.js'
 import type { OwnerInput } from './token-owner.js'
 import type { TokenMetadata, TokenRecord, TokenStore } from './token-store.js'
 import { Attempt, type TokenAction, type TokenTelemetry, telemetryNow } from './token-telemetry.js'
@@ -400,6 +408,10 @@ export class TokenService<P extends string = string> {
     const expiration = options.expiration ?? null
     if (expiration !== null && !(Number.isFinite(expiration) && expiration > 0)) {
       throw new MisconfigurationError('`expiration` is a number of minutes greater than 0, or null for none.')
+    }
+    // A token's end is written as a date (a child's, a rotated one's): it must be one every store can keep.
+    if (expiration !== null && Date.now() + expiration * 60_000 >= YEAR_10000) {
+      throw new MisconfigurationError('`expiration` must end before the year 10000.')
     }
     const lastUsed = options.lastUsed ?? {}
     if (lastUsed !== false) {
@@ -930,16 +942,14 @@ export class TokenService<P extends string = string> {
     options: RotateTokenOptions,
   ): Promise<NewAccessToken<P> | null> {
     const who = tokenOwner(owner, this.#ownerType)
-    const grace = options.grace ?? 0
-    if (typeof grace !== 'number' || !(Number.isFinite(grace) && grace >= 0)) {
-      throw new InvalidInputError({ grace: ['The grace field must be a number of minutes, 0 or more.'] })
-    }
+    const grace = tokenGrace(options.grace ?? 0, this.#now())
     if (!isTokenId(id)) return null
     const old = await this.#call('find', async () => this.#store.findById(id))
     if (!old || old.owner.type !== who.type || old.owner.id !== who.id) return null
     const now = this.#now()
     const end = this.#endOf(old)
-    if (end <= now.getTime()) {
+    // An idle token has ended as surely as an expired one: its successor would start a fresh idle clock.
+    if (end <= now.getTime() || this.#isIdle(old, now.getTime())) {
       throw new InvalidInputError({ token: ['The token has expired: create a new one instead.'] })
     }
     const maker = options.grantedBy
@@ -1089,13 +1099,20 @@ export class TokenService<P extends string = string> {
       throw new MisconfigurationError('`prune({ hours })` takes a number of hours, 0 or more.')
     }
     const cutoff = this.#now().getTime() - hours * 3_600_000
+    const expiredBefore = new Date(cutoff)
+    const createdBefore = this.#expirationMs === null ? null : new Date(cutoff - this.#expirationMs)
+    if (
+      Number.isNaN(expiredBefore.getTime()) ||
+      (createdBefore !== null && Number.isNaN(createdBefore.getTime()))
+    ) {
+      throw new MisconfigurationError(
+        '`prune({ hours })` reaches back past the earliest date: give fewer hours.',
+      )
+    }
     // Pruned tokens had expired, so no cached entry could still verify; dropping them all keeps it simple.
     this.#cache?.clear()
     const count = await this.#call('prune', () =>
-      this.#store.deleteExpired({
-        expiredBefore: new Date(cutoff),
-        ...(this.#expirationMs !== null && { createdBefore: new Date(cutoff - this.#expirationMs) }),
-      }),
+      this.#store.deleteExpired({ expiredBefore, ...(createdBefore !== null && { createdBefore }) }),
     )
     this.#record('pruned', options.context, { count })
     return count
