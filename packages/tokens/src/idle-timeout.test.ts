@@ -54,6 +54,32 @@ describe('idleTimeout', () => {
     await tokens.close()
   })
 
+  it('reads a cached token again before calling it idle: uses written since are only in the store', async () => {
+    const clock = { now: start }
+    const store = new MemoryTokenStore()
+    const instance = (cache: boolean) =>
+      createTokens({
+        store,
+        idleTimeout: 10,
+        cache: cache && { ttl: 3_600_000 },
+        now: () => new Date(clock.now),
+      })
+    const [a, b] = [instance(false), instance(true)]
+    const { plainTextToken } = await a.create('42', 'busy')
+    expect(await b.authenticate(plainTextToken)).not.toBeNull()
+    // From here the token is used through the other instance only, which writes its uses.
+    for (let i = 0; i < 2; i++) {
+      clock.now += minutes(5)
+      expect(await a.authenticate(plainTextToken)).not.toBeNull()
+    }
+    await a.close()
+    clock.now += minutes(7)
+    expect(await b.authenticate(plainTextToken)).not.toBeNull()
+    clock.now += minutes(12)
+    expect(await b.authenticate(plainTextToken)).toBeNull()
+    await b.close()
+  })
+
   it('needs lastUsed tracking and a positive number of minutes', () => {
     const store = new MemoryTokenStore()
     expect(() => createTokens({ store, idleTimeout: 10, lastUsed: false })).toThrow(MisconfigurationError)

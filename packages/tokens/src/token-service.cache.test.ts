@@ -96,6 +96,33 @@ describe('the verification cache in the token service', () => {
     expect(await tokens.authenticate(c.plainTextToken)).toBeNull()
   })
 
+  it('drops entries when a change fails, since it may still have been made (a statement past its deadline)', async () => {
+    const { store, tokens } = setup()
+    const made = await Promise.all(['a', 'b', 'c', 'd'].map((name) => tokens.create('42', name, ['read'])))
+    for (const t of made) await tokens.authenticate(t.plainTextToken)
+    // Each change is made, then its call fails, as a deadline that passed while the database committed.
+    const committedThenFailed =
+      <A extends unknown[], T>(change: (...args: A) => Promise<T>) =>
+      async (...args: A): Promise<T> => {
+        await change(...args)
+        throw new Error('deadline passed')
+      }
+    store.update = committedThenFailed(store.update.bind(store))
+    store.delete = committedThenFailed(store.delete.bind(store))
+    store.rotate = committedThenFailed(store.rotate.bind(store))
+    store.deleteByOwner = committedThenFailed(store.deleteByOwner.bind(store))
+    const [a, b, c, d] = made as [(typeof made)[0], (typeof made)[0], (typeof made)[0], (typeof made)[0]]
+    await expect(tokens.update('42', a.token.id, { abilities: ['update'] })).rejects.toThrow()
+    await expect(tokens.revoke('42', b.token.id)).rejects.toThrow()
+    await expect(tokens.rotate('42', c.token.id)).rejects.toThrow()
+    expect((await tokens.authenticate(a.plainTextToken))?.abilities).toEqual(['update'])
+    expect(await tokens.authenticate(b.plainTextToken)).toBeNull()
+    expect(await tokens.authenticate(c.plainTextToken)).toBeNull()
+    expect(await tokens.authenticate(d.plainTextToken)).not.toBeNull()
+    await expect(tokens.revokeAll('42')).rejects.toThrow()
+    expect(await tokens.authenticate(d.plainTextToken)).toBeNull()
+  })
+
   it('does not keep a record that was revoked while its lookup was in flight', async () => {
     const { store, tokens } = setup()
     const { token, plainTextToken } = await tokens.create('42', 'x')

@@ -665,7 +665,10 @@ export class TokenService<P extends string = string> {
     const id = parsed.id
     const cache = this.#cache
     if (cache !== null && id !== null) {
-      const cached = cache.get(id, now)
+      const entry = cache.get(id, now)
+      // A cached `lastUsedAt` is as old as the entry: uses written since (by this instance or another) are only in
+      // the store, so an entry that looks idle is read again rather than refused.
+      const cached = entry !== undefined && !this.#isIdle(entry, now) ? entry : undefined
       attempt?.cached(cached !== undefined)
       if (cached !== undefined) return this.#check(cached, secret, hash, id, now, null, attempt)
     }
@@ -976,8 +979,7 @@ export class TokenService<P extends string = string> {
         },
         retireAt,
       ),
-    )
-    this.#cache?.invalidate([id])
+    ).finally(() => this.#cache?.invalidate([id]))
     if (!stored) return null
     if (retireAt === null) this.#tracker?.forget(id)
     this.#record('rotated', options.context, { owner: stored.owner, tokenId: stored.id, previousTokenId: id })
@@ -1024,8 +1026,7 @@ export class TokenService<P extends string = string> {
         ...(abilities !== undefined && { abilities }),
         updatedAt: this.#now(),
       }),
-    )
-    this.#cache?.invalidate([id])
+    ).finally(() => this.#cache?.invalidate([id]))
     if (record) this.#record('updated', changes.context, { owner: record.owner, tokenId: id })
     return record && this.#token(record)
   }
@@ -1046,8 +1047,11 @@ export class TokenService<P extends string = string> {
   async #revoke(owner: OwnerInput, id: string, context: AuditContext | undefined): Promise<boolean> {
     const who = tokenOwner(owner, this.#ownerType)
     if (!isTokenId(id)) return false
-    const deleted = await this.#call('delete', () => this.#store.delete(who, id))
-    this.#cache?.invalidate([id])
+    // A call that failed may still have committed (a statement past its deadline, say): the entry goes either way,
+    // as in update and rotate.
+    const deleted = await this.#call('delete', () => this.#store.delete(who, id)).finally(() =>
+      this.#cache?.invalidate([id]),
+    )
     if (deleted) {
       this.#tracker?.forget(id)
       this.#record('revoked', context, { owner: who, tokenId: id })
@@ -1070,7 +1074,13 @@ export class TokenService<P extends string = string> {
 
   async #revokeAll(owner: OwnerInput, options: { except?: string; context?: AuditContext }): Promise<number> {
     const who = tokenOwner(owner, this.#ownerType)
-    const ids = await this.#call('delete', () => this.#store.deleteByOwner(who, options.except))
+    // The ids of a failed call are unknown: every entry goes.
+    const ids = await this.#call('delete', () => this.#store.deleteByOwner(who, options.except)).catch(
+      (error: unknown) => {
+        this.#cache?.clear()
+        throw error
+      },
+    )
     this.#cache?.invalidate(ids)
     for (const id of ids) {
       this.#tracker?.forget(id)
