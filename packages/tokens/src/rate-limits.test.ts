@@ -166,8 +166,20 @@ describe('RateLimits', () => {
     { limit: 10, window: 60, backend: 'redis' },
     { limit: 10, window: 60, timeout: 0 },
     { limit: 10, window: 60, timeout: '1s' },
+    { limit: 10, window: 2_147_484 },
+    { limit: 10, window: 60, failures: { limit: 5, window: 30 * 86_400 } },
+    { limit: 10, window: 60, abilities: { create: { limit: 1, window: 30 * 86_400 } } },
   ])('refuses the misconfiguration %o', (options) => {
     expect(() => new RateLimits(options as unknown as RateLimitOptions, quiet)).toThrow(MisconfigurationError)
+  })
+
+  it('counts over the longest window a memory counter keeps (24 days), and leaves longer ones to a backend', async () => {
+    const limits = new RateLimits({ limit: 1, window: 2_147_483 }, quiet)
+    expect(await limits.spend('token', '7')).toBeNull()
+    expect(await limits.spend('token', '7')).toBeInstanceOf(TooManyRequestsError)
+    const backend = (options: { points: number; duration: number; keyPrefix: string }) =>
+      new RateLimiterMemory({ ...options, duration: 60 })
+    expect(() => new RateLimits({ limit: 1, window: 30 * 86_400, backend }, quiet)).not.toThrow()
   })
 })
 

@@ -65,12 +65,13 @@ export type LimiterFactory = (options: {
 export interface RateLimitOptions<P extends string = string> {
   /** Requests per `window` for each token, and for each session user. */
   readonly limit: number
-  /** The window, in seconds. */
+  /** The window, in seconds; at most 2,147,483 (24 days) without a shared `backend`. */
   readonly window: number
   /**
    * Refused authentications (malformed, unknown, wrong or expired tokens) a client address may make per window;
-   * past them, its requests with a token only the store could check are answered 429 before the store is asked. Default `{ limit: 20,
-   * window: 60 }`; `false` to count none.
+   * past them, its requests with a token only the store could check are answered 429 before the store is asked.
+   * A refusal counts once its lookup answers, so lookups already in flight as the limit is reached still run.
+   * Default `{ limit: 20, window: 60 }`; `false` to count none.
    */
   readonly failures?: { readonly limit: number; readonly window: number } | false
   /**
@@ -154,11 +155,20 @@ export class RateLimits {
     const backend: (limit: Parameters<LimiterFactory>[0]) => Limiter | MemoryLimiter = shared
       ? (limit) => new TimedLimiter(shared(limit), timeout)
       : (limit) => new MemoryLimiter(limit.duration)
-    const allowance = (keyPrefix: string, limit: { limit: number; window: number }): Allowance => ({
-      counter: backend({ keyPrefix, points: limit.limit, duration: limit.window }),
-      limit: limit.limit,
-      window: limit.window,
-    })
+    const allowance = (keyPrefix: string, limit: { limit: number; window: number }): Allowance => {
+      // The memory backend ends each window with a timer, and a timer past 2^31 - 1 ms fires at once: every
+      // count would be dropped as soon as it was made, and nothing ever limited.
+      if (!shared && limit.window > MAX_MEMORY_WINDOW) {
+        throw new MisconfigurationError(
+          `A rate-limit window in memory is at most ${MAX_MEMORY_WINDOW} seconds (24 days): give a shared \`backend\` for longer ones.`,
+        )
+      }
+      return {
+        counter: backend({ keyPrefix, points: limit.limit, duration: limit.window }),
+        limit: limit.limit,
+        window: limit.window,
+      }
+    }
     this.#requests = allowance('jetstream-tokens:requests', options)
     const abilities = options.abilities ?? {}
     if (typeof abilities !== 'object' || abilities === null) {
@@ -315,6 +325,8 @@ interface Allowance {
 type Refusal = TooManyRequestsError | StorageUnavailableError | null
 
 const DEFAULT_FAILURES = Object.freeze({ limit: 20, window: 60 })
+// The longest delay, in seconds, a JavaScript timer keeps (2^31 - 1 ms).
+const MAX_MEMORY_WINDOW = 2_147_483
 
 // The memory backend: the counters rate-limiter-flexible's `RateLimiterMemory` keeps (its `MemoryStorage`: a
 // fixed window per key, dropped when it ends), asked directly. `RateLimiterMemory` hands the same answer through a
