@@ -74,6 +74,33 @@ describe('readJsonObject', () => {
     await expect(reading).rejects.toBeInstanceOf(BadRequestError)
   })
 
+  it('answers 400, rather than wait forever, for a Node stream closed quietly before or while it is read', async () => {
+    // As Node leaves a request whose client went away while nobody listened: destroyed, no error, no end.
+    const before = new Readable({ read() {} })
+    before.push(Buffer.from('{"name":'))
+    before.destroy()
+    await new Promise((resolve) => before.once('close', resolve))
+    await expect(read(before as unknown as RequestBody)).rejects.toBeInstanceOf(BadRequestError)
+    const during = new Readable({ read() {} })
+    during.push(Buffer.from('{"name":'))
+    const reading = read(during as unknown as RequestBody)
+    during.destroy()
+    await expect(reading).rejects.toBeInstanceOf(BadRequestError)
+  })
+
+  it('answers 400, not a 500, when a Fetch stream fails part way (the client went away)', async () => {
+    let fail: (error: Error) => void = () => {}
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode('{"name":'))
+        fail = (error) => controller.error(error)
+      },
+    })
+    const reading = read(body)
+    fail(new TypeError('terminated'))
+    await expect(reading).rejects.toBeInstanceOf(BadRequestError)
+  })
+
   it('reads no body, or an empty one, as {} whatever the headers say', async () => {
     expect(await read(null, {})).toEqual({})
     expect(

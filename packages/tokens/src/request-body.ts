@@ -140,7 +140,9 @@ async function readBytes(body: RequestBody, limit: number): Promise<Uint8Array> 
   }
   if (isReadableStream(body)) {
     const reader = body.getReader()
-    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+    // A read fails when the client went away mid-body: its request, not the app, failed.
+    const read = () => reader.read().catch(() => Promise.reject(unreadable()))
+    for (let next = await read(); !next.done; next = await read()) {
       if (!add(next.value)) {
         await reader.cancel().catch(() => {})
         throw new PayloadTooLargeError(limit)
@@ -163,6 +165,7 @@ interface NodeReadable {
   off(event: string, listener: (...args: never[]) => void): unknown
   resume(): unknown
   readonly readableEnded?: boolean
+  readonly destroyed?: boolean
 }
 
 function isReadableStream(body: object): body is ReadableStream<Uint8Array> {
@@ -182,11 +185,15 @@ function readNode(
   limit: number,
 ): Promise<void> {
   if (stream.readableEnded) return Promise.resolve()
+  // A client that went away before the body was asked for: Node destroyed the request quietly, and no event of it
+  // will ever come.
+  if (stream.destroyed) return Promise.reject(unreadable())
   return new Promise((resolve, reject) => {
     const done = (error?: unknown) => {
       stream.off('data', data)
       stream.off('end', end)
       stream.off('error', failed)
+      stream.off('close', failed)
       if (error === undefined) resolve()
       else reject(error)
     }
@@ -196,12 +203,18 @@ function readNode(
       stream.resume() // flowing with no listener: the rest is dropped
     }
     const end = () => done()
-    const failed = () => done(new BadRequestError('The request body could not be read.'))
+    // Closed before its end: the client went away mid-body.
+    const failed = () => done(unreadable())
     stream.on('data', data)
     stream.on('end', end)
     stream.on('error', failed)
+    stream.on('close', failed)
     stream.resume()
   })
+}
+
+function unreadable(): BadRequestError {
+  return new BadRequestError('The request body could not be read.')
 }
 
 function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
