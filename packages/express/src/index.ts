@@ -13,6 +13,7 @@ import {
   abilityCheck,
   answerError,
   HttpAnswer,
+  nodeHeader,
   type RequestBody,
   RequestGuard,
 } from '@jetstream/tokens/adapter'
@@ -90,7 +91,7 @@ export function auth<U = RegisteredUser, P extends string = RegisteredPermission
 ): RequestHandler {
   const guard = new RequestGuard<U, P, Request>(tokens, options, {
     method: (req) => req.method,
-    header: (req, name) => req.get(name),
+    header: (req, name) => nodeHeader(req.headers, name),
     // Express's `req.ip` follows the app's `trust proxy` setting.
     address: (req) => req.ip,
   })
@@ -181,7 +182,7 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
     const answer = await routes.handle({
       method: req.method,
       path: path.slice(prefix.length),
-      header: (name) => req.get(name),
+      header: (name) => nodeHeader(req.headers, name),
       // A body parser of the app's own (`express.json()`) may have read it already.
       body: req.body !== undefined ? { parsed: req.body } : (req as unknown as RequestBody),
       auth: req.auth as Auth<U | null, P> | undefined,

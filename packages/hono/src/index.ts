@@ -14,6 +14,7 @@ import {
   answerError,
   errorAnswer,
   HttpAnswer,
+  nodeHeader,
   type RequestBody,
   RequestGuard,
 } from '@jetstream/tokens/adapter'
@@ -210,11 +211,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): (error: Error, 
  */
 function header(c: Context, name: string): string | undefined {
   const incoming = nodeRequest(c)
-  if (incoming) {
-    const value = incoming.headers[name]
-    return Array.isArray(value) ? value.join(', ') : value
-  }
-  return c.req.header(name)
+  return incoming ? nodeHeader(incoming.headers, name) : c.req.header(name)
 }
 
 /**

@@ -181,6 +181,10 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
           user: { id: '2', name: 'Grace' },
         })
         expect((await call('GET', '/custom/me', { token })).status).toBe(401)
+        // Present but empty is a token presented, and refused: not the same as no header at all.
+        const empty = await call('GET', '/custom/me', { headers: { 'x-api-token': '' } })
+        expect(empty.status).toBe(401)
+        expect(empty.headers.get('www-authenticate')).toContain('error="invalid_token"')
       })
     })
 
@@ -189,6 +193,8 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
         for (const headers of [
           { origin: 'https://evil.example' },
           { referer: 'https://evil.example/page' },
+          // Not the Referer header, whatever some frameworks' getters read as one.
+          { headers: { referrer: `${own()}/user/api-tokens` } },
           {},
         ]) {
           const answer = await call('POST', '/session/ping', { session: '1', ...headers })

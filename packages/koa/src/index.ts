@@ -15,6 +15,7 @@ import {
   answerError,
   errorAnswer,
   HttpAnswer,
+  nodeHeader,
   type RequestBody,
   RequestGuard,
 } from '@jetstream/tokens/adapter'
@@ -83,7 +84,7 @@ export function auth<U, P extends string>(
 ): Middleware<AuthState<U | null, P>> {
   const guard = new RequestGuard<U, P, Context>(tokens, options, {
     method: (ctx) => ctx.method,
-    header: (ctx, name) => ctx.get(name) || undefined,
+    header: (ctx, name) => nodeHeader(ctx.req.headers, name),
     // Koa's `ctx.ip` follows `app.proxy` (X-Forwarded-For only when the app trusts its proxy).
     address: (ctx) => ctx.ip || undefined,
   })
@@ -176,7 +177,7 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
     const answer = await routes.handle({
       method: ctx.method,
       path: path.slice(prefix.length),
-      header: (name) => ctx.get(name) || undefined,
+      header: (name) => nodeHeader(ctx.req.headers, name),
       // A body parser of the app's own (koa-bodyparser) may have read it already.
       body: parsed !== undefined ? { parsed } : (ctx.req as unknown as RequestBody),
       auth: ctx.state.auth,
@@ -188,9 +189,9 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
 
 /**
  * Answers every error below it as the core builds it, the same in every adapter: the errors of this library, client
- * errors marked `expose` (`ctx.throw(404)`) with their own status and `headers`, and anything else as a bare 500 without a
- * stack, reported to `report` (default: the app's `error` event, where Koa's own logging hears it). Use it at the
- * top, for routes that throw outside {@link auth} (its own catch answers this library's errors after it).
+ * errors marked `expose` (`ctx.throw(404)`) with their own status and `headers`, and anything else as a bare 500
+ * without a stack, reported to `report` (default: the app's `error` event, where Koa's own logging hears it). Use
+ * it at the top, for routes that throw outside {@link auth} (its own catch answers this library's errors after it).
  *
  * @example
  * ```ts
