@@ -229,7 +229,7 @@ function withAddress(ip: string | undefined): { address?: string } {
 
 interface NodeRequest {
   readonly headers: Record<string, string | string[] | undefined>
-  readonly readableEnded?: boolean
+  readonly readableFlowing?: boolean | null
   readonly socket?: { readonly remoteAddress?: string }
 }
 
@@ -239,10 +239,13 @@ function nodeRequest(c: Context): NodeRequest | undefined {
 }
 
 // The body unread: on Node, its own stream (asking the Fetch request anything would start it reading that stream
-// too), elsewhere the Fetch body; what a validator of the app's already read comes from Hono's cache.
+// too), elsewhere the Fetch body; what a validator of the app's already read comes from Hono's cache. The stream
+// only while no one has begun reading it: once a middleware did (Hono's `bodyLimit` reads a chunked body into a
+// Fetch request of its own, and asks for the Fetch body of others), the body is the Fetch request's.
 async function body(c: Context): Promise<RequestBody> {
   if (Object.keys(c.req.bodyCache).length > 0) return new Uint8Array(await c.req.arrayBuffer())
-  return (nodeRequest(c) as RequestBody | undefined) ?? c.req.raw.body
+  const incoming = nodeRequest(c)
+  return incoming?.readableFlowing === null ? (incoming as unknown as RequestBody) : c.req.raw.body
 }
 
 // The path below the routes' prefix, still percent-encoded: what follows the segments the matched route names
