@@ -109,10 +109,12 @@ const DEFAULT_LIMIT = 102_400
  * - `DELETE /:id`: 204.
  * - `POST /:id/rotate {grace?}`: 201 with the regenerated token and its plain text; the old secret works for
  *   `grace` minutes (default none).
- * - `GET /:id/events`: the token's latest audit events (with the service's `audit` sink), newest first.
+ * - `GET /:id/events`: the token's latest audit events (with the service's `audit` sink), newest first. The trail
+ *   outlives its tokens, so a revoked or regenerated token's id still finds its events; an id the user never had
+ *   finds none (200, empty), and never another user's.
  *
  * First-party only unless `bearerAbility` is set; permissions filtered through the registry as Jetstream does;
- * another user's token, an unknown id, or an id not in canonical form is a 404; other methods a 405.
+ * otherwise another user's token, an unknown id, or an id not in canonical form is a 404; other methods a 405.
  *
  * @example
  * ```ts
