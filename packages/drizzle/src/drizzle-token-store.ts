@@ -437,11 +437,22 @@ const DIGITS = /^(?:0|[1-9][0-9]{0,18})$/
 
 const UUID = /^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$/
 
+// The integer types narrower than what a JS number holds exactly.
+const NUMBER_MAX: Readonly<Record<string, number>> = {
+  smallint: 32_767,
+  smallserial: 32_767,
+  integer: 2_147_483_647,
+  serial: 2_147_483_647,
+}
+
 function codecFor(column: AnyPgColumn): Codec {
   const sqlType = column.getSQLType()
+  // The largest value the column holds: an id past it is none of its rows, and sent, it would fail the statement
+  // (and with it every lookup batched in the same one).
+  const max = NUMBER_MAX[sqlType] ?? Number.MAX_SAFE_INTEGER
   const encode: Codec['encode'] =
     column.dataType === 'number'
-      ? (id) => (DIGITS.test(id) && Number.isSafeInteger(Number(id)) ? Number(id) : undefined)
+      ? (id) => (DIGITS.test(id) && Number(id) <= max ? Number(id) : undefined)
       : column.dataType === 'bigint'
         ? (id) => (DIGITS.test(id) && BigInt(id) <= MAX_BIGINT ? BigInt(id) : undefined)
         : // A uuid only in the form PostgreSQL gives back (lower case), so each token has one id; text takes

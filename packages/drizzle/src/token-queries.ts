@@ -36,7 +36,8 @@ export type TokenRow = Readonly<Record<ColumnKey, unknown> & Partial<Record<Opti
 
 /**
  * What every statement of the store selects or returns: the table's columns, except that a timestamp without time
- * zone is read `at time zone 'UTC'` (drizzle writes them as UTC), so no driver can take it for local time.
+ * zone is read `at time zone 'UTC'` (drizzle writes them as UTC), so no driver can take it for local time, and an
+ * `expires_at` of `infinity` (a row written by hand) is read as null: no expiry, which no Date could say.
  *
  * @example
  * ```ts
@@ -48,8 +49,13 @@ export function selectionOf(table: TokenTable): Record<string, AnyPgColumn | SQL
   for (const key of columnKeysOf(table)) {
     const column = table[key] as AnyPgColumn
     const withoutTimeZone = column.columnType.startsWith('PgTimestamp') && !hasTimeZone(column)
+    const value = key === 'expiresAt' ? sql`nullif(${column}, 'infinity')` : sql`${column}`
     // Named as the column, so every row carries the table's column names, whatever the expression.
-    selection[key] = withoutTimeZone ? sql`(${column} at time zone 'UTC')`.as(column.name) : column
+    selection[key] = withoutTimeZone
+      ? sql`(${value} at time zone 'UTC')`.as(column.name)
+      : key === 'expiresAt'
+        ? value.as(column.name)
+        : column
   }
   return selection
 }
@@ -81,7 +87,7 @@ function hasTimeZone(column: AnyPgColumn): boolean {
  */
 export function decodeRow(row: TokenRow): TokenRecord {
   const createdAt = decodeDate(row.createdAt) ?? new Date(0)
-  return {
+  const record: TokenRecord = {
     id: String(row.id),
     owner: { type: String(row.tokenableType), id: String(row.tokenableId) },
     name: String(row.name),
@@ -91,13 +97,25 @@ export function decodeRow(row: TokenRow): TokenRecord {
     expiresAt: decodeDate(row.expiresAt),
     createdAt,
     updatedAt: decodeDate(row.updatedAt) ?? createdAt,
-    ...(row.metadata != null && { metadata: decodeMetadata(row.metadata) }),
   }
+  const metadata = row.metadata == null ? undefined : decodeMetadata(row.metadata)
+  return metadata === undefined ? record : { ...record, metadata }
 }
 
-// jsonb comes parsed from every driver except where drizzle turned its parsing off: then it is JSON text.
-function decodeMetadata(value: unknown): TokenMetadata {
-  return (typeof value === 'string' ? JSON.parse(value) : value) as TokenMetadata
+// jsonb comes parsed from every driver except where drizzle turned its parsing off: then it is JSON text. What is
+// not a JSON object (a row written by other hands) is no metadata, rather than a lookup that fails.
+function decodeMetadata(value: unknown): TokenMetadata | undefined {
+  let parsed = value
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value)
+    } catch {
+      return undefined
+    }
+  }
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+    ? (parsed as TokenMetadata)
+    : undefined
 }
 
 // Sanctum writes abilities as JSON text (`["read","update"]`); a json/jsonb column gives the list itself.
@@ -113,11 +131,17 @@ function decodeAbilities(value: unknown): string[] {
   return Array.isArray(list) ? list.filter((item): item is string => typeof item === 'string') : []
 }
 
-// A Date from a driver that parses timestamps, or text with an offset where drizzle turns that parsing off.
+// A Date from a driver that parses timestamps, or text with an offset where drizzle turns that parsing off. What
+// no Date can hold (PostgreSQL's `-infinity`, and `infinity` but in `expires_at`, see `selectionOf`) is the
+// earliest date there is, which fails closed: an expiry has passed, a creation is as old as any expiration.
 function decodeDate(value: unknown): Date | null {
   if (value === null || value === undefined) return null
-  return value instanceof Date ? value : new Date(value as string)
+  const date = value instanceof Date ? value : new Date(value as string)
+  return Number.isNaN(date.getTime()) ? new Date(EARLIEST) : date
 }
+
+// The earliest instant a Date holds.
+const EARLIEST = -8_640_000_000_000_000
 
 /**
  * The reads of a request's verification, each prepared once: by id (the usual `{id}|{secret}`), by hash (a plain
