@@ -1,5 +1,5 @@
 import { createTokens, MisconfigurationError, type TokenService } from '@jetstream/tokens'
-import { entityKind } from 'drizzle-orm'
+import { entityKind, sql } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import pg from 'pg'
@@ -74,6 +74,47 @@ describe.each(backends)('a table without its change triggers, on %s', (_, open) 
     await a.close()
     await b.close()
     await database.exec('drop trigger personal_access_tokens_notify_delete on personal_access_tokens')
+  })
+
+  it('stops trusting its cache within a probe or two when the triggers are disabled while it runs', async () => {
+    await migrate(database.db)
+    const errors: unknown[] = []
+    const a = createTokens({ store: drizzleStore(database.db), lastUsed: false })
+    const b = createTokens({
+      store: drizzleStore(database.db, { probeInterval: 50 }),
+      cache: true,
+      lastUsed: false,
+      on: { error: (error) => errors.push(error) },
+    })
+    // Lookups only: the feed's own probes run between them.
+    const lookups = () => database.statements.filter((text) => text.startsWith('select "id"')).length
+    const fromCache = async (plainText: string) => {
+      await b.authenticate(plainText)
+      const before = lookups()
+      await b.authenticate(plainText)
+      return lookups() === before
+    }
+    try {
+      const { token, plainTextToken } = await a.create('42', 'disabled under it', ['read'])
+      await vi.waitFor(async () => expect(await fromCache(plainTextToken)).toBe(true))
+      await database.exec(
+        'alter table personal_access_tokens disable trigger personal_access_tokens_notify_delete',
+      )
+      await vi.waitFor(() => expect(errors).toHaveLength(1))
+      expect(errors[0]).toBeInstanceOf(MisconfigurationError)
+      expect(await fromCache(plainTextToken)).toBe(false)
+      await a.revoke('42', token.id) // no trigger announces this delete: only a bypassed cache can see it
+      expect(await b.authenticate(plainTextToken)).toBeNull()
+      await database.exec(
+        'alter table personal_access_tokens enable trigger personal_access_tokens_notify_delete',
+      )
+      const other = await a.create('42', 'cached again', ['read'])
+      await vi.waitFor(async () => expect(await fromCache(other.plainTextToken)).toBe(true))
+    } finally {
+      await a.close()
+      await b.close()
+      await database.exec('drop trigger personal_access_tokens_notify_delete on personal_access_tokens')
+    }
   })
 
   it('says so on the console when the app has no error hook', async () => {
@@ -316,6 +357,46 @@ describe.skipIf(!serverUrl)(
         }
       },
     )
+
+    it('B keeps one listening connection after a hang, however many attempts to listen again it made meanwhile', async () => {
+      const target = new URL(serverUrl as string)
+      const proxy = await startProxy({ host: target.hostname, port: Number(target.port || 5432) })
+      const url = new URL(serverUrl as string)
+      url.port = String(proxy.port)
+      const name = `jetstream_hang_${database.schema}`
+      // No attempt gives up while the server hangs: each waits, and lands once it answers again.
+      const client = postgres(url.toString(), {
+        onnotice: () => {},
+        fetch_types: false,
+        connect_timeout: 30,
+        connection: { search_path: database.schema, application_name: name },
+      })
+      const listening = async () => {
+        const rows = await database.db.execute(
+          sql`select count(*)::int as n from pg_stat_activity where application_name = ${name} and query ilike 'listen %'`,
+        )
+        return (rows as unknown as { n: number }[])[0]?.n ?? 0
+      }
+      const b = createTokens({
+        store: drizzleStore(drizzle(client), { probeInterval: 50, timeout: 500 }),
+        cache: true,
+        lastUsed: false,
+      })
+      try {
+        await within(3_000, async () => (await listening()) === 1)
+        proxy.hang()
+        await new Promise((resolve) => setTimeout(resolve, 1_000)) // 20 probes, each finding its nonce missing
+        proxy.resume()
+        await new Promise((resolve) => setTimeout(resolve, 1_000))
+        await within(3_000, async () => (await listening()) === 1)
+        await new Promise((resolve) => setTimeout(resolve, 500))
+        expect(await listening()).toBe(1)
+      } finally {
+        await b.close()
+        await client.end({ timeout: 1 })
+        await proxy.close()
+      }
+    })
 
     it('B bypasses its cache while the server is unreachable, and resumes once its probe comes back', async () => {
       const target = new URL(serverUrl as string)

@@ -98,6 +98,9 @@ export class ChangeFeed {
     let awaited: string | null = null
     let timer: ReturnType<typeof setInterval> | undefined
     let refused = false
+    // Subscriptions are numbered: while the server is away several may be under way (one a probe), and only the
+    // latest keeps the connection it opens; one that lands after it closes its own, so none is left listening.
+    let subscriptions = 0
 
     const report = (next: boolean) => {
       if (next !== live) {
@@ -114,21 +117,28 @@ export class ChangeFeed {
       } else if (payload === '*') listener.changed(null)
       else listener.changed([payload])
     }
-    const subscribe = async () => {
-      const previous = unlisten
-      unlisten = null
-      await previous?.().catch(() => {})
-      if (stopped) return
-      // Listening is worth nothing if nobody sends: without the triggers a change made elsewhere is never heard.
-      // Checked on every (re)subscription, so a table migrated after the service started is picked up.
+    // Listening is worth nothing if nobody sends: without the triggers a change made elsewhere is never heard.
+    // Checked on every (re)subscription and every probe, so triggers dropped or disabled while the service runs
+    // (a table made anew, `disable trigger all`) stop the trust within a probe interval, and a table migrated
+    // after the service started is picked up. False only when the catalog says they are missing; a failed check
+    // is left to the probe, which fails too.
+    const triggersPresent = async (): Promise<boolean> => {
       const found = await this.#triggersFound().catch(() => null)
       if (found === false) {
         report(false)
         if (!refused) listener.refused(new MisconfigurationError(MISSING_TRIGGERS))
         refused = true
-        return
+        return false
       }
       if (found) refused = false
+      return true
+    }
+    const subscribe = async () => {
+      const subscription = ++subscriptions
+      const previous = unlisten
+      unlisten = null
+      await previous?.().catch(() => {})
+      if (stopped || !(await triggersPresent())) return
       // A connection lost under the feed: changes may be missed from this instant, so stop trusting now; trust
       // again once a probe comes back over the new connection, not a probe interval later.
       const onLost = () => {
@@ -141,9 +151,13 @@ export class ChangeFeed {
         })
       }
       try {
-        unlisten = await listen(onPayload, onLost)
-        if (stopped) await unlisten()
-        else if (this.#inProcess) report(true)
+        const opened = await listen(onPayload, onLost)
+        if (stopped || subscription !== subscriptions) {
+          await opened()
+          return
+        }
+        unlisten = opened
+        if (this.#inProcess) report(true)
       } catch {
         // The server is unreachable: the next probe finds the nonce missing and tries again.
       }
@@ -153,6 +167,8 @@ export class ChangeFeed {
         // The last probe never came back: changes may be missed. Stop trusting and listen anew.
         report(false)
         await subscribe()
+      } else if (!(await triggersPresent())) {
+        return
       }
       const nonce = `probe:${Math.random().toString(36).slice(2)}`
       awaited = nonce
@@ -209,7 +225,14 @@ function listenerFor(db: AnyPgDatabase): Listen | null {
         })
         connection.on('error', lost)
         connection.on('end', lost)
-        await connection.query(`LISTEN ${CHANGE_CHANNEL}`)
+        try {
+          await connection.query(`LISTEN ${CHANGE_CHANNEL}`)
+        } catch (error) {
+          // Not listening (a standby refuses LISTEN, say): the connection goes back, destroyed, not kept.
+          released = true
+          connection.release(true)
+          throw error
+        }
         return async () => {
           if (released) return
           released = true

@@ -6,12 +6,16 @@ import net from 'node:net'
  */
 export interface DatabaseProxy {
   readonly port: number
+  /** Connections accepted so far, from the start. */
+  readonly accepted: number
   /** Cut every connection and refuse new ones: the database is down. */
   down(): Promise<void>
   /** Keep connections open but pass nothing either way: the database hangs. */
   hang(): void
-  /** Forward again. */
+  /** Forward again: connections that hung are cut, and clients open new ones. */
   up(): Promise<void>
+  /** Forward again, letting connections that hung, and those opened meanwhile, carry on where they were. */
+  resume(): void
   close(): Promise<void>
 }
 
@@ -19,24 +23,34 @@ export async function startProxy(target: { host: string; port: number }): Promis
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket | null }>()
   let hanging = false
   let port = 0
+  let accepted = 0
   let server: net.Server | null = null
+
+  const forward = (pair: { client: net.Socket; upstream: net.Socket | null }) => {
+    const { client } = pair
+    if (pair.upstream === null) {
+      const upstream = net.connect(target)
+      pair.upstream = upstream
+      upstream.on('error', () => client.destroy())
+      upstream.on('close', () => client.destroy())
+    }
+    client.pipe(pair.upstream).pipe(client)
+    client.resume()
+    pair.upstream.resume()
+  }
 
   const listen = () =>
     new Promise<void>((resolve) => {
       const listening = net.createServer((client) => {
         const pair = { client, upstream: null as net.Socket | null }
         pairs.add(pair)
+        accepted++
         client.on('error', () => {})
         client.on('close', () => {
           pairs.delete(pair)
           pair.upstream?.destroy()
         })
-        if (hanging) return
-        const upstream = net.connect(target)
-        pair.upstream = upstream
-        upstream.on('error', () => client.destroy())
-        upstream.on('close', () => client.destroy())
-        client.pipe(upstream).pipe(client)
+        if (!hanging) forward(pair)
       })
       listening.listen(port, '127.0.0.1', () => {
         port = (listening.address() as net.AddressInfo).port
@@ -59,6 +73,9 @@ export async function startProxy(target: { host: string; port: number }): Promis
     get port() {
       return port
     },
+    get accepted() {
+      return accepted
+    },
     down,
     hang: () => {
       hanging = true
@@ -76,6 +93,10 @@ export async function startProxy(target: { host: string; port: number }): Promis
         pair.upstream?.destroy()
       }
       if (!server) await listen()
+    },
+    resume: () => {
+      hanging = false
+      for (const pair of pairs) forward(pair)
     },
     close: down,
   }
