@@ -279,6 +279,9 @@ describe.skipIf(!serverUrl)('the jetstream-tokens command line', () => {
       [['bogus'], /unknown command 'bogus'/],
       [['--hours', '3', 'prune'], /the command comes first/],
       [['prune', '--bogus'], /unknown option '--bogus' for prune/],
+      // One dash: not `-h -o -u -r -s`, whose -h would show the help and exit 0 without pruning.
+      [['prune', '-hours', '48'], /unknown option '-hours' for prune/],
+      [['revoke', '--owner', '1', '--id', '5', '--id', '6'], /--id is given twice/],
       [['prune', 'now'], /unexpected argument 'now'/],
       [['list'], /--owner is required/],
       [['list', '--owner', '--json'], /--owner needs a value/],

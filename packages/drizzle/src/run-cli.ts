@@ -302,6 +302,13 @@ function parse(argv: readonly string[]): Parsed {
     allowPositionals: true,
     tokens: true,
   })
+  // Every option is long but help's `-h`: a single dash before more letters (`-hours`) is no cluster of short
+  // options, one of which would be help, but a mistyped option.
+  const arg = (token: (typeof tokens)[number]) => rest[token.index] ?? ''
+  const typo = tokens.find(
+    (token) => token.kind === 'option' && !arg(token).startsWith('--') && arg(token) !== '-h',
+  )
+  if (typo) throw usage(`unknown option '${arg(typo)}' for ${first}${see}`)
   if (tokens.some((token) => token.kind === 'option' && token.name === 'help')) {
     return { help: commandHelp(command) }
   }
@@ -311,6 +318,8 @@ function parse(argv: readonly string[]): Parsed {
     if (token.kind !== 'option') continue
     const spec = Object.hasOwn(command.options, token.name) ? command.options[token.name] : undefined
     if (spec === undefined) throw usage(`unknown option '${token.rawName}' for ${first}${see}`)
+    // `--id 5 --id 6` would act on one of them, silently.
+    if (values.has(token.name)) throw usage(`${token.rawName} is given twice${see}`)
     if (spec.type === 'boolean') {
       if (token.value !== undefined) throw usage(`${token.rawName} takes no value${see}`)
       values.set(token.name, true)
