@@ -195,6 +195,35 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
       })
     })
 
+    describe('fresh objects from every method', () => {
+      it('keeps what it stored when the input or any record handed out is changed', async () => {
+        const expiresAt = at('2027-01-01T00:00:00.000Z')
+        const input = record({ expiresAt: new Date(expiresAt) })
+        const stored = await store.insert(input)
+        input.expiresAt?.setFullYear(2100)
+        input.updatedAt.setFullYear(2100)
+        const later = at('2026-06-02T00:00:00.000Z')
+        const handedOut = [
+          stored,
+          await store.findByHash(stored.tokenHash),
+          ...(await store.listByOwner(alice)),
+          await store.update(alice, stored.id, { name: 'renamed', updatedAt: later }),
+        ]
+        for (const record of handedOut) {
+          record?.expiresAt?.setFullYear(2200)
+          record?.updatedAt.setFullYear(2200)
+          if (record) (record as { name: string }).name = 'changed'
+        }
+        const found = await store.findById(stored.id)
+        expect(found?.expiresAt).toEqual(expiresAt)
+        expect(found?.updatedAt).toEqual(later)
+        expect(found?.name).toBe('renamed')
+        const next = await store.rotate(alice, stored.id, record({ expiresAt: new Date(expiresAt) }), null)
+        next?.expiresAt?.setFullYear(2200)
+        expect((await store.findById(next?.id ?? ''))?.expiresAt).toEqual(expiresAt)
+      })
+    })
+
     describe('listByOwner', () => {
       it("lists only the owner's tokens, newest first", async () => {
         const older = await store.insert(record({ name: 'older', createdAt: at('2026-01-01T00:00:00Z') }))
@@ -264,6 +293,24 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect((await store.findById(stored.id))?.metadata).toEqual(metadata)
         expect((await store.findByHash(stored.tokenHash))?.metadata).toEqual(metadata)
         expect((await store.listByOwner(alice))[0]?.metadata).toEqual(metadata)
+      })
+
+      it('keeps metadata through an update and into a rotation’s new token, and the input’s later changes out', async () => {
+        const metadata = { environment: 'ci', nested: { n: 1 } }
+        let stored: Awaited<ReturnType<TokenStore['insert']>>
+        try {
+          stored = await store.insert(record({ metadata }))
+        } catch (error) {
+          expect(error).toBeInstanceOf(InvalidInputError)
+          return
+        }
+        metadata.nested.n = 2
+        const updated = await store.update(alice, stored.id, { name: 'renamed', updatedAt: base })
+        expect(updated?.metadata).toEqual({ environment: 'ci', nested: { n: 1 } })
+        expect((await store.findById(stored.id))?.metadata).toEqual({ environment: 'ci', nested: { n: 1 } })
+        const next = await store.rotate(alice, stored.id, record({ metadata: { carried: true } }), null)
+        expect(next?.metadata).toEqual({ carried: true })
+        expect((await store.findById(next?.id ?? ''))?.metadata).toEqual({ carried: true })
       })
 
       it('gives a token made without metadata none', async () => {
@@ -348,6 +395,17 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect(await store.findById(old.id)).toEqual(old)
         expect(await store.listByOwner(alice)).toHaveLength(2)
       })
+
+      it('refuses a hash already stored and changes nothing, the old token’s end included', async () => {
+        const old = await store.insert(record({ expiresAt: at('2026-07-01T00:00:00.000Z') }))
+        const other = await store.insert(record())
+        const retireAt = at('2026-06-01T13:00:00.000Z')
+        await expect(
+          store.rotate(alice, old.id, record({ tokenHash: other.tokenHash }), retireAt),
+        ).rejects.toBeTruthy()
+        expect(await store.findById(old.id)).toEqual(old)
+        expect(await store.listByOwner(alice)).toHaveLength(2)
+      })
     })
 
     describe('delete', () => {
@@ -375,6 +433,10 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         const team = await store.insert(record({ owner: aliceTeam }))
         expect((await store.deleteByOwner(alice, keep.id)).sort()).toEqual([a.id, b.id].sort())
         expect((await store.listByOwner(alice)).map((t) => t.id)).toEqual([keep.id])
+        for (const gone of [a, b]) {
+          expect(await store.findById(gone.id)).toBeNull()
+          expect(await store.findByHash(gone.tokenHash)).toBeNull()
+        }
         expect(await store.findById(theirs.id)).not.toBeNull()
         expect(await store.findById(team.id)).not.toBeNull()
         expect(await store.deleteByOwner(alice)).toEqual([keep.id])
@@ -430,8 +492,16 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         const forever = await store.insert(record())
         expect(await store.deleteExpired({ expiredBefore: at('2026-06-01T00:00:00Z') })).toBe(1)
         expect(await store.findById(expired.id)).toBeNull()
+        expect(await store.findByHash(expired.tokenHash)).toBeNull()
         expect(await store.findById(valid.id)).not.toBeNull()
         expect(await store.findById(forever.id)).not.toBeNull()
+      })
+
+      it('keeps a token that expires at the cutoff itself, or was created then: before means before', async () => {
+        const cutoff = at('2026-06-01T00:00:00.000Z')
+        const atCutoff = await store.insert(record({ expiresAt: cutoff, createdAt: cutoff }))
+        expect(await store.deleteExpired({ expiredBefore: cutoff, createdBefore: cutoff })).toBe(0)
+        expect(await store.findById(atCutoff.id)).toEqual(atCutoff)
       })
 
       it('also deletes tokens created before createdBefore, when given', async () => {

@@ -105,7 +105,8 @@ export interface TokenChangeListener {
  * by implementing it and check it with `testTokenStore` from `@jetstream/testing`.
  *
  * Rules every driver MUST keep (the conformance suite checks each, except the two about a database that fails or
- * hangs, which need it taken down: test those in the driver’s own tests):
+ * hangs, which need it taken down, and what no call can show: that `findById` is one read, and that each method
+ * stays atomic under every interleaving. Test those in the driver’s own tests):
  * - Ids are non-empty strings of `[A-Za-z0-9_-]`, at most 64 characters (so never contain `|`), unique for the
  *   store's lifetime: a deleted token's id is never given again. A numeric id is canonical decimal (no sign, no
  *   leading zero), as `isTokenId` says.
