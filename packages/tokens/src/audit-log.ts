@@ -119,7 +119,7 @@ export class MemoryAuditLog implements AuditSink {
 
   /** @example audit.record(event) */
   record(event: AuditEvent): void {
-    this.#events.push(Object.freeze({ ...event, at: new Date(event.at) }))
+    this.#events.push(copyOf(event))
     // One in, one out once full: no copy of the whole list on every event.
     if (this.#events.length > this.#capacity) this.#events.shift()
   }
@@ -130,13 +130,25 @@ export class MemoryAuditLog implements AuditSink {
     for (let i = this.#events.length - 1; i >= 0 && found.length < limit; i--) {
       const event = this.#events[i] as AuditEvent
       const concerns = event.tokenId === tokenId || event.previousTokenId === tokenId
-      if (concerns && event.owner?.type === owner.type && event.owner.id === owner.id) found.push(event)
+      if (concerns && event.owner?.type === owner.type && event.owner.id === owner.id)
+        found.push(copyOf(event))
     }
     return found
   }
 
   /** Every event kept, oldest first: for tests. @example audit.all() */
   all(): readonly AuditEvent[] {
-    return [...this.#events]
+    return this.#events.map(copyOf)
+  }
+}
+
+// A copy down to its owner, actor and date: what is kept cannot be changed through what was given or handed out
+// (a Date stays changeable even frozen).
+function copyOf(event: AuditEvent): AuditEvent {
+  return {
+    ...event,
+    at: new Date(event.at),
+    actor: event.actor && { ...event.actor },
+    owner: event.owner && { ...event.owner },
   }
 }

@@ -133,6 +133,21 @@ describe('MemoryAuditLog', () => {
     expect(kept.map((event) => event.at.getUTCSeconds())).toEqual([4, 3, 2])
   })
 
+  it('keeps its events as recorded, whatever is done to what was given or handed out', async () => {
+    const audit = new MemoryAuditLog()
+    const given = { ...at(0), owner: { ...ada }, actor: { type: 'user' as const, id: '1' } }
+    audit.record(given)
+    given.owner.id = 'someone else'
+    given.at.setUTCFullYear(2000)
+    for (const event of [...(await audit.recent(ada, '7', 1)), ...audit.all()]) {
+      ;(event.owner as { id: string }).id = 'someone else'
+      ;(event.actor as { id: string }).id = '2'
+      event.at.setUTCFullYear(2000)
+    }
+    const [kept] = await audit.recent(ada, '7', 1)
+    expect(kept).toEqual({ ...at(0), actor: { type: 'user', id: '1' } })
+  })
+
   it('refuses a capacity that bounds nothing', () => {
     for (const capacity of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => new MemoryAuditLog({ capacity })).toThrow(MisconfigurationError)
