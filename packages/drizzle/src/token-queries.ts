@@ -49,13 +49,10 @@ export function selectionOf(table: TokenTable): Record<string, AnyPgColumn | SQL
   for (const key of columnKeysOf(table)) {
     const column = table[key] as AnyPgColumn
     const withoutTimeZone = column.columnType.startsWith('PgTimestamp') && !hasTimeZone(column)
-    const value = key === 'expiresAt' ? sql`nullif(${column}, 'infinity')` : sql`${column}`
+    let value: SQL | null = key === 'expiresAt' ? sql`nullif(${column}, 'infinity')` : null
+    if (withoutTimeZone) value = sql`(${value ?? column} at time zone 'UTC')`
     // Named as the column, so every row carries the table's column names, whatever the expression.
-    selection[key] = withoutTimeZone
-      ? sql`(${value} at time zone 'UTC')`.as(column.name)
-      : key === 'expiresAt'
-        ? value.as(column.name)
-        : column
+    selection[key] = value === null ? column : value.as(column.name)
   }
   return selection
 }

@@ -191,8 +191,8 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
 /**
  * An `app.onError` handler that answers as the core builds it, the same in every adapter: any error this library
  * raises as {@link auth} does (`{ message, code }`, the right status and `WWW-Authenticate`), a client error
- * marked `expose` with its own status and `headers`, an `HTTPException` as Hono does, and anything else as a bare 500 without a
- * stack, reported to `report` (default `console.error`, as Hono's own handler does).
+ * marked `expose` with its own status and `headers`, an `HTTPException` as Hono does, and anything else as a bare
+ * 500 without a stack, reported to `report` (default `console.error`, as Hono's own handler does).
  *
  * @example
  * ```ts

@@ -410,7 +410,10 @@ export class TokenService<P extends string = string> {
       throw new MisconfigurationError('`expiration` is a number of minutes greater than 0, or null for none.')
     }
     // A token's end is written as a date (a child's, a rotated one's): it must be one every store can keep.
-    if (expiration !== null && Date.now() + expiration * 60_000 >= YEAR_10000) {
+    if (
+      expiration !== null &&
+      (options.now?.() ?? new Date()).getTime() + expiration * 60_000 >= YEAR_10000
+    ) {
       throw new MisconfigurationError('`expiration` must end before the year 10000.')
     }
     const lastUsed = options.lastUsed ?? {}
