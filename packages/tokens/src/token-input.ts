@@ -6,11 +6,16 @@ import type { TokenMetadata } from './token-store.js'
 // The checks on what callers hand the token service, each raising InvalidInputError with Laravel-style messages.
 
 const MAX_LENGTH = 255
-// Control characters (NUL included) have no place in a name or an id, and PostgreSQL cannot store NUL in text.
-const CONTROL = /\p{Cc}/u
+// Control characters and lone surrogates have no place in a name or an id: PostgreSQL cannot store NUL in text, and
+// UTF-8 has no form for a lone surrogate (drivers write U+FFFD instead, so `x\ud800` and `x\udbff` would be stored
+// as one owner id).
+const UNSTORABLE = /[\p{Cc}\p{Cs}]/u
+// What PostgreSQL's json and jsonb refuse in a string or a key.
+const UNSTORABLE_IN_JSON = /[\0\p{Cs}]/u
 
 /**
- * A token name: a string, trimmed, 1 to 255 characters (counted as Unicode code points), no control characters.
+ * A token name: a string, trimmed, 1 to 255 characters (counted as Unicode code points), no control characters or
+ * lone surrogates.
  *
  * @example
  * ```ts
@@ -31,7 +36,8 @@ export function tokenName(input: unknown): string {
   if (name === '') throw invalid('name', 'The name field is required.')
   if (codePoints(name) > MAX_LENGTH)
     throw invalid('name', `The name field must not be greater than ${MAX_LENGTH} characters.`)
-  if (CONTROL.test(name)) throw invalid('name', 'The name field must not contain control characters.')
+  if (UNSTORABLE.test(name))
+    throw invalid('name', 'The name field must not contain control characters or lone surrogates.')
   return name
 }
 
@@ -48,13 +54,16 @@ export function tokenOwner(input: OwnerInput, defaultType: string): TokenOwner {
   const given = typeof input === 'object' && input !== null ? input : { id: input }
   const type = given.type ?? defaultType
   const id = ownerId(given.id)
-  if (typeof type !== 'string' || type === '' || codePoints(type) > MAX_LENGTH || CONTROL.test(type)) {
-    throw invalid('owner', 'The owner type must be 1 to 255 characters without control characters.')
+  if (typeof type !== 'string' || type === '' || codePoints(type) > MAX_LENGTH || UNSTORABLE.test(type)) {
+    throw invalid(
+      'owner',
+      'The owner type must be 1 to 255 characters without control characters or lone surrogates.',
+    )
   }
   if (id === null) {
     throw invalid(
       'owner',
-      'The owner id must be a safe integer or 1 to 255 characters without control characters.',
+      'The owner id must be a safe integer or 1 to 255 characters without control characters or lone surrogates.',
     )
   }
   return { type, id }
@@ -84,7 +93,7 @@ export function tokenAbilities(
       ? !allowWildcard
       : registry
         ? !registry.grants(ability)
-        : ability === '' || codePoints(ability) > MAX_LENGTH || CONTROL.test(ability),
+        : ability === '' || codePoints(ability) > MAX_LENGTH || UNSTORABLE.test(ability),
   )
   if (unknown.length > 0) {
     throw invalid(
@@ -140,8 +149,9 @@ export function tokenGrace(input: unknown, now: Date): number {
 }
 
 /**
- * Metadata for a new token: a JSON object of at most `limit` bytes as JSON text (UTF-8), returned as a fresh copy
- * (so what the caller keeps cannot change what is stored), or undefined for none.
+ * Metadata for a new token: a JSON object of at most `limit` bytes as JSON text (UTF-8), no NUL or lone surrogate
+ * in its keys and strings (PostgreSQL's json refuses both), returned as a fresh copy (so what the caller keeps
+ * cannot change what is stored), or undefined for none.
  *
  * @example
  * ```ts
@@ -163,13 +173,23 @@ export function tokenMetadata(input: unknown, limit: number): TokenMetadata | un
   if (new TextEncoder().encode(text).length > limit) {
     throw invalid('metadata', `The metadata field must not be greater than ${limit} bytes as JSON.`)
   }
-  return JSON.parse(text) as TokenMetadata
+  let storable = true
+  const copy = JSON.parse(text, (key, value: unknown) => {
+    if (UNSTORABLE_IN_JSON.test(key) || (typeof value === 'string' && UNSTORABLE_IN_JSON.test(value))) {
+      storable = false
+    }
+    return value
+  }) as TokenMetadata
+  if (!storable) {
+    throw invalid('metadata', 'The metadata field must not contain NUL characters or lone surrogates.')
+  }
+  return copy
 }
 
 function ownerId(id: unknown): string | null {
   if (typeof id === 'bigint') return id.toString()
   if (typeof id === 'number') return Number.isSafeInteger(id) ? String(id) : null
-  if (typeof id === 'string' && id !== '' && codePoints(id) <= MAX_LENGTH && !CONTROL.test(id)) return id
+  if (typeof id === 'string' && id !== '' && codePoints(id) <= MAX_LENGTH && !UNSTORABLE.test(id)) return id
   return null
 }
 

@@ -42,11 +42,19 @@ describe('token metadata', () => {
       // Objects JSON cannot write.
       cyclic,
       { count: 1n },
+      // What PostgreSQL's json refuses, in a value or a key, however deep.
+      { nul: 'a\0b' },
+      { 'a\0': 1 },
+      { nested: { list: ['\ud800'] } },
+      { '\udfff': true },
     ]) {
       const refused = await tokens.create('42', 'x', ['*'], { metadata: metadata as never }).catch((e) => e)
       expect(refused, String(Object.keys(metadata))).toBeInstanceOf(InvalidInputError)
       expect(refused.errors.metadata).toHaveLength(1)
     }
+    // A surrogate pair is one character, and fine.
+    const { token } = await tokens.create('42', 'x', ['*'], { metadata: { '🔑': 'ok\n🔑' } })
+    expect(token.metadata).toEqual({ '🔑': 'ok\n🔑' })
     const small = createTokens({ store: new MemoryTokenStore(), lastUsed: false, metadataLimit: 16 })
     await expect(small.create('42', 'x', ['*'], { metadata: { a: 'b' } })).resolves.toBeTruthy()
     await expect(small.create('42', 'x', ['*'], { metadata: { a: 'bbbbbbbbbbbbb' } })).rejects.toBeInstanceOf(

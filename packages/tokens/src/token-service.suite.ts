@@ -134,7 +134,17 @@ export function tokenServiceSuite(cache: boolean): void {
         'x'.repeat(256),
         'The name field must not be greater than 255 characters.',
       ],
-      ['a name with a NUL byte', 'a\0b', 'The name field must not contain control characters.'],
+      [
+        'a name with a NUL byte',
+        'a\0b',
+        'The name field must not contain control characters or lone surrogates.',
+      ],
+      // UTF-8 has no form for it: a PostgreSQL driver would store U+FFFD instead.
+      [
+        'a name with a lone surrogate',
+        'CI \ud800',
+        'The name field must not contain control characters or lone surrogates.',
+      ],
     ])('refuses %s', async (_, name, message) => {
       const error = await service()
         .create('42', name as string)
@@ -175,7 +185,17 @@ export function tokenServiceSuite(cache: boolean): void {
     })
 
     it('refuses a bad owner', async () => {
-      for (const owner of ['', 1.5, { type: '', id: '1' }, { id: 'a\0' }, 'x'.repeat(256)]) {
+      // Lone surrogates: `x\ud800` and `x\udbff` would both be stored as `x\ufffd`, one owner.
+      const bad = [
+        '',
+        1.5,
+        { type: '', id: '1' },
+        { id: 'a\0' },
+        'x'.repeat(256),
+        'x\ud800',
+        { type: '\udbff', id: '1' },
+      ]
+      for (const owner of bad) {
         await expect(service().create(owner as string, 'x')).rejects.toBeInstanceOf(InvalidInputError)
       }
     })
