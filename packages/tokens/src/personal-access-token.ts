@@ -28,18 +28,6 @@ export interface AbilityOptions {
   readonly scopes?: boolean
 }
 
-/**
- * A token a user issued for an API client. It knows its abilities and never holds its secret or hash, so it can
- * be logged or returned as JSON safely. Its times are getters that give a new `Date` on each read, so a spread
- * (`{ ...token }`) leaves them out; `token.toJSON()` gives every field as plain data.
- *
- * @example
- * ```ts
- * const token = await tokens.authenticate(plainText)
- * token?.can('read')   // true when its abilities hold "read" or "*"
- * token?.cant('delete')
- * ```
- */
 // Set by the class's static block: the service reads a token's last use as a number, with no Date built for it.
 let lastUsedTime: (token: PersonalAccessToken) => number | null
 
@@ -76,6 +64,18 @@ export function swapVerification(token: PersonalAccessToken, next: Attempt | nul
   return verificationSlot(token, next)
 }
 
+/**
+ * A token a user issued for an API client. It knows its abilities and never holds its secret or hash, so it can
+ * be logged or returned as JSON safely. Its times are getters that give a new `Date` on each read, so a spread
+ * (`{ ...token }`) leaves them out; `token.toJSON()` gives every field as plain data.
+ *
+ * @example
+ * ```ts
+ * const token = await tokens.authenticate(plainText)
+ * token?.can('read')   // true when its abilities hold "read" or "*"
+ * token?.cant('delete')
+ * ```
+ */
 export class PersonalAccessToken<P extends string = string> implements PersonalAccessTokenData {
   readonly id: string
   readonly owner: TokenOwner
