@@ -450,16 +450,18 @@ function codecFor(column: AnyPgColumn): Codec {
   // The largest value the column holds: an id past it is none of its rows, and sent, it would fail the statement
   // (and with it every lookup batched in the same one).
   const max = NUMBER_MAX[sqlType] ?? Number.MAX_SAFE_INTEGER
-  const encode: Codec['encode'] =
-    column.dataType === 'number'
-      ? (id) => (DIGITS.test(id) && Number(id) <= max ? Number(id) : undefined)
-      : column.dataType === 'bigint'
-        ? (id) => (DIGITS.test(id) && BigInt(id) <= MAX_BIGINT ? BigInt(id) : undefined)
-        : // A uuid only in the form PostgreSQL gives back (lower case), so each token has one id; text takes
-          // anything PostgreSQL can store, which is anything but a NUL.
-          sqlType === 'uuid'
-          ? (id) => (UUID.test(id) ? id : undefined)
-          : (id) => (id.includes('\0') ? undefined : id)
+  let encode: Codec['encode']
+  if (column.dataType === 'number') {
+    encode = (id) => (DIGITS.test(id) && Number(id) <= max ? Number(id) : undefined)
+  } else if (column.dataType === 'bigint') {
+    encode = (id) => (DIGITS.test(id) && BigInt(id) <= MAX_BIGINT ? BigInt(id) : undefined)
+  } else if (sqlType === 'uuid') {
+    // Only in the form PostgreSQL gives back (lower case), so each token has one id.
+    encode = (id) => (UUID.test(id) ? id : undefined)
+  } else {
+    // Text takes anything PostgreSQL can store, which is anything but a NUL.
+    encode = (id) => (id.includes('\0') ? undefined : id)
+  }
   return { sqlType, encode }
 }
 
