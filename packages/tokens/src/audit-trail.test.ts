@@ -111,6 +111,44 @@ describe('the audit trail', () => {
     expect(await tokens.recentEvents('42', '1')).toEqual([])
     expect(() => createTokens({ store: new MemoryTokenStore(), audit: {} as never })).toThrow()
   })
+
+  it('reports a sink whose promise rejects, rather than leave the rejection to end the process', async () => {
+    const errors: unknown[] = []
+    const failure = new Error('the database is down')
+    const tokens = createTokens({
+      store: new MemoryTokenStore(),
+      lastUsed: false,
+      audit: { record: async () => Promise.reject(failure) },
+      on: { error: (error) => errors.push(error) },
+    })
+    const { plainTextToken } = await tokens.create('42', 'x')
+    expect(await tokens.authenticate(plainTextToken)).not.toBeNull()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(errors).toEqual([failure, failure])
+  })
+
+  it('shows only the owner’s events of the token, whatever the sink gives back', async () => {
+    const event = (owner: { type: string; id: string }, tokenId: string): AuditEvent => ({
+      action: 'authenticated',
+      at: new Date(),
+      actor: null,
+      owner,
+      tokenId,
+      reason: null,
+      count: null,
+      ip: '203.0.113.9',
+      userAgent: null,
+    })
+    // A sink that looks events up by token id alone, and ignores the limit.
+    const events = [event({ type: 'user', id: '7' }, '1'), event(ada, '1'), event(ada, '2'), event(ada, '1')]
+    const tokens = createTokens({
+      store: new MemoryTokenStore(),
+      audit: { record: () => {}, recent: async () => events },
+    })
+    expect(await tokens.recentEvents('42', '1')).toEqual([events[1], events[3]])
+    expect(await tokens.recentEvents('42', '1', 1)).toEqual([events[1]])
+    expect(await tokens.recentEvents({ type: 'team', id: '42' }, '1')).toEqual([])
+  })
 })
 
 describe('MemoryAuditLog', () => {

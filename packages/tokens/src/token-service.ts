@@ -854,7 +854,8 @@ export class TokenService<P extends string = string> {
     }
   }
 
-  // One audit event, when the service keeps a trail; a sink that throws is reported, never the caller's failure.
+  // One audit event, when the service keeps a trail; a sink that throws, or whose promise rejects, is reported, never
+  // the caller's failure (nor, left unhandled, the end of the process).
   #record(
     action: AuditAction,
     context: AuditContext | null | undefined,
@@ -863,7 +864,8 @@ export class TokenService<P extends string = string> {
     const audit = this.#audit
     if (audit === null) return
     try {
-      audit.record({
+      // Typed to return nothing, yet an `async` sink returns a promise.
+      const recorded: unknown = audit.record({
         action,
         at: this.#now(),
         actor: fields.actor !== undefined ? fields.actor : (context?.actor ?? null),
@@ -875,6 +877,7 @@ export class TokenService<P extends string = string> {
         ip: context?.ip ?? null,
         userAgent: context?.userAgent ?? null,
       })
+      if (isPromiseLike(recorded)) Promise.resolve(recorded).catch((error: unknown) => this.#report(error))
     } catch (error) {
       this.#report(error)
     }
@@ -1145,7 +1148,17 @@ export class TokenService<P extends string = string> {
     const recent = this.#audit?.recent
     if (!isTokenId(id) || !recent) return []
     const audit = this.#audit
-    return this.#call('list', () => recent.call(audit, who, id, limit))
+    const events = await this.#call('list', () => recent.call(audit, who, id, limit))
+    // The sink is asked for this owner's token only; what else it returns is not shown, so a sink that looks events
+    // up by token id alone cannot hand one owner's addresses and clients to another.
+    return events
+      .filter(
+        (event) =>
+          event.owner?.type === who.type &&
+          event.owner.id === who.id &&
+          (event.tokenId === id || event.previousTokenId === id),
+      )
+      .slice(0, limit)
   }
 
   /**
