@@ -1,5 +1,5 @@
 import type { AuditContext, AuditEvent } from './audit-log.js'
-import { type AccessToken, type Auth, isSignedIn, realmOf } from './auth.js'
+import { type AccessToken, type Auth, clientOf, isSignedIn, realmOf } from './auth.js'
 import {
   InvalidInputError,
   isTokenError,
@@ -86,7 +86,10 @@ export interface ApiTokenRequest<U = RegisteredUser, P extends string = Register
   header(name: string): string | undefined
   /** The body, unread. */
   readonly body: RequestBody
-  /** The client's address as the framework knows it, for the audit trail; undefined when unknown. */
+  /**
+   * The client's address as the framework knows it, for the audit trail when `auth` carries none (the guard's own,
+   * read through its `clientAddress`, comes first); undefined when unknown.
+   */
   readonly address?: string
   /** The auth the adapter's `auth(...)` middleware set, or undefined when it did not run (a wiring mistake). */
   readonly auth: Auth<U | null, P> | undefined
@@ -345,7 +348,8 @@ function routeOf(path: string): { id?: string | null; action?: 'rotate' | 'event
 // How many of a token's events the page is shown.
 const EVENTS_SHOWN = 20
 
-// Who asks, from where: the session's user (by the owner id the routes use) or the bearer token.
+// Who asks, from where: the session's user (by the owner id the routes use) or the bearer token, from the address
+// and client the guard read (its `clientAddress`), else the adapter's.
 function contextOf(
   auth: { readonly user: unknown; readonly token: AccessToken },
   owner: OwnerInput,
@@ -354,12 +358,13 @@ function contextOf(
   // The signed-in user by their own id (the owner may be their team), else by the owner's.
   const userId = (auth.user as { id?: unknown } | null)?.id
   const ownerId = typeof owner === 'object' && owner !== null ? owner.id : owner
+  const client = clientOf(auth)
   return {
     actor: isTransientToken(auth.token)
       ? { type: 'user', id: String(userId ?? ownerId) }
       : { type: 'token', id: auth.token.id },
-    ip: request.address ?? null,
-    userAgent: request.header('user-agent') ?? null,
+    ip: client ? (client.ip ?? null) : (request.address ?? null),
+    userAgent: client ? (client.userAgent ?? null) : (request.header('user-agent') ?? null),
   }
 }
 

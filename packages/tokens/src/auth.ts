@@ -1,3 +1,4 @@
+import type { AuditContext } from './audit-log.js'
 import { ForbiddenError, type TokenError, UnauthenticatedError } from './errors.js'
 import type { MaybePromise } from './maybe-promise.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
@@ -67,12 +68,18 @@ export interface AuthContext {
    * ability checks call it once the token has passed. The refusal, or null.
    */
   readonly spendAbilities?: (abilities: readonly string[], tokenId: string) => MaybePromise<TokenError | null>
+  /**
+   * Where the request came from (the guard's `clientAddress`, the user agent), as the guard read it for the audit
+   * trail, so the token routes record the same address; absent when the service keeps no trail.
+   */
+  readonly client?: AuditContext
 }
 
-// Where an Auth keeps the realm of its refusals and its guard's ability limits, out of sight of apps (ability
-// checks read them).
+// Where an Auth keeps the realm of its refusals, its guard's ability limits and the request's client, out of sight
+// of apps (ability checks and the token routes read them).
 const REALM: unique symbol = Symbol('realm')
 const SPEND_ABILITIES: unique symbol = Symbol('spendAbilities')
+const CLIENT: unique symbol = Symbol('client')
 
 /**
  * Builds the auth of a request. The request guard calls it; so do `actingAs` and tests.
@@ -102,6 +109,7 @@ export function createAuth<U, P extends string = RegisteredPermission>(
     tokenRejected,
     [REALM]: realm,
     [SPEND_ABILITIES]: context.spendAbilities,
+    [CLIENT]: context.client,
     tokenCan: (ability: P) => token?.can(ability) === true,
     tokenCant: (ability: P) => token === null || token.cant(ability),
     authorize: async <R>(policy: Policy<NonNullable<U>, P, R>, resource: R): Promise<void> => {
@@ -166,4 +174,17 @@ export function isSignedIn<U, P extends string>(
   auth: Auth<U | null, P>,
 ): auth is Auth<U | null, P> & SignedIn<U, P> {
   return auth.user !== null && auth.user !== undefined && auth.token !== null
+}
+
+/**
+ * Where an {@link Auth}'s request came from, as its guard read it for the audit trail; undefined when the guard
+ * keeps no trail, or for an auth no guard built.
+ *
+ * @example
+ * ```ts
+ * const ip = clientOf(auth)?.ip ?? null
+ * ```
+ */
+export function clientOf(auth: object): AuditContext | undefined {
+  return (auth as { [CLIENT]?: AuditContext })[CLIENT]
 }

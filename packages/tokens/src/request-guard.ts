@@ -226,7 +226,7 @@ export class RequestGuard<U, P extends string, R> {
           ),
         )
       }
-      const auth = createAuth<U | null, P>(sessionUser, new TransientToken(), this.#context)
+      const auth = createAuth<U | null, P>(sessionUser, new TransientToken(), this.#authContext(request))
       const key = this.#limits && userKey(sessionUser)
       if (!this.#limits || key === null) return auth
       return settled(this.#limits.spend('session', key), (refusal) => (refusal ? errorAnswer(refusal) : auth))
@@ -301,16 +301,27 @@ export class RequestGuard<U, P extends string, R> {
     if (token === null) return this.#refused
     const found = this.#options.user(token, request)
     return isPromiseLike(found)
-      ? Promise.resolve(found).then((owner) => this.#signedIn(owner, token))
-      : this.#signedIn(found, token)
+      ? Promise.resolve(found).then((owner) => this.#signedIn(request, owner, token))
+      : this.#signedIn(request, found, token)
   }
 
   // Only an owner the app knows makes this a use: a refused one leaves no touch and no `authenticated` call, and
   // telemetry counts the token refused.
-  #signedIn(owner: U | null | undefined, token: PersonalAccessToken<P>): Auth<U | null, P> | HttpAnswer {
+  #signedIn(
+    request: R,
+    owner: U | null | undefined,
+    token: PersonalAccessToken<P>,
+  ): Auth<U | null, P> | HttpAnswer {
     const ownerFound = owner !== null && owner !== undefined
     const used = useToken(this.#tokens, token, ownerFound)
-    return ownerFound ? createAuth<U | null, P>(owner, used, this.#context) : this.#refused
+    return ownerFound ? createAuth<U | null, P>(owner, used, this.#authContext(request)) : this.#refused
+  }
+
+  // The guard's context, and, when the service keeps a trail, the request's client as this guard reads it, so the
+  // token routes record the address `clientAddress` gives rather than the framework's.
+  #authContext(request: R): AuthContext {
+    const client = this.#auditContext(request)
+    return client === undefined ? this.#context : { ...this.#context, client }
   }
 
   #anonymous(required: boolean, tokenRejected: boolean): Auth<U | null, P> | HttpAnswer {

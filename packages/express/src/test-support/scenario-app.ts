@@ -15,7 +15,8 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   const session = (req: Request) => setup.sessionUser(req.get('cookie'))
   const user = (token: { owner: { id: string } }) => setup.userForToken(token.owner.id)
   const app = express()
-  const signedIn = auth(setup.tokens, { session, user })
+  // As behind a proxy that names the client: the address the audit trail records, the token routes' included.
+  const signedIn = auth(setup.tokens, { session, user, clientAddress: (req) => req.get('x-real-ip') })
 
   // Errors thrown where no `auth` runs: the app's error handler answers them.
   app.get('/thrown/:kind', (req) => {

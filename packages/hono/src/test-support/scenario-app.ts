@@ -52,7 +52,8 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
   }
 
   const api = new Hono<AuthEnv>()
-  api.use(auth(setup.tokens, { session, user }))
+  // As behind a proxy that names the client: the address the audit trail records, the token routes' included.
+  api.use(auth(setup.tokens, { session, user, clientAddress: (c) => c.req.header('x-real-ip') }))
   api.get('/me', (c) => {
     const { user: me, token, tokenCan } = c.var.auth
     return c.json({

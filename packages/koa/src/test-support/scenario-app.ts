@@ -101,7 +101,12 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
     ctx.status = 204
   })
   // Everything but the open routes needs auth: the API's routes, then the token routes.
-  const signedIn = auth(setup.tokens, { session, user })
+  // As behind a proxy that names the client: the address the audit trail records, the token routes' included.
+  const signedIn = auth(setup.tokens, {
+    session,
+    user,
+    clientAddress: (ctx) => ctx.get('x-real-ip') || undefined,
+  })
   const tokenRoutes = apiTokenRoutes(setup.tokens)
   const bearerTokenRoutes = apiTokenRoutes(setup.tokens, {
     prefix: '/bearer/api-tokens',
