@@ -1,6 +1,8 @@
+import type { PGlite } from '@electric-sql/pglite'
 import type { AuditEvent } from '@jetstream/tokens'
 import { MemoryAuditLog, MisconfigurationError, StorageUnavailableError } from '@jetstream/tokens'
 import { asc, count } from 'drizzle-orm'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -407,6 +409,51 @@ describe('drizzleAuditLog options', () => {
     expect(() => drizzleAuditLog(database.db, { maxPending: 0 })).toThrow(MisconfigurationError)
     expect(() => drizzleAuditLog(database.db, { flushDelay: -1 })).toThrow(MisconfigurationError)
     expect(() => drizzleAuditLog(database.db, { timeout: 0 })).toThrow(MisconfigurationError)
+  })
+})
+
+describe('drizzleAuditLog reading a long trail', () => {
+  let database: TestDatabase & { client: PGlite }
+  beforeAll(async () => {
+    database = await pgliteDatabase()
+    // One owner's 20,000 uses of 50 busy tokens; token 'rare' has two events, one the rotation that replaced 'old'.
+    await database.exec(`insert into token_audit_log (action, at, owner_type, owner_id, token_id)
+      select 'authenticated', now() - i * interval '1 second', 'user', '42', (i % 50)::text
+      from generate_series(1, 20000) as i`)
+    await database.exec(`insert into token_audit_log (action, at, owner_type, owner_id, token_id, previous_token_id)
+      values ('rotated', now() - interval '3 days', 'user', '42', 'rare', 'old'),
+        ('authenticated', now() - interval '2 days', 'user', '42', 'rare', null)`)
+    await database.exec('analyze token_audit_log')
+  }, 60_000)
+  afterAll(async () => {
+    await database.close()
+  }, 30_000)
+
+  it('finds a token’s few events through an index, not by reading the owner’s whole trail', async () => {
+    const asked: { query: string; params: unknown[] }[] = []
+    const logged = drizzlePglite(database.client, {
+      logger: { logQuery: (query, params) => void asked.push({ query, params }) },
+    })
+    const audit = drizzleAuditLog(logged)
+    try {
+      for (const [id, found] of [
+        ['rare', 2],
+        ['old', 1],
+        ['none', 0],
+      ] as const) {
+        asked.length = 0
+        expect(await audit.recent(user42, id, 20)).toHaveLength(found)
+        const [read] = asked
+        if (!read) throw new Error('recent asked nothing')
+        const plan = await database.client.query<{ 'QUERY PLAN': string }>(
+          `explain ${read.query}`,
+          read.params,
+        )
+        expect(plan.rows.map((row) => row['QUERY PLAN']).join('\n'), id).not.toMatch(/Seq Scan/)
+      }
+    } finally {
+      await audit.close()
+    }
   })
 })
 

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm'
 import { bigint, index, integer, jsonb, pgTable, text, timestamp, varchar } from 'drizzle-orm/pg-core'
 
 /**
@@ -43,8 +44,9 @@ export const personalAccessTokens = pgTable(
 /**
  * The audit trail's table, `token_audit_log` (optional: only `drizzleAuditLog` writes it). One row per
  * `AuditEvent`, never a secret or a hash. Owner and token ids are text, as `tokenable_id` is, so any id fits; the
- * owner is not a foreign key, so the trail outlives the tokens it tells about. Indexed by owner, token and time for
- * the token page's `recent` list, and by time alone for deleting old rows.
+ * owner is not a foreign key, so the trail outlives the tokens it tells about. Indexed by owner, token and time, and
+ * by owner and replaced token (rotations only), for the token page's `recent` list; by time alone for deleting old
+ * rows.
  *
  * @example
  * ```ts
@@ -76,6 +78,9 @@ export const tokenAuditLog = pgTable(
       table.tokenId,
       table.at,
     ),
+    index('token_audit_log_owner_type_owner_id_previous_token_id_index')
+      .on(table.ownerType, table.ownerId, table.previousTokenId)
+      .where(sql`${table.previousTokenId} is not null`),
     index('token_audit_log_at_index').on(table.at),
   ],
 )
