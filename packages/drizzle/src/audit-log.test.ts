@@ -336,8 +336,12 @@ describe.each(localAndServer())('drizzleAuditLog on %s', (_, open) => {
         actor: { type: 'user', id: 'a\0b' },
       }),
     )
-    // Cut at 512 characters: never half of the emoji's surrogate pair.
+    // Cut at 512 characters as varchar counts them (code points), so never half of an emoji's surrogate pair.
     audit.record(event({ action: 'updated', userAgent: `${'y'.repeat(511)}😀😀` }))
+    // 255 characters in 257 UTF-16 units: kept whole, so these two owners stay two.
+    const emojiOwner = (last: string) => ({ type: `${'A'.repeat(253)}😀${last}`, id: '42' })
+    audit.record(event({ action: 'revoked', owner: emojiOwner('😀') }))
+    audit.record(event({ action: 'revoked', owner: emojiOwner('😎'), tokenId: '8' }))
     await audit.flush()
     const [row, emoji] = await rows()
     expect(row?.ip).toHaveLength(64)
@@ -346,7 +350,10 @@ describe.each(localAndServer())('drizzleAuditLog on %s', (_, open) => {
     expect(row?.ownerType).toHaveLength(255)
     expect(row?.ownerId).toBe('42')
     expect(row?.actorId).toBe('ab')
-    expect(emoji?.userAgent).toBe('y'.repeat(511))
+    expect(emoji?.userAgent).toBe(`${'y'.repeat(511)}😀`)
+    expect(await audit.recent(emojiOwner('😀'), '7', 10)).toHaveLength(1)
+    expect(await audit.recent(emojiOwner('😀'), '8', 10)).toHaveLength(0)
+    expect((await audit.recent(emojiOwner('😎'), '8', 10))[0]?.owner).toEqual(emojiOwner('😎'))
     // Read with the same cleaning, so the event is found by the values it was recorded with.
     const owner = { type: `App\\Models\\${'U'.repeat(300)}`, id: '4\u00002' }
     expect(await audit.recent(owner, '7\0', 10)).toHaveLength(1)

@@ -364,17 +364,18 @@ function isRefusedValue(cause: unknown): boolean {
 
 /**
  * Text as PostgreSQL can store it: NUL characters removed (a text value cannot hold them), cut to `max`
- * characters (varchar columns refuse longer values; ip and user agent are whatever the client sent).
+ * characters (varchar columns refuse longer values; ip and user agent are whatever the client sent). Characters as
+ * varchar counts them, code points: cut by UTF-16 units, two owner types the core accepts (255 code points) could
+ * be cut to one and share their events.
  */
 function clean(value: unknown, max?: number): string | null {
   if (value === null || value === undefined) return null
   let text = String(value)
   if (text.includes('\0')) text = text.replaceAll('\0', '')
+  // No more UTF-16 units than `max` is no more code points either.
   if (max === undefined || text.length <= max) return text
-  const cut = text.slice(0, max)
-  // Never half a surrogate pair.
-  const last = cut.charCodeAt(cut.length - 1)
-  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut
+  const characters = Array.from(text)
+  return characters.length <= max ? text : characters.slice(0, max).join('')
 }
 
 function encode(event: AuditEvent): AuditRow {
