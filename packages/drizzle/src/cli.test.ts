@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { createServer, type Server } from 'node:net'
+import { closeSync, existsSync, openSync } from 'node:fs'
+import { connect, createServer, type Server } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { createTokens, type TokenService } from '@jetstream/tokens'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -210,6 +210,34 @@ describe.skipIf(!serverUrl)('the jetstream-tokens command line', () => {
     expect(JSON.parse((await cli(['list', '--owner', 'nobody', '--json'], env)).stdout)).toEqual([])
   }, 60_000)
 
+  it.skipIf(!existsSync('/dev/full'))(
+    'create revokes the token it made when its plain text cannot be written, and says so in one line',
+    async () => {
+      // stdout on a full disk: the write fails, after the token was stored.
+      const full = openSync('/dev/full', 'w')
+      const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [bin, 'create', '--owner', 'full-disk', '--name', 'lost', '--abilities', '*'],
+          { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', full, 'pipe'], timeout: 20_000 },
+        )
+        let stderr = ''
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString()
+        })
+        child.on('close', (code) => resolve({ code, stderr }))
+      })
+      closeSync(full)
+      runs.push({ args: ['create', '> /dev/full'], stdout: '', ...run })
+      expect(run.code).toBe(1)
+      expect(run.stderr).toMatch(
+        /^jetstream-tokens: cannot write the output: ENOSPC[^\n]*; nobody has token \d+'s plain text, so it was revoked\n$/,
+      )
+      expect(await tokens.list('full-disk')).toEqual([])
+    },
+    30_000,
+  )
+
   it('revoke deletes the token; revoking it again fails with one line', async () => {
     const plainText = await create(['--owner', 'revoker', '--name', 'short-lived', '--abilities', 'read'])
     const id = plainText.slice(0, plainText.indexOf('|'))
@@ -287,6 +315,14 @@ describe.skipIf(!serverUrl)('the jetstream-tokens command line', () => {
       [['list', '--owner', '--json'], /--owner needs a value/],
       [['list', '--owner', '1', '--json=yes'], /--json takes no value/],
       [['revoke', '--owner', '1'], /--id is required/],
+      // Not a token id (the core would only say there is no such token): a bad value, before any connection.
+      [['revoke', '--owner', '1', '--id', '01'], /--id must be a token id as list shows it, not '01'/],
+      [['revoke', '--owner', '1', '--id', '1.5'], /--id must be a token id/],
+      // Another owner than 77, whose tokens the app would never show.
+      [
+        ['create', '--owner', ' 77', '--name', 'x', '--abilities', 'read'],
+        /--owner must be an owner id without spaces/,
+      ],
       [['create', '--owner', '1', '--name', 'x'], /--abilities is required/],
       [['prune', '--hours', '-1'], 'jetstream-tokens: --hours must be a number of hours, 0 or more\n'],
       [['prune', '--hours=-1'], 'jetstream-tokens: --hours must be a number of hours, 0 or more\n'],
@@ -367,6 +403,52 @@ describe.skipIf(!serverUrl)('the jetstream-tokens command line', () => {
       expect(run.stderr).not.toContain(password)
     }, 30_000)
 
+    it('gives up on a server that hangs after the login with node-postgres too, within the deadline and a second', async () => {
+      // Passes the login through, then holds everything the client sends: the first statement never answers, and
+      // node-postgres's pool.end() waits for it without end.
+      const target = new URL(serverUrl as string)
+      const frozen = createServer((client) => {
+        const upstream = connect(Number(target.port || 5432), target.hostname)
+        let first = true
+        client.on('data', (chunk) => {
+          if (first) upstream.write(chunk)
+          first = false
+        })
+        upstream.pipe(client)
+        client.on('error', () => upstream.destroy())
+        upstream.on('error', () => client.destroy())
+        client.on('close', () => upstream.destroy())
+      })
+      await new Promise<void>((resolve) => frozen.listen(0, '127.0.0.1', resolve))
+      try {
+        const { port } = frozen.address() as { port: number }
+        const started = Date.now()
+        const run = await cli(
+          ['list', '--owner', '1'],
+          { DATABASE_URL: `postgres://postgres:${password}@127.0.0.1:${port}${target.pathname}` },
+          withoutPackages(['postgres']),
+        )
+        expectOneLine(run, 1)
+        expect(run.stderr).toMatch(/^jetstream-tokens: cannot reach the database: no answer within 5 s\n$/)
+        // The 5 s deadline, at most a second to close, and the process's start: far below the 20 s kill.
+        expect(Date.now() - started).toBeLessThan(15_000)
+      } finally {
+        frozen.close()
+      }
+    }, 30_000)
+
+    it.skipIf(!process.env.PGBOUNCER_URL)(
+      'says in one line what to change behind PgBouncer, which refuses the statement_timeout it sets',
+      async () => {
+        const run = await cli(['list', '--owner', '1'], { DATABASE_URL: process.env.PGBOUNCER_URL as string })
+        expectOneLine(run, 1)
+        expect(run.stderr).toMatch(
+          /unsupported startup parameter.*direct connection.*ignore_startup_parameters/,
+        )
+      },
+      30_000,
+    )
+
     it('says in one line that the table is missing', async () => {
       const run = await cli(['list', '--owner', '1'], {
         DATABASE_URL: inSchema(serverUrl as string, `${database.schema}_absent`),
@@ -375,6 +457,26 @@ describe.skipIf(!serverUrl)('the jetstream-tokens command line', () => {
       expect(run.stderr).toMatch(/the table personal_access_tokens does not exist/)
     }, 30_000)
   })
+
+  it('says in one line that a Laravel table lacks the metadata column, where a command needs it', async () => {
+    const laravel = `${database.schema}_laravel`
+    await database.exec(`create schema ${laravel}`)
+    try {
+      await database.exec(`create table ${laravel}.personal_access_tokens (
+        id bigserial primary key, tokenable_type varchar(255) not null, tokenable_id bigint not null,
+        name text not null, token varchar(64) not null unique, abilities text, last_used_at timestamp(0),
+        expires_at timestamp(0), created_at timestamp(0), updated_at timestamp(0))`)
+      const run = await cli(['list', '--owner', '1'], {
+        DATABASE_URL: inSchema(serverUrl as string, laravel),
+      })
+      expectOneLine(run, 1)
+      expect(run.stderr).toMatch(
+        /lacks a column .*metadata.*: the command line works on the table migrate\(db\) makes/,
+      )
+    } finally {
+      await database.exec(`drop schema ${laravel} cascade`)
+    }
+  }, 30_000)
 
   it('uses node-postgres when postgres.js is not installed, and names both when neither is', async () => {
     const withPg = withoutPackages(['postgres'])

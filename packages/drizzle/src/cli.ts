@@ -2,6 +2,10 @@
 /// <reference types="node" />
 // The `jetstream-tokens` bin: the process around runCli. run-cli.js is imported here, not at the top, so that a
 // missing peer (drizzle-orm, @jetstream/tokens) is one line on stderr rather than a stack trace.
+// A write that fails (a full disk, a pipe closed early) is reported to its own callback, which runCli handles;
+// the stream's 'error' event would otherwise end the process with a stack trace.
+process.stdout.on('error', () => {})
+process.stderr.on('error', () => {})
 try {
   const { runCli } = await import('./run-cli.js')
   process.exitCode = await runCli(process.argv.slice(2), process)

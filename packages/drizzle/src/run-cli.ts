@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import {
   createTokens,
   isTokenError,
+  isTokenId,
   type PersonalAccessToken,
   type TokenError,
   type TokenOwner,
@@ -22,8 +23,11 @@ import { type AnyPgDatabase, drizzleStore } from './drizzle-token-store.js'
 export interface CliIo {
   /** `DATABASE_URL` is read from here. */
   readonly env: Readonly<Record<string, string | undefined>>
-  /** Results: the plain text of a new token, a listing, a count. */
-  readonly stdout: { write(text: string): unknown }
+  /**
+   * Results: the plain text of a new token, a listing, a count. `done` is called once the text is written, with
+   * the error when it could not be (a full disk, a pipe closed early), as a Node stream does.
+   */
+  readonly stdout: { write(text: string, done: (error?: Error | null) => void): unknown }
   /** Errors (one line each), warnings, and what `create` says about the token it made. */
   readonly stderr: { write(text: string): unknown }
 }
@@ -44,7 +48,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     const parsed = parse(argv)
     if ('help' in parsed) {
-      io.stdout.write(parsed.help)
+      await output(io, parsed.help)
       return OK
     }
     return await parsed.command.run(parsed.options, { io, tokens: (settings) => database.tokens(settings) })
@@ -66,6 +70,9 @@ const CONNECT_TIMEOUT = 5
 // Milliseconds a statement may run, in the process (the store's `timeout`) and on the server (`statement_timeout`,
 // so the server stops it too). Generous, because `prune` of a large table is one DELETE.
 const STATEMENT_TIMEOUT = 60_000
+// Milliseconds closing the connection may take: by then the command's outcome is known, and node-postgres's
+// `pool.end()` waits without end for a statement the server never answers.
+const CLOSE_TIMEOUT = 1_000
 
 /** An error whose message is the whole story, and the exit code it ends the program with. */
 class CliError extends Error {
@@ -149,7 +156,8 @@ const commands: Readonly<Record<string, Command>> = {
             'expires_at were pruned; pass --expiration <minutes> if the app sets a lifetime.\n',
         )
       }
-      io.stdout.write(
+      await output(
+        io,
         `Pruned ${pruned} ${plural(pruned, 'token')} expired for more than ${hours} ${plural(hours, 'hour')}.\n`,
       )
       return OK
@@ -169,13 +177,9 @@ const commands: Readonly<Record<string, Command>> = {
     async run(options, { io, tokens }) {
       const owner = options.owner()
       const list = await (await tokens()).list(owner)
-      if (options.flag('json')) {
-        io.stdout.write(`${JSON.stringify(list, null, 2)}\n`)
-      } else if (list.length === 0) {
-        io.stdout.write(`${owner.type} ${owner.id} has no tokens.\n`)
-      } else {
-        io.stdout.write(table(list))
-      }
+      if (options.flag('json')) await output(io, `${JSON.stringify(list, null, 2)}\n`)
+      else if (list.length === 0) await output(io, `${owner.type} ${owner.id} has no tokens.\n`)
+      else await output(io, table(list))
       return OK
     },
   },
@@ -219,7 +223,19 @@ const commands: Readonly<Record<string, Command>> = {
       const prefix = options.string('prefix')
       const service = await tokens(prefix === undefined ? {} : { prefix })
       const { token, plainTextToken } = await service.create(owner, name, abilities, { expiresAt })
-      io.stdout.write(`${plainTextToken}\n`)
+      try {
+        await output(io, `${plainTextToken}\n`)
+      } catch (error) {
+        // Nobody has the plain text, and nobody can recover it: a token that works for no one must not stay.
+        const revoked = await service.revoke(owner, token.id).catch(() => false)
+        throw new CliError(
+          `${firstLine(error)}; nobody has token ${token.id}'s plain text, so ` +
+            (revoked
+              ? 'it was revoked'
+              : `revoke it: ${PROGRAM} revoke --owner-type ${owner.type} --owner ${owner.id} --id ${token.id}`),
+          FAILED,
+        )
+      }
       io.stderr.write(
         `Created token ${token.id} "${token.name}" for ${owner.type} ${owner.id}, abilities ` +
           `${token.abilities.join(',')}, ${token.expiresAt ? `expires ${shortDate(token.expiresAt)}` : 'no expiry of its own'}. ` +
@@ -240,10 +256,12 @@ const commands: Readonly<Record<string, Command>> = {
     async run(options, { io, tokens }) {
       const owner = options.owner()
       const id = options.required('id')
+      // `01` or `1.5` is no token's id: a bad value, not a token that is missing.
+      if (!isTokenId(id)) throw usage(`--id must be a token id as list shows it, not '${printable(id)}'`)
       if (!(await (await tokens()).revoke(owner, id))) {
         throw new CliError(`${owner.type} ${owner.id} has no token ${id}`, FAILED)
       }
-      io.stdout.write(`Revoked token ${id} of ${owner.type} ${owner.id}.\n`)
+      await output(io, `Revoked token ${id} of ${owner.type} ${owner.id}.\n`)
       return OK
     },
   },
@@ -277,7 +295,10 @@ class Options {
   }
 
   owner(): TokenOwner {
-    return { type: this.string('owner-type') ?? 'user', id: this.required('owner') }
+    const id = this.required('owner')
+    // ' 77' would be another owner than 77, whose tokens the app never shows.
+    if (id.trim() !== id) throw usage(`--owner must be an owner id without spaces around it`)
+    return { type: this.string('owner-type') ?? 'user', id }
   }
 }
 
@@ -479,6 +500,9 @@ function storageProblem(error: TokenError): string {
   if (code === '42P01') {
     return 'the table personal_access_tokens does not exist in the search_path of DATABASE_URL; create it with migrate(db) or the SQL files in @jetstream/drizzle/migrations'
   }
+  if (code === '42703') {
+    return `the table personal_access_tokens lacks a column (${firstLine(cause)}): the command line works on the table migrate(db) makes, and a Laravel table has no metadata column`
+  }
   if (SQLSTATE.test(code) && !NOT_CONNECTED.test(code)) return `the database refused: ${firstLine(cause)}`
   return `cannot reach the database: ${firstLine(cause)}`
 }
@@ -541,7 +565,7 @@ class Database {
   async close(): Promise<void> {
     const connection = await this.#connection?.catch(() => null)
     // The command has done its work or failed already; a connection that fails to close changes neither.
-    await connection?.close().catch(() => {})
+    if (connection) await closeWithin(connection.close)
   }
 }
 
@@ -614,11 +638,37 @@ async function opened(
     await Promise.race([probe(), deadline])
     return { db, close }
   } catch (error) {
-    await close().catch(() => {})
-    throw new CliError(`cannot reach the database: ${firstLine(error)}`, FAILED)
+    await closeWithin(close)
+    const reason = firstLine(error)
+    // PgBouncer refuses a startup parameter it does not follow; the server's own deadline is worth keeping (a
+    // DELETE past it stops rather than carry on after the command reported failure), so say what to change.
+    const pooler = /unsupported startup parameter/.test(reason)
+      ? ": a pooler refused the statement_timeout the command line sets; give DATABASE_URL a direct connection to PostgreSQL, or add statement_timeout to PgBouncer's ignore_startup_parameters"
+      : ''
+    throw new CliError(`cannot reach the database: ${reason}${pooler}`, FAILED)
   } finally {
     clearTimeout(timer)
   }
+}
+
+// Closes, or gives up after CLOSE_TIMEOUT; never rejects.
+async function closeWithin(close: () => Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const given = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, CLOSE_TIMEOUT)
+  })
+  await Promise.race([close().catch(() => {}), given])
+  clearTimeout(timer)
+}
+
+// Resolves once the text is written; rejects when it cannot be (ENOSPC, EPIPE), where a bare `write` would leave
+// the error to the stream and the command would report success.
+function output(io: CliIo, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    io.stdout.write(text, (error) =>
+      error ? reject(new CliError(`cannot write the output: ${firstLine(error)}`, FAILED)) : resolve(),
+    )
+  })
 }
 
 async function installed<T>(load: () => Promise<T>): Promise<T | null> {
