@@ -5,6 +5,7 @@ import { connect, createServer, type Server } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { createTokens, type TokenService } from '@jetstream/tokens'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { drizzleAuditLog } from './audit-log.js'
 import { drizzleStore } from './drizzle-token-store.js'
 import { postgresJsDatabase, serverUrl, type TestDatabase } from './test-support/databases.js'
 
@@ -237,6 +238,25 @@ describe.skipIf(!serverUrl)('the jetstream-tokens command line', () => {
     },
     30_000,
   )
+
+  it('records what it creates and revokes in the audit trail, as the command line', async () => {
+    const plainText = await create(['--owner', 'audited', '--name', 'watched', '--abilities', 'read'])
+    const id = plainText.slice(0, plainText.indexOf('|'))
+    expect(await cli(['revoke', '--owner', 'audited', '--id', id], env)).toMatchObject({
+      code: 0,
+      stderr: '',
+    })
+    const audit = drizzleAuditLog(database.db)
+    try {
+      const events = await audit.recent({ type: 'user', id: 'audited' }, id, 10)
+      expect(events.map(({ action, actor, ip, userAgent }) => ({ action, actor, ip, userAgent }))).toEqual([
+        { action: 'revoked', actor: null, ip: null, userAgent: 'jetstream-tokens' },
+        { action: 'created', actor: null, ip: null, userAgent: 'jetstream-tokens' },
+      ])
+    } finally {
+      await audit.close()
+    }
+  }, 30_000)
 
   it('revoke deletes the token; revoking it again fails with one line', async () => {
     const plainText = await create(['--owner', 'revoker', '--name', 'short-lived', '--abilities', 'read'])

@@ -10,6 +10,8 @@ import {
   type TokenOwner,
   type TokenService,
 } from '@jetstream/tokens'
+import { sql } from 'drizzle-orm'
+import { type DrizzleAuditLog, drizzleAuditLog } from './audit-log.js'
 import { type AnyPgDatabase, drizzleStore } from './drizzle-token-store.js'
 
 /**
@@ -44,7 +46,7 @@ export interface CliIo {
  * ```
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const database = new Database(io.env)
+  const database = new Database(io)
   try {
     const parsed = parse(argv)
     if ('help' in parsed) {
@@ -62,6 +64,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 const PROGRAM = 'jetstream-tokens'
+// How the audit trail tells the command line's changes from the app's: no actor (the app's own code) and this as
+// the client.
+const AUDIT_CONTEXT = { actor: null, ip: null, userAgent: PROGRAM } as const
 const OK = 0
 const FAILED = 1
 const USAGE = 2
@@ -149,7 +154,7 @@ const commands: Readonly<Record<string, Command>> = {
         given === undefined
           ? null
           : decimal(given, (n) => n > 0, '--expiration must be a number of minutes greater than 0')
-      const pruned = await (await tokens({ expiration })).prune({ hours })
+      const pruned = await (await tokens({ expiration })).prune({ hours, context: AUDIT_CONTEXT })
       if (expiration === null) {
         io.stderr.write(
           'Warning: Expiration value for personal access tokens was not set. Only tokens past their own ' +
@@ -222,12 +227,15 @@ const commands: Readonly<Record<string, Command>> = {
       const expiresAt = at === undefined ? null : isoDate(at)
       const prefix = options.string('prefix')
       const service = await tokens(prefix === undefined ? {} : { prefix })
-      const { token, plainTextToken } = await service.create(owner, name, abilities, { expiresAt })
+      const { token, plainTextToken } = await service.create(owner, name, abilities, {
+        expiresAt,
+        context: AUDIT_CONTEXT,
+      })
       try {
         await output(io, `${plainTextToken}\n`)
       } catch (error) {
         // Nobody has the plain text, and nobody can recover it: a token that works for no one must not stay.
-        const revoked = await service.revoke(owner, token.id).catch(() => false)
+        const revoked = await service.revoke(owner, token.id, { context: AUDIT_CONTEXT }).catch(() => false)
         throw new CliError(
           `${firstLine(error)}; nobody has token ${token.id}'s plain text, so ` +
             (revoked
@@ -258,7 +266,7 @@ const commands: Readonly<Record<string, Command>> = {
       const id = options.required('id')
       // `01` or `1.5` is no token's id: a bad value, not a token that is missing.
       if (!isTokenId(id)) throw usage(`--id must be a token id as list shows it, not '${printable(id)}'`)
-      if (!(await (await tokens()).revoke(owner, id))) {
+      if (!(await (await tokens()).revoke(owner, id, { context: AUDIT_CONTEXT }))) {
         throw new CliError(`${owner.type} ${owner.id} has no token ${id}`, FAILED)
       }
       await output(io, `Revoked token ${id} of ${owner.type} ${owner.id}.\n`)
@@ -537,35 +545,58 @@ interface Connection {
   close(): Promise<void>
 }
 
-/** The connection to `DATABASE_URL`, opened on first use, and the one token service on it. */
+/**
+ * The connection to `DATABASE_URL`, opened on first use, and the one token service on it, keeping the audit trail
+ * where the database has its table (`migrate(db)` makes it; drizzle-kit users may not have it).
+ */
 class Database {
-  readonly #env: CliIo['env']
+  readonly #io: CliIo
   #connection: Promise<Connection> | null = null
+  #audit: DrizzleAuditLog | null = null
 
-  constructor(env: CliIo['env']) {
-    this.#env = env
+  constructor(io: CliIo) {
+    this.#io = io
   }
 
   async tokens(settings: ServiceSettings = {}): Promise<TokenService> {
-    const url = this.#env.DATABASE_URL
+    const url = this.#io.env.DATABASE_URL
     if (!url)
       throw usage('DATABASE_URL is not set; set it to the database, e.g. postgres://app:secret@db:5432/app')
     if (!/^postgres(?:ql)?:\/\//.test(url))
       throw usage('DATABASE_URL must be a postgres:// or postgresql:// URL')
     this.#connection ??= connect(url)
     const { db } = await this.#connection
+    this.#audit ??= await this.#auditLog(db)
     // No last-used tracking or cache: the command line authenticates nothing.
     return createTokens({
       store: drizzleStore(db, { timeout: STATEMENT_TIMEOUT }),
       lastUsed: false,
+      ...(this.#audit && { audit: this.#audit }),
       ...settings,
     })
   }
 
   async close(): Promise<void> {
+    // The events first (one insert), while the connection is open.
+    await this.#audit?.close()
     const connection = await this.#connection?.catch(() => null)
     // The command has done its work or failed already; a connection that fails to close changes neither.
     if (connection) await closeWithin(connection.close)
+  }
+
+  async #auditLog(db: AnyPgDatabase): Promise<DrizzleAuditLog | null> {
+    // A failed check leaves the trail off; the command's own statement reports what is wrong.
+    const found = await db
+      .execute(sql`select to_regclass('token_audit_log') is not null as found`)
+      .catch(() => [])
+    const rows = (Array.isArray(found) ? found : (found as { rows: unknown[] }).rows) as { found: boolean }[]
+    if (rows[0]?.found !== true) return null
+    return drizzleAuditLog(db, {
+      timeout: STATEMENT_TIMEOUT,
+      // The command's own work is done; a trail that could not be written is a warning, not its failure.
+      onError: (error) =>
+        this.#io.stderr.write(`${PROGRAM}: warning: ${redact(printable(error.message), this.#io.env)}\n`),
+    })
   }
 }
 
