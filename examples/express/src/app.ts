@@ -1,17 +1,21 @@
 import {
   apiTokenPage,
   findUser,
+  notFound,
   type Permission,
   type Post,
   PostRepository,
   posts,
   postTitle,
+  SESSION_LIFETIME,
   signIn,
+  signInRefusal,
   titleRequired,
   userForToken,
 } from '@examples/shared'
 import { abilities, ability, apiTokenRoutes, auth, authOf, errorHandler } from '@jetstream/express'
 import type { TokenService } from '@jetstream/tokens'
+import { readJsonObject } from '@jetstream/tokens/adapter'
 import express, { type Express, type Request, type Response } from 'express'
 import session from 'express-session'
 
@@ -36,17 +40,21 @@ export function createApp({
   posts: repository = new PostRepository(),
 }: AppOptions): Express {
   const app = express()
+  // Nothing the other example apps do not send: no X-Powered-By, no ETag (nor the 304s it would bring).
+  app.disable('x-powered-by')
+  app.set('etag', false)
   app.use(
     session({
       name: 'session',
       secret: sessionKey,
       resave: false,
       saveUninitialized: false,
-      cookie: { httpOnly: true, sameSite: 'lax', maxAge: 2 * 60 * 60 * 1000 },
+      cookie: { httpOnly: true, sameSite: 'lax', maxAge: SESSION_LIFETIME },
     }),
   )
   const sessionUser = (req: Request) => findUser(req.session.userId)
-  const json = express.json({ limit: '100kb' })
+  // The same reading as the other example apps and the token routes: 415, 413 and 400 as the core answers them.
+  const json = (req: Request) => readJsonObject(req, { header: (name) => req.get(name), limit: 102_400 })
 
   app.get('/', (_req, res) => {
     res.type('html').send(apiTokenPage())
@@ -57,8 +65,16 @@ export function createApp({
     if (user) res.json({ user })
     else res.status(401).json({ message: 'Unauthenticated.', code: 'unauthenticated' })
   })
-  app.post('/session', json, (req, res, next) => {
-    const user = signIn(req.body?.email, req.body?.password)
+  app.post('/session', async (req, res, next) => {
+    const refusal = signInRefusal({
+      contentType: req.get('content-type'),
+      origin: req.get('origin'),
+      referer: req.get('referer'),
+      host: req.get('host'),
+    })
+    if (refusal) return void res.status(refusal.status).json(refusal.body)
+    const fields = await json(req)
+    const user = signIn(fields.email, fields.password)
     if (!user) {
       const message = 'These credentials do not match our records.'
       res.status(422).json({ message, code: 'invalid_input', errors: { email: [message] } })
@@ -93,16 +109,16 @@ export function createApp({
     await authOf(req).authorize(posts.view, post)
     res.json({ post })
   })
-  app.post('/api/posts', signedIn, abilities('create'), json, (req, res) => {
-    const title = postTitle(req.body)
+  app.post('/api/posts', signedIn, abilities('create'), async (req, res) => {
+    const title = postTitle(await json(req))
     if (!title) return void invalidTitle(res)
     res.status(201).json({ post: repository.create(authOf(req).user.id, title) })
   })
-  app.put('/api/posts/:id', signedIn, abilities('update'), json, async (req, res) => {
+  app.put('/api/posts/:id', signedIn, abilities('update'), async (req, res) => {
     const post = find(req, res)
     if (!post) return
     await authOf(req).authorize(posts.update, post)
-    const title = postTitle(req.body)
+    const title = postTitle(await json(req))
     if (!title) return void invalidTitle(res)
     res.json({ post: repository.update(post, title) })
   })
@@ -115,6 +131,7 @@ export function createApp({
   })
   app.use('/user/api-tokens', signedIn)
   app.use(apiTokenRoutes(tokens))
+  app.use((_req, res) => void res.status(404).json(notFound))
   app.use(errorHandler())
   return app
 }

@@ -198,6 +198,47 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     await page.close()
   })
 
+  it('keeps a deletion that the list’s refresh fails to show, and says when a rate limit ends', async () => {
+    await tokens.create('1', 'Refresh fails', ['read'])
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+    await signIn(page)
+    // From now on the list cannot be read (503), and creating is rate limited (429, Retry-After: 30).
+    await page.route(`${server.url}/user/api-tokens`, (route) => {
+      const method = route.request().method()
+      if (method === 'GET') {
+        return route.fulfill({
+          status: 503,
+          json: { message: 'The database is unavailable.', code: 'storage_unavailable' },
+        })
+      }
+      if (method === 'POST') {
+        return route.fulfill({
+          status: 429,
+          headers: { 'Retry-After': '30' },
+          json: { message: 'Too many requests.', code: 'too_many_requests' },
+        })
+      }
+      return route.continue()
+    })
+    await page.getByRole('button', { name: 'Delete Refresh fails' }).click()
+    const confirm = page.getByRole('dialog', { name: 'Delete API Token' })
+    await confirm.getByRole('button', { name: 'Delete' }).click()
+    // The dialog closes on the deletion itself; a second Delete would only meet a 404.
+    await expect.poll(() => confirm.isVisible()).toBe(false)
+    expect(await stored('Refresh fails')).toBeUndefined()
+    await expect.poll(() => page.locator('#alert').textContent()).toBe('The database is unavailable.')
+
+    await page.getByLabel('Token Name').fill('Limited')
+    await page
+      .locator('form', { has: page.getByLabel('Token Name') })
+      .getByRole('button', { name: 'Create' })
+      .click()
+    await expect
+      .poll(() => page.getByRole('alert').filter({ hasText: 'Too many requests.' }).first().textContent())
+      .toBe('Too many requests. Try again in 30 seconds.')
+    await page.close()
+  })
+
   it('sets an expiry when creating: 30 days, or a custom date whose past is refused next to the field', async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
     await signIn(page)

@@ -1,19 +1,23 @@
 import {
   apiTokenPage,
   findUser,
+  MemorySessionStore,
+  notFound,
   type Permission,
   type Post,
   PostRepository,
   posts,
   postTitle,
+  SESSION_LIFETIME,
   signIn,
+  signInRefusal,
   titleRequired,
   userForToken,
 } from '@examples/shared'
-import { type AuthState, abilities, ability, apiTokenRoutes, auth } from '@jetstream/koa'
+import { type AuthState, abilities, ability, apiTokenRoutes, auth, errorHandler } from '@jetstream/koa'
 import type { TokenService } from '@jetstream/tokens'
+import { readJsonObject } from '@jetstream/tokens/adapter'
 import { Router } from '@koa/router'
-import coBody from 'co-body'
 import Koa, { type Context, type ParameterizedContext } from 'koa'
 import session from 'koa-session'
 
@@ -31,15 +35,28 @@ type ApiContext = ParameterizedContext<AuthState>
 export function createApp({ tokens, sessionKey, posts: repository = new PostRepository() }: AppOptions): Koa {
   const app = new Koa()
   app.keys = [sessionKey]
+  // This library's errors (a body refused by readJsonObject, say) answered as every adapter answers them.
+  app.use(errorHandler())
+  // The session lives on the server; its cookie holds a random key, signed, so signing out ends it for good.
   app.use(
     session(
-      { key: 'session', maxAge: 2 * 60 * 60 * 1000, httpOnly: true, sameSite: 'lax', signed: true },
+      {
+        key: 'session',
+        maxAge: SESSION_LIFETIME,
+        httpOnly: true,
+        sameSite: 'lax',
+        signed: true,
+        store: new MemorySessionStore(),
+      },
       app,
     ),
   )
   const sessionUser = (ctx: Context) => findUser(ctx.session?.userId)
   const json = (ctx: Context) =>
-    coBody.json(ctx.req, { limit: '100kb' }).catch(() => null) as Promise<unknown>
+    readJsonObject(ctx.req, {
+      header: (name) => ctx.get(name) || undefined,
+      limit: 102_400,
+    })
 
   const open = new Router()
   open.get('/', (ctx) => {
@@ -53,14 +70,27 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
     ctx.body = user ? { user } : { message: 'Unauthenticated.', code: 'unauthenticated' }
   })
   open.post('/session', async (ctx) => {
-    const body = (await json(ctx)) as { email?: unknown; password?: unknown } | null
-    const user = signIn(body?.email, body?.password)
+    const refusal = signInRefusal({
+      contentType: ctx.get('content-type') || undefined,
+      origin: ctx.get('origin') || undefined,
+      referer: ctx.get('referer') || undefined,
+      host: ctx.get('host') || undefined,
+    })
+    if (refusal) {
+      ctx.status = refusal.status
+      ctx.body = refusal.body
+      return
+    }
+    const fields = await json(ctx)
+    const user = signIn(fields.email, fields.password)
     if (!user) {
       const message = 'These credentials do not match our records.'
       ctx.status = 422
       ctx.body = { message, code: 'invalid_input', errors: { email: [message] } }
       return
     }
+    // A new key on every sign-in, so a key planted before it is worthless.
+    await ctx.session?.regenerate()
     if (ctx.session) ctx.session.userId = user.id
     ctx.body = { user }
   })
@@ -120,5 +150,9 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
     ctx.path.startsWith('/user/api-tokens') ? signedIn(ctx as never, next) : next(),
   )
   app.use(apiTokenRoutes(tokens))
+  app.use((ctx) => {
+    ctx.status = 404
+    ctx.body = notFound
+  })
   return app
 }

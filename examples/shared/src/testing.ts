@@ -30,22 +30,23 @@ export function exampleAppTests(framework: string, start: StartExample): void {
   afterAll(() => server.close())
 
   async function signedInCookie(): Promise<string> {
-    const response = await fetch(`${server.url}/session`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(demoCredentials),
-    })
+    const response = await fetch(`${server.url}/session`, signInWith(demoCredentials))
     expect(response.status).toBe(200)
     return cookieHeader(response)
   }
 
+  // A sign-in as the page sends it: JSON, from the app's own origin.
+  function signInWith(body: unknown, headers: Record<string, string> = {}): RequestInit {
+    return {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: server.url, ...headers },
+      body: JSON.stringify(body),
+    }
+  }
+
   describe(`the ${framework} example app`, () => {
     it('sends a session cookie to the sign-in only, once, and never to a bearer API call', async () => {
-      const signIn = await fetch(`${server.url}/session`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(demoCredentials),
-      })
+      const signIn = await fetch(`${server.url}/session`, signInWith(demoCredentials))
       expect(sessionCookies(signIn)).toHaveLength(1)
       const { plainTextToken } = await tokens.create('1', 'cookie check', ['read'])
       const bearer = { authorization: `Bearer ${plainTextToken}` }
@@ -69,11 +70,10 @@ export function exampleAppTests(framework: string, start: StartExample): void {
     })
 
     it('signs in with the demo credentials and refuses wrong ones', async () => {
-      const wrong = await fetch(`${server.url}/session`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ email: demoCredentials.email, password: 'nope' }),
-      })
+      const wrong = await fetch(
+        `${server.url}/session`,
+        signInWith({ email: demoCredentials.email, password: 'nope' }),
+      )
       expect(wrong.status).toBe(422)
       const cookie = await signedInCookie()
       const me = await fetch(`${server.url}/session`, { headers: { cookie } })
@@ -115,7 +115,29 @@ export function exampleAppTests(framework: string, start: StartExample): void {
       expect((await create.json()).abilities).toEqual(['create'])
     })
 
-    it('signs out', async () => {
+    it('refuses a sign-in from another site, or not sent as JSON (login CSRF)', async () => {
+      const foreign = { origin: 'https://evil.example' }
+      // What a cross-site <form enctype="text/plain"> can send: no preflight, the JSON in its one field.
+      const form = await fetch(`${server.url}/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', ...foreign },
+        body: '{"email":"demo@example.com","password":"password","x":"="}',
+      })
+      expect(form.status).toBe(415)
+      for (const headers of [foreign, { origin: 'null' }]) {
+        const response = await fetch(`${server.url}/session`, signInWith(demoCredentials, headers))
+        expect(response.status).toBe(403)
+        expect(response.headers.getSetCookie()).toEqual([])
+      }
+      const noOrigin = await fetch(`${server.url}/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(demoCredentials),
+      })
+      expect(noOrigin.status).toBe(403)
+    })
+
+    it('signs out for good: the session cookie sent before is worthless after', async () => {
       const cookie = await signedInCookie()
       const out = await fetch(`${server.url}/session`, {
         method: 'DELETE',
@@ -124,6 +146,50 @@ export function exampleAppTests(framework: string, start: StartExample): void {
       expect(out.status).toBe(204)
       const after = cookieHeader(out)
       expect((await fetch(`${server.url}/session`, { headers: { cookie: after } })).status).toBe(401)
+      // The cookie a thief copied before the sign-out.
+      expect((await fetch(`${server.url}/session`, { headers: { cookie } })).status).toBe(401)
+      const mint = await fetch(`${server.url}/user/api-tokens`, {
+        method: 'POST',
+        headers: { cookie, origin: server.url, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'stolen' }),
+      })
+      expect(mint.status).toBe(401)
+    })
+
+    it('answers a path no route has with the same JSON 404, signed in or not', async () => {
+      for (const [method, path] of [
+        ['GET', '/nope'],
+        ['GET', '/favicon.ico'],
+        ['PATCH', '/api/posts'],
+      ] as const) {
+        const response = await fetch(`${server.url}${path}`, { method })
+        expect(response.status, `${method} ${path}`).toBe(404)
+        expect(await response.json()).toEqual({ message: 'Not found.', code: 'not_found' })
+        expect(response.headers.get('www-authenticate')).toBeNull()
+      }
+    })
+
+    it('reads a post’s body as the token routes do: 415, 400 and 413 from the core, the same everywhere', async () => {
+      const { plainTextToken } = await tokens.create('1', 'bodies', ['create'])
+      const post = (headers: Record<string, string>, body: string) =>
+        fetch(`${server.url}/api/posts`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${plainTextToken}`, ...headers },
+          body,
+        })
+      const answers = [
+        await post({ 'content-type': 'text/plain' }, '{"title":"x"}'),
+        await post({ 'content-type': 'application/json' }, '{bad'),
+        await post({ 'content-type': 'application/json' }, JSON.stringify({ title: 'x'.repeat(200_000) })),
+      ]
+      expect(answers.map((answer) => answer.status)).toEqual([415, 400, 413])
+      const codes = await Promise.all(answers.map(async (answer) => (await answer.json()).code))
+      expect(codes).toEqual(['unsupported_media_type', 'bad_request', 'payload_too_large'])
+      const made = await post({ 'content-type': 'application/json' }, JSON.stringify({ title: 'Read alike' }))
+      expect(made.status).toBe(201)
+      // Nothing a framework adds on its own: the same headers from every app.
+      expect(made.headers.get('x-powered-by')).toBeNull()
+      expect(made.headers.get('etag')).toBeNull()
     })
   })
 }
