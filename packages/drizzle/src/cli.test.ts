@@ -223,7 +223,7 @@ describe.skipIf(!serverUrl)('the jetstream-tokens command line', () => {
           { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', full, 'pipe'], timeout: 20_000 },
         )
         let stderr = ''
-        child.stderr.on('data', (chunk: Buffer) => {
+        child.stderr?.on('data', (chunk: Buffer) => {
           stderr += chunk.toString()
         })
         child.on('close', (code) => resolve({ code, stderr }))
