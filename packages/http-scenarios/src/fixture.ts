@@ -103,6 +103,7 @@ export const limitedRoute: RateLimitOptions<Permission> = {
  */
 export const sharedLimitedRoute: RateLimitOptions<Permission> = {
   ...limitedRoute,
+  name: 'limited-route',
   backend: (options) => new RateLimiterMemory(options),
 }
 

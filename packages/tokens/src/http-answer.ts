@@ -150,8 +150,8 @@ function tokenErrorAnswer(
       // An app's own 429 names no limit of this library's: there is nothing to put in these headers.
       if (policy === undefined) break
       headers['retry-after'] = String(retryAfter)
-      headers['ratelimit-policy'] = `"${policy}";q=${limit};w=${window}`
-      headers.ratelimit = `"${policy}";r=0;t=${retryAfter}`
+      headers['ratelimit-policy'] = `"${quoted(policy)}";q=${limit};w=${window}`
+      headers.ratelimit = `"${quoted(policy)}";r=0;t=${retryAfter}`
       break
     }
   }
@@ -250,7 +250,12 @@ function headersOf(error: object): Record<string, string> {
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
-// A quoted-string in an HTTP header: backslash and double quote escaped, control characters dropped.
+// A quoted-string in an HTTP header: control characters dropped, backslash and double quote escaped, and what is
+// not ASCII percent-encoded as UTF-8 (`投稿` → `%E6%8A%95%E7%A8%BF`): Node and the Fetch API refuse other
+// characters in a header (a 500 in place of the answer), and a permission name may be any word.
 function quoted(text: string): string {
-  return text.replace(/[\p{Cc}]/gu, '').replace(/["\\]/g, '\\$&')
+  return text
+    .replace(/\p{Cc}/gu, '')
+    .replace(/["\\]/g, '\\$&')
+    .replace(/[^\x20-\x7e]+/gu, (run) => encodeURIComponent(run.replace(/\p{Cs}/gu, '\ufffd')))
 }

@@ -2,11 +2,18 @@ import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { describe, expect, it } from 'vitest'
 import { abilityCheck } from './ability-checks.js'
 import { type Auth, createAuth } from './auth.js'
-import { MisconfigurationError, StorageUnavailableError, TooManyRequestsError } from './errors.js'
+import {
+  MisconfigurationError,
+  MissingAbilitiesError,
+  StorageUnavailableError,
+  TooManyRequestsError,
+  UnauthenticatedError,
+} from './errors.js'
 import { errorAnswer } from './http-answer.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { PermissionRegistry } from './permission-registry.js'
 import {
+  addressKey,
   type Limiter,
   type LimiterFactory,
   type LimiterState,
@@ -24,6 +31,28 @@ const quiet = () => {}
 const broken: Limiter = {
   consume: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')),
   get: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379')),
+}
+
+/** One backend's counters, shared by every limiter built on it, by key (prefix included), as Redis keeps them. */
+function sharedBackend(): LimiterFactory {
+  const counts = new Map<string, number>()
+  const state = (points: number, duration: number, spent: number): LimiterState => ({
+    msBeforeNext: duration * 1000,
+    remainingPoints: Math.max(0, points - spent),
+    consumedPoints: spent,
+  })
+  return ({ keyPrefix, points, duration }) => ({
+    consume: async (key) => {
+      const spent = (counts.get(`${keyPrefix}:${key}`) ?? 0) + 1
+      counts.set(`${keyPrefix}:${key}`, spent)
+      if (spent > points) throw state(points, duration, spent)
+      return state(points, duration, spent)
+    },
+    get: async (key) => {
+      const spent = counts.get(`${keyPrefix}:${key}`)
+      return spent === undefined ? null : state(points, duration, spent)
+    },
+  })
 }
 
 describe('RateLimits', () => {
@@ -113,6 +142,67 @@ describe('RateLimits', () => {
     expect(await none.blocked('203.0.113.7')).toBeNull()
   })
 
+  it('counts one client however its address is written: IPv4-mapped, upper case, or anywhere in its /64', async () => {
+    const limits = new RateLimits({ limit: 100, window: 60, failures: { limit: 3, window: 60 } }, quiet)
+    await limits.failed('::ffff:203.0.113.7')
+    await limits.failed('203.0.113.7')
+    await limits.failed('::FFFF:203.0.113.7')
+    expect(await limits.blocked('203.0.113.7')).toMatchObject({ policy: 'failures' })
+    for (const address of ['2001:db8::1', '2001:DB8:0:0::2', '2001:db8:0:0:ffff:1:2:3'])
+      await limits.failed(address)
+    expect(await limits.blocked('2001:0db8:0000:0000:abcd::9')).toMatchObject({ policy: 'failures' })
+    expect(await limits.blocked('2001:db8:0:1::1')).toBeNull()
+    expect(addressKey('::ffff:c633:6401')).toBe('198.51.100.1')
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64')
+    expect(addressKey('::1')).toBe('0:0:0:0::/64')
+    // What is no address (a name from `clientAddress`) counts as it is.
+    expect(addressKey('client-7')).toBe('client-7')
+    expect(addressKey('1::2::3')).toBe('1::2::3')
+  })
+
+  it('counts apart under different names on one shared backend', async () => {
+    const backend = sharedBackend()
+    const service = new RateLimits({ limit: 1, window: 60, backend }, quiet)
+    const strict = new RateLimits({ limit: 5, window: 3600, backend, name: 'strict' }, quiet)
+    expect(await service.spend('token', '7')).toBeNull()
+    expect(await strict.spend('token', '7')).toBeNull()
+    expect(await service.spend('token', '7')).toMatchObject({ policy: 'token', limit: 1 })
+    expect(await strict.spend('token', '7')).toBeNull()
+    // Unnamed, a second set of limits counts on the first one's keys.
+    const unnamed = new RateLimits({ limit: 5, window: 3600, backend }, quiet)
+    expect(await unnamed.spend('token', '7')).toBeNull()
+    expect(await service.spend('token', '7')).toMatchObject({ policy: 'token' })
+  })
+
+  it('takes a backend’s rejection for a spent limit only when it carries the limiter’s state', async () => {
+    const errors: unknown[] = []
+    const odd: Limiter = { consume: () => Promise.reject('ECONNRESET'), get: () => Promise.reject(undefined) }
+    const open = new RateLimits({ limit: 1, window: 60, backend: () => odd }, (error) => errors.push(error))
+    expect(await open.spend('token', '7')).toBeNull()
+    expect(await open.blocked('203.0.113.7')).toBeNull()
+    await open.failed('203.0.113.7')
+    expect(errors).toEqual(['ECONNRESET', undefined, 'ECONNRESET'])
+    const closed = new RateLimits(
+      { limit: 1, window: 60, backend: () => odd, whenUnavailable: 'refuse' },
+      quiet,
+    )
+    expect(await closed.spend('token', '7')).toBeInstanceOf(StorageUnavailableError)
+  })
+
+  it('refuses, when it is built, options that would limit nothing or the wrong thing', () => {
+    const base = { limit: 1, window: 60 }
+    const refused = (options: unknown) => () => new RateLimits(options as RateLimitOptions, quiet)
+    // A timer past 2^31 - 1 ms fires at once: every call would time out.
+    expect(refused({ ...base, timeout: 2 ** 31, backend: sharedBackend() })).toThrow(/at most 2147483647/)
+    // A factory that returns nothing, or a promise of a limiter.
+    expect(refused({ ...base, backend: () => undefined })).toThrow(MisconfigurationError)
+    expect(refused({ ...base, backend: async () => new RateLimiterMemory() })).toThrow(/not a promise/)
+    // Misspelt options would leave their defaults in place.
+    expect(refused({ ...base, whenUnavaliable: 'refuse' })).toThrow(/no option `whenUnavaliable`/)
+    expect(refused({ ...base, name: 'with space' })).toThrow(/`rateLimit.name`/)
+    expect(refused({ ...base, name: 'a:b' })).toThrow(MisconfigurationError)
+  })
+
   it('fails open by default when its backend fails, and closed when asked; the error is reported', async () => {
     const errors: unknown[] = []
     const backend = () => broken
@@ -183,6 +273,25 @@ describe('RateLimits', () => {
   })
 })
 
+describe('answers naming abilities, realms and policies that are not ASCII', () => {
+  it('writes every header in printable ASCII, percent-encoding the rest, so no framework refuses it', () => {
+    const answers = [
+      errorAnswer(new MissingAbilitiesError(['投稿', 'créer', 'say"hi"'], { realm: 'ação' })),
+      errorAnswer(new UnauthenticatedError({ tokenRejected: true, realm: 'ação' })),
+      errorAnswer(new TooManyRequestsError({ policy: 'ability:投稿', limit: 1, window: 60, retryAfter: 5 })),
+    ]
+    for (const answer of answers) {
+      for (const value of Object.values(answer.headers)) expect(value).toMatch(/^[\x20-\x7e]*$/)
+    }
+    expect(answers[0]?.headers['www-authenticate']).toBe(
+      'Bearer realm="a%C3%A7%C3%A3o", error="insufficient_scope", scope="%E6%8A%95%E7%A8%BF cr%C3%A9er say\\"hi\\""',
+    )
+    expect(answers[2]?.headers['ratelimit-policy']).toBe('"ability:%E6%8A%95%E7%A8%BF";q=1;w=60')
+    // The body keeps the names as they are.
+    expect(JSON.parse(answers[0]?.body ?? '{}').abilities).toEqual(['投稿', 'créer', 'say"hi"'])
+  })
+})
+
 describe('the 429 answer', () => {
   it('carries Retry-After and the IETF RateLimit and RateLimit-Policy headers', () => {
     const answer = errorAnswer(
@@ -217,6 +326,23 @@ describe('the request guard with rate limits', () => {
     return { tokens, lookups: () => lookups }
   }
 
+  it('refuses a route group’s own limits on a shared backend without a name, which would count on the service’s', () => {
+    const { tokens } = setup({ limit: 1, window: 60 })
+    const group = (rateLimit: RateLimitOptions) => () =>
+      new RequestGuard(tokens, { user: () => user, rateLimit }, adapter)
+    expect(group({ limit: 5, window: 60, backend: sharedBackend() })).toThrow(/needs a `name`/)
+    expect(group({ limit: 5, window: 60, backend: sharedBackend(), name: 'uploads' })).not.toThrow()
+    expect(group({ limit: 5, window: 60 })).not.toThrow()
+  })
+
+  it('limits a session user whose id is an object that writes itself as text (a MongoDB ObjectId)', async () => {
+    const { tokens } = setup({ limit: 1, window: 60 })
+    const objectId = { toString: () => '507f1f77bcf86cd799439011' }
+    const guard = new RequestGuard(tokens, { session: () => ({ id: objectId }), user: () => null }, adapter)
+    expect(await guard.resolve({ headers: {} })).toMatchObject({ user: { id: objectId } })
+    expect(await guard.resolve({ headers: {} })).toMatchObject({ status: 429 })
+  })
+
   it('limits by the service’s rateLimit, per token, through the guard', async () => {
     const { tokens } = setup({ limit: 1, window: 60 })
     const guard = new RequestGuard(tokens, { user: () => user }, adapter)
@@ -239,7 +365,7 @@ describe('the request guard with rate limits', () => {
     const request = { headers: { authorization: `Bearer ${plainTextToken}` } }
     const open = new RequestGuard(
       tokens,
-      { user: () => user, rateLimit: { limit: 1, window: 60, backend: () => broken } },
+      { user: () => user, rateLimit: { limit: 1, window: 60, backend: () => broken, name: 'open' } },
       adapter,
     )
     expect(await open.resolve(request)).toMatchObject({ user })
@@ -248,7 +374,7 @@ describe('the request guard with rate limits', () => {
       tokens,
       {
         user: () => user,
-        rateLimit: { limit: 1, window: 60, backend: () => broken, whenUnavailable: 'refuse' },
+        rateLimit: { limit: 1, window: 60, backend: () => broken, whenUnavailable: 'refuse', name: 'closed' },
       },
       adapter,
     )
@@ -309,7 +435,12 @@ describe('the request guard with rate limits', () => {
         tokens,
         {
           user: () => user,
-          rateLimit: { limit: 100, window: 60, abilities: abilityLimits, ...(backend && { backend }) },
+          rateLimit: {
+            limit: 100,
+            window: 60,
+            abilities: abilityLimits,
+            ...(backend && { backend, name: 'abilities' }),
+          },
         },
         adapter,
       )

@@ -97,6 +97,13 @@ export interface RateLimitOptions<P extends string = string> {
    * waiting for a connection) would otherwise hold every request for as long as the outage lasts.
    */
   readonly timeout?: number
+  /**
+   * This set of limits' name in a shared backend's keys (`jetstream-tokens:<name>:requests:…`): limits that share
+   * a backend count apart only under different names. Required for a route group's own limits on a shared
+   * backend, which would otherwise count on the service's counters; give one to each service sharing a Redis.
+   * Letters, digits, `_` and `-`.
+   */
+  readonly name?: string
 }
 
 /**
@@ -134,6 +141,18 @@ export class RateLimits {
     isAbility: (name: string) => boolean = () => true,
   ) {
     checkLimit(options, '`rateLimit`')
+    // A misspelt option (`whenUnavaliable`) would leave its default in place, silently.
+    const unknown = Object.keys(options).filter((key) => !OPTION_NAMES.has(key))
+    if (unknown.length > 0) {
+      throw new MisconfigurationError(
+        `\`rateLimit\` has no option ${unknown.map((key) => `\`${key}\``).join(', ')}; its options are ${[...OPTION_NAMES].join(', ')}.`,
+      )
+    }
+    const name = options.name
+    if (name !== undefined && !(typeof name === 'string' && LIMITS_NAME.test(name))) {
+      throw new MisconfigurationError('`rateLimit.name` is 1 to 64 letters, digits, `_` or `-`.')
+    }
+    const keys = name === undefined ? 'jetstream-tokens' : `jetstream-tokens:${name}`
     const failures = options.failures === undefined ? DEFAULT_FAILURES : options.failures
     if (failures !== false) checkLimit(failures, '`rateLimit.failures`')
     const when = options.whenUnavailable ?? 'allow'
@@ -143,8 +162,11 @@ export class RateLimits {
       )
     }
     const timeout = options.timeout ?? 1_000
-    if (!(Number.isFinite(timeout) && timeout > 0)) {
-      throw new MisconfigurationError('`rateLimit.timeout` is a number of milliseconds greater than 0.')
+    // A timer past 2^31 - 1 ms fires at once: every call would time out, and nothing be limited.
+    if (!(Number.isFinite(timeout) && timeout > 0 && timeout <= MAX_TIMER)) {
+      throw new MisconfigurationError(
+        `\`rateLimit.timeout\` is a number of milliseconds greater than 0, at most ${MAX_TIMER}.`,
+      )
     }
     const shared = options.backend
     if (shared !== undefined && typeof shared !== 'function') {
@@ -153,7 +175,7 @@ export class RateLimits {
       )
     }
     const backend: (limit: Parameters<LimiterFactory>[0]) => Limiter | MemoryLimiter = shared
-      ? (limit) => new TimedLimiter(shared(limit), timeout)
+      ? (limit) => new TimedLimiter(limiterFrom(shared, limit), timeout)
       : (limit) => new MemoryLimiter(limit.duration)
     const allowance = (keyPrefix: string, limit: { limit: number; window: number }): Allowance => {
       // The memory backend ends each window with a timer, and a timer past 2^31 - 1 ms fires at once: every
@@ -169,7 +191,7 @@ export class RateLimits {
         window: limit.window,
       }
     }
-    this.#requests = allowance('jetstream-tokens:requests', options)
+    this.#requests = allowance(`${keys}:requests`, options)
     const abilities = options.abilities ?? {}
     if (typeof abilities !== 'object' || abilities === null) {
       throw new MisconfigurationError('`rateLimit.abilities` maps ability names to `{ limit, window }`.')
@@ -182,13 +204,10 @@ export class RateLimits {
           )
         }
         checkLimit(limit, `\`rateLimit.abilities['${name}']\``)
-        return [
-          name,
-          allowance(`jetstream-tokens:ability:${name}`, limit as { limit: number; window: number }),
-        ]
+        return [name, allowance(`${keys}:ability:${name}`, limit as { limit: number; window: number })]
       }),
     )
-    this.#failures = failures === false ? null : allowance('jetstream-tokens:failures', failures)
+    this.#failures = failures === false ? null : allowance(`${keys}:failures`, failures)
     this.#refuse = when === 'refuse'
     this.#report = report
     this.#refused = refused
@@ -246,9 +265,9 @@ export class RateLimits {
     return spent.then(
       () => null,
       (outcome: unknown) =>
-        outcome instanceof Error
-          ? this.#unavailable(outcome)
-          : this.#refusal(policy, name, limit, window, outcome as LimiterState),
+        isLimiterState(outcome)
+          ? this.#refusal(policy, name, limit, window, outcome)
+          : this.#unavailable(outcome),
     )
   }
 
@@ -269,7 +288,7 @@ export class RateLimits {
       state !== null && state.consumedPoints >= limit
         ? this.#refusal('failures', 'failures', limit, window, state)
         : null
-    const state = counter.get(address)
+    const state = counter.get(addressKey(address))
     return isPromiseLike(state)
       ? state.then(judge, (error: unknown) => this.#unavailable(error))
       : judge(state)
@@ -284,13 +303,13 @@ export class RateLimits {
    * ```
    */
   failed(address: string): MaybePromise<void> {
-    const counted = this.#failures?.counter.consume(address)
+    const counted = this.#failures?.counter.consume(addressKey(address))
     if (!isPromiseLike(counted)) return
     return counted.then(
       () => undefined,
       // Past the limit is what `blocked` reads next time; only a failing backend is news.
       (outcome: unknown) => {
-        if (outcome instanceof Error) this.#report(outcome)
+        if (!isLimiterState(outcome)) this.#report(outcome)
       },
     )
   }
@@ -325,8 +344,84 @@ interface Allowance {
 type Refusal = TooManyRequestsError | StorageUnavailableError | null
 
 const DEFAULT_FAILURES = Object.freeze({ limit: 20, window: 60 })
-// The longest delay, in seconds, a JavaScript timer keeps (2^31 - 1 ms).
+// The longest delay a JavaScript timer keeps (2^31 - 1 ms), and in whole seconds.
+const MAX_TIMER = 2_147_483_647
 const MAX_MEMORY_WINDOW = 2_147_483
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'limit',
+  'window',
+  'failures',
+  'abilities',
+  'backend',
+  'whenUnavailable',
+  'timeout',
+  'name',
+])
+const LIMITS_NAME = /^[A-Za-z0-9_-]{1,64}$/
+
+// A limiter's answer that the limit is spent, told apart from its backend failing (an Error, or any other value a
+// client rejects with: counted as spent, it would refuse with `Retry-After: NaN` and never be reported).
+function isLimiterState(outcome: unknown): outcome is LimiterState {
+  return typeof (outcome as { msBeforeNext?: unknown } | null)?.msBeforeNext === 'number'
+}
+
+// The limiter the app's factory builds, checked once: a factory that returns nothing (or a promise) would fail
+// every call, and with `whenUnavailable: 'allow'` limit nothing.
+function limiterFrom(factory: LimiterFactory, options: Parameters<LimiterFactory>[0]): Limiter {
+  const limiter = factory(options) as Partial<Limiter> | null | undefined
+  if (typeof limiter?.consume !== 'function' || typeof limiter.get !== 'function') {
+    throw new MisconfigurationError(
+      '`rateLimit.backend` returns a limiter with `consume` and `get` (rate-limiter-flexible’s), not a promise of one.',
+    )
+  }
+  return limiter as Limiter
+}
+
+/**
+ * The key a client address counts under: one per client, however its address is written. An IPv4 address as it
+ * is, also when it arrives IPv4-mapped (`::ffff:203.0.113.7`, from a server listening on `::`); an IPv6 address by
+ * its /64, in one spelling, since a client is given a whole /64 and, counted per address, would have 2^64
+ * allowances. Anything else (a name a `clientAddress` gave) as it is.
+ *
+ * @example
+ * ```ts
+ * addressKey('2001:DB8:0:0:1::7') // '2001:db8:0:0::/64'
+ * ```
+ */
+export function addressKey(address: string): string {
+  const text = address.trim().toLowerCase().replace(/%.*$/, '')
+  if (!text.includes(':')) return text
+  const groups = ipv6Groups(text)
+  if (groups === null) return text
+  const mapped = groups.slice(0, 6).join(':') === '0:0:0:0:0:ffff'
+  if (mapped) {
+    const [high = 0, low = 0] = groups.slice(6).map((group) => Number.parseInt(group, 16))
+    return [high >> 8, high & 255, low >> 8, low & 255].join('.')
+  }
+  return `${groups.slice(0, 4).join(':')}::/64`
+}
+
+// The eight groups of an IPv6 address, each in lower-case hex without leading zeros; null for what is not one.
+function ipv6Groups(text: string): string[] | null {
+  let tail = text
+  const dotted = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text)
+  if (dotted) {
+    const bytes = dotted.slice(1).map(Number)
+    if (bytes.some((byte) => byte > 255)) return null
+    const [a = 0, b = 0, c = 0, d = 0] = bytes
+    tail = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const halves = tail.split('::')
+  if (halves.length > 2) return null
+  const part = (half: string | undefined) => (half ? half.split(':') : [])
+  const head = part(halves[0])
+  const rest = part(halves[1])
+  const missing = 8 - head.length - rest.length
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return null
+  const groups = [...head, ...Array<string>(halves.length === 1 ? 0 : missing).fill('0'), ...rest]
+  if (!groups.every((group) => /^[0-9a-f]{1,4}$/.test(group))) return null
+  return groups.map((group) => Number.parseInt(group, 16).toString(16))
+}
 
 // The memory backend: the counters rate-limiter-flexible's `RateLimiterMemory` keeps (its `MemoryStorage`: a
 // fixed window per key, dropped when it ends), asked directly. `RateLimiterMemory` hands the same answer through a

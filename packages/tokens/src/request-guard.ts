@@ -86,7 +86,7 @@ export interface AuthOptions<U = RegisteredUser, P extends string = RegisteredPe
   readonly realm?: string
   /**
    * This route group's own rate limits, in place of the service's `rateLimit` (their counters are the group's
-   * own); `false` for none here. Default: the service's.
+   * own: on a shared `backend`, under the `name` it then needs); `false` for none here. Default: the service's.
    */
   readonly rateLimit?: RateLimitOptions<P> | false
   /**
@@ -169,6 +169,11 @@ export class RequestGuard<U, P extends string, R> {
     }
     const required = options.required ?? true
     const limit = options.rateLimit
+    if (limit && limit.backend !== undefined && limit.name === undefined) {
+      throw new MisconfigurationError(
+        "A route group's own `rateLimit` on a shared `backend` needs a `name`: its counters would otherwise be the service's (the same keys).",
+      )
+    }
     this.#limits =
       limit === false
         ? null
@@ -394,8 +399,12 @@ function settled<T, R>(value: MaybePromise<T>, next: (value: T) => MaybePromise<
   return isPromiseLike(value) ? Promise.resolve(value).then(next) : (next(value) as R | Promise<R>)
 }
 
-// A session user is limited by their `id`, as the token routes know them; a user without one is not limited.
+// A session user is limited by their `id`, as the token routes know them: a string, a number, or an object that
+// writes itself as text (a MongoDB ObjectId); a user without one is not limited.
 function userKey(user: unknown): string | null {
   const id = (user as { id?: unknown } | null)?.id
-  return typeof id === 'string' || typeof id === 'number' || typeof id === 'bigint' ? String(id) : null
+  if (typeof id === 'string' || typeof id === 'number' || typeof id === 'bigint') return String(id)
+  if (typeof id !== 'object' || id === null) return null
+  const text = String(id)
+  return text === '[object Object]' ? null : text
 }
