@@ -716,6 +716,17 @@ describe('ApiTokenRoutes: first-party by default', () => {
     return { status, headers, body: body === '' ? null : JSON.parse(body) }
   }
 
+  it('rejects, for the framework to report, a setup that fails only once a request runs', async () => {
+    // A session user without an `id` and no `owner`: answered here, it was a 500 nobody heard of.
+    const routes = new ApiTokenRoutes<object, Permission>(tokens)
+    const noId = createAuth<object, Permission>({ name: 'Ada' }, new TransientToken())
+    await expect(routes.handle({ ...request('GET', '', undefined), auth: noId })).rejects.toBeInstanceOf(
+      MisconfigurationError,
+    )
+    // No `auth` middleware before the routes.
+    await expect(routes.handle(request('GET', '', undefined))).rejects.toBeInstanceOf(MisconfigurationError)
+  })
+
   it('refuses every action to a bearer token, whatever it holds, with 403 session_required, touching nothing', async () => {
     const routes = new ApiTokenRoutes<User, Permission>(tokens)
     const auth = await viaToken(ada, ['create', 'read', 'update', 'delete'])

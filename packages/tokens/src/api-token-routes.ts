@@ -171,7 +171,8 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
 
   /**
    * The answer to one request below the prefix. Resolves to an answer for anything the client sent; rejects only
-   * for a wiring mistake (no `auth` middleware before the routes) or an error of the app's own `owner`.
+   * for a wiring mistake (no `auth` middleware before the routes, a signed-in user without an `id` and no `owner`)
+   * or an error of the app's own `owner`, which the framework's error handler then reports and answers 500.
    *
    * @example
    * ```ts
@@ -184,7 +185,8 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
     try {
       return await this.#handle(request)
     } catch (error) {
-      if (!isTokenError(error)) throw error
+      // A misconfiguration is the server's fault: answered here, it would be a 500 that nobody hears of.
+      if (!isTokenError(error) || error.code === 'misconfigured') throw error
       return errorAnswer(error, realm === undefined ? {} : { realm })
     }
   }
@@ -281,7 +283,7 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
   // Managing tokens is the user's own session's business; a bearer token only where the app opted in.
   #firstParty(auth: Auth<U | null, P> | undefined): { readonly user: U; readonly token: AccessToken<P> } {
     if (auth === undefined) {
-      throw new Error(
+      throw new MisconfigurationError(
         'No auth on this request: use auth(tokens, options) before apiTokenRoutes(tokens), on the same paths.',
       )
     }

@@ -67,6 +67,39 @@ describe('errors', () => {
     expect((error.cause as Error).message).toBe('duplicate key (token)=([redacted]) for [redacted]')
   })
 
+  it('redacts a secret or hash joined to a word by `_`, and from a DriverError however it is made', () => {
+    const secret = `${'Zg'.repeat(20)}00c0ffee`
+    const hash = 'ABCDEF0123'.repeat(6).concat('abcd')
+    const cause = new Error(`bad token 1|acme_${secret} at token_hash_${hash}_lock`)
+    expect((new StorageUnavailableError('down', { cause }).cause as Error).message).toBe(
+      'bad token 1|acme_[redacted] at token_hash_[redacted]_lock',
+    )
+    // A store author's own DriverError is cleaned too.
+    expect(new DriverError('PgError', `leak ${hash}`, '23505').message).toBe('leak [redacted]')
+    const given = new StorageUnavailableError('down', {
+      cause: new DriverError('PgError', `x ${secret}`, undefined),
+    })
+    expect((given.cause as Error).message).toBe('x [redacted]')
+    // Words are not secrets: a run of letters and digits shorter than 40, or part of a longer word.
+    expect(new DriverError('E', 'relation personal_access_tokens does not exist', undefined).message).toBe(
+      'relation personal_access_tokens does not exist',
+    )
+  })
+
+  it('is made from a cause that cannot be printed, so the store’s failure stays a 503', () => {
+    const bare = Object.create(null) as object
+    const throwing = {
+      toString() {
+        throw new Error('no')
+      },
+    }
+    for (const cause of [bare, throwing]) {
+      const error = new StorageUnavailableError('down', { cause })
+      expect(error.status).toBe(503)
+      expect((error.cause as Error).message).toBe('[unprintable]')
+    }
+  })
+
   it('names the missing abilities', () => {
     const error = new MissingAbilitiesError(['update', 'delete'])
     expect(error.abilities).toEqual(['update', 'delete'])

@@ -329,26 +329,38 @@ export class DriverError extends Error {
   /** The driver's error code (a SQLSTATE such as `57P01`, or `ECONNREFUSED`), when it had one. */
   readonly code: string | undefined
 
+  /** Runs shaped like a hash or a secret are redacted from `message`, however the error is made. */
   constructor(name: string, message: string, code: string | undefined) {
-    super(message)
+    super(message.replace(SECRET_LIKE, '[redacted]'))
     this.name = name
     this.code = code
   }
 }
 
-// A hash is 64 hex characters; a secret is 40 or more letters and digits. Neither belongs in a message.
-const SECRET_LIKE = /\b(?:[0-9a-f]{64}|[A-Za-z0-9]{40,})\b/gi
+// A hash is 64 hex characters; a secret is 40 or more letters and digits. Neither belongs in a message. Bounded by
+// what is not a letter or digit rather than `\b`, for which `_` is a letter: `acme_<secret>` (a prefixed plain
+// text) and `hash_<hash>` have no `\b` before the run.
+const SECRET_LIKE = /(?<![A-Za-z0-9])(?:[0-9a-f]{64}|[A-Za-z0-9]{40,})(?![A-Za-z0-9])/gi
 
 function driverError(cause: unknown): DriverError | undefined {
   if (cause === undefined || cause === null) return undefined
-  if (cause instanceof DriverError) return cause
+  if (cause instanceof DriverError) return new DriverError(cause.name, cause.message, cause.code)
   const error = cause as { name?: unknown; message?: unknown; code?: unknown }
-  const message = typeof error.message === 'string' ? error.message : String(cause)
   return new DriverError(
     typeof error.name === 'string' ? error.name : 'Error',
-    message.replace(SECRET_LIKE, '[redacted]'),
+    typeof error.message === 'string' ? error.message : printed(cause),
     typeof error.code === 'string' || typeof error.code === 'number' ? String(error.code) : undefined,
   )
+}
+
+// What a driver rejected with, as text; something that cannot be printed (no prototype, a `toString` that throws)
+// must not turn the store's failure into the constructor's TypeError, a 500 in place of the 503.
+function printed(value: unknown): string {
+  try {
+    return String(value)
+  } catch {
+    return '[unprintable]'
+  }
 }
 
 /**

@@ -50,7 +50,6 @@ describe('errorAnswer: TokenErrors', () => {
       'invalid_input',
     ],
     ['StorageUnavailableError', new StorageUnavailableError(), 503, 'storage_unavailable'],
-    ['MisconfigurationError', new MisconfigurationError('`user` is missing.'), 500, 'misconfigured'],
   ])('maps a %s to its status, code and message', (_, error, status, code) => {
     const response = errorResponse(error)
     expect(response.status).toBe(status)
@@ -378,15 +377,23 @@ describe('errorAnswer: client errors from a framework’s body parser or the app
 describe('answerError: what every errorHandler answers, and reports', () => {
   const httpError = (status: number) => Object.assign(new Error('x'), { status, expose: true })
 
-  it('answers as errorAnswer does, and reports only the app’s own failures', () => {
+  it('answers as errorAnswer does, and reports only the server’s failures', () => {
     const reported: unknown[] = []
     const report = (error: unknown) => void reported.push(error)
     const bug = new TypeError(`cannot read ${SECRET}`)
-    for (const error of [new NotFoundError(), new MisconfigurationError('x'), httpError(404), bug]) {
+    // A misconfiguration that shows only once a request runs: the server failing, not the client's business.
+    const setup = new MisconfigurationError(
+      'The signed-in user has no `id`: pass `owner: …` to apiTokenRoutes.',
+    )
+    for (const error of [new NotFoundError(), setup, httpError(404), bug]) {
       const answer = answerError(error, {}, report)
       expect(answer).toEqual(errorAnswer(error))
     }
-    expect(reported).toEqual([bug])
+    expect(reported).toEqual([setup, bug])
+    expect(JSON.parse(answerError(setup, {}, report).body)).toEqual({
+      message: 'Server Error',
+      code: 'server_error',
+    })
     expect(answerError(bug, {}, report).body).not.toContain(SECRET)
   })
 

@@ -95,7 +95,8 @@ export const noContent: HttpAnswer = new HttpAnswer(204, {}, '')
  *   `http-errors` makes them, and Koa's `ctx.throw`): its own status, never a 500, with a fixed message (a parser's
  *   may quote the body) and the matching code (`bad_request` where none matches), and its own `headers` (a
  *   `Retry-After`, say) as Koa's and Express's own handlers send them;
- * - anything else: 500 with a fixed message. No stack, no cause, no secret ever reaches a body.
+ * - anything else, a {@link MisconfigurationError} that reached a request included: 500 `server_error` with a
+ *   fixed message. No stack, no cause, no secret ever reaches a body.
  *
  * The realm is the error's own (set by the guard that refused), else `options.realm`, else `api`.
  *
@@ -106,7 +107,7 @@ export const noContent: HttpAnswer = new HttpAnswer(204, {}, '')
  * ```
  */
 export function errorAnswer(error: unknown, options: { readonly realm?: string } = {}): HttpAnswer {
-  if (isTokenError(error)) return tokenErrorAnswer(error, options)
+  if (isTokenError(error) && !isServerFault(error)) return tokenErrorAnswer(error, options)
   const client = clientError(error)
   if (client === null) return jsonAnswer(500, { message: 'Server Error', code: 'server_error' })
   return tokenErrorAnswer(client, options, headersOf(error as object))
@@ -194,8 +195,15 @@ export function answerError(
   report: (error: unknown) => void = reportToConsole,
 ): HttpAnswer {
   const answer = errorAnswer(error, options)
-  if (answer.status === 500 && !isTokenError(error)) (options.report ?? report)(error)
+  if (answer.status === 500 && (!isTokenError(error) || isServerFault(error)))
+    (options.report ?? report)(error)
   return answer
+}
+
+// A misconfiguration that shows only once a request runs (the token routes' user without an `id`, say) is the
+// server failing: answered as any 500, its message (which names the app's setup) for the report, not the client.
+function isServerFault(error: TokenError): boolean {
+  return error.code === 'misconfigured'
 }
 
 function reportToConsole(error: unknown): void {

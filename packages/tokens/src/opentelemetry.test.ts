@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ForbiddenError } from './errors.js'
 import { HttpAnswer } from './http-answer.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { openTelemetry } from './opentelemetry.js'
@@ -181,6 +182,26 @@ describe('openTelemetry: authentication spans and metrics', () => {
     expect(span.attributes['error.type']).toBe('Error')
   })
 
+  it('keeps the message of an app’s error out even when it is one of this package’s classes, and its name bounded', async () => {
+    let thrown: Error = new ForbiddenError('token "deploy" of ada@example.com blocked')
+    const { harness, tokens } = setup({
+      authenticateUsing: () => {
+        throw thrown
+      },
+    })
+    const { plainTextToken } = await tokens.create('42', 'CI')
+    await expect(tokens.authenticate(plainTextToken)).rejects.toBe(thrown)
+    const span = await authenticationSpan(harness)
+    expect(span.status).toEqual({ code: SpanStatusCode.ERROR })
+    // An app's error class named per token would make a metric series per token.
+    thrown = Object.assign(new Error('x'), { name: 'Err-7' })
+    await expect(tokens.authenticate(plainTextToken)).rejects.toBe(thrown)
+    const types = (await pointsOf(harness, 'jetstream_tokens.authentications')).map(([a]) => a['error.type'])
+    expect(types).toContain('ForbiddenError')
+    expect(types).toContain('_OTHER')
+    expect(types).not.toContain('Err-7')
+  })
+
   it('records the token id only when asked to', async () => {
     const quiet = setup()
     const created = await quiet.tokens.create('42', 'CI')
@@ -200,6 +221,11 @@ describe('openTelemetry: authentication spans and metrics', () => {
     for (const [attributes] of await pointsOf(open.harness, 'jetstream_tokens.authentications')) {
       expect(attributes).not.toHaveProperty('jetstream_tokens.token.id')
     }
+    // A plain text given where an id goes (a mistake of the app's) is no id: never on a span.
+    expect(await open.tokens.revoke('42', plainTextToken)).toBe(false)
+    const [revoke] = named(await open.harness.spans(), 'jetstream_tokens.revoke')
+    expect(revoke?.attributes).toMatchObject({ 'jetstream_tokens.outcome': 'not_found' })
+    expect(revoke?.attributes).not.toHaveProperty('jetstream_tokens.token.id')
   })
 })
 

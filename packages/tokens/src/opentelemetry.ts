@@ -218,15 +218,33 @@ export function openTelemetry(options: OpenTelemetryOptions = {}): Required<Toke
   }
 }
 
-// OpenTelemetry's `error.type`: the class name of what was thrown (StorageUnavailableError, say).
+// OpenTelemetry's `error.type`: the class name of what was thrown (StorageUnavailableError, TypeError), from a
+// bounded set, as a metric attribute must be: an app's error class, whose name could be anything (`Err-${id}`),
+// is `_OTHER`.
 function errorTypeOf(error: unknown): string {
-  return error instanceof Error && error.name !== '' ? error.name : '_OTHER'
+  if (!(error instanceof Error)) return '_OTHER'
+  const known = isTokenError(error)
+    ? /^[A-Za-z]{1,64}Error$/.test(error.name)
+    : BUILT_IN_ERRORS.has(error.name)
+  return known ? error.name : '_OTHER'
 }
 
-// Only this package's own errors lend their message: it is written here and never holds a secret (a driver's
-// message is kept only as the redacted `cause`). An app's error, from `authenticateUsing` say, might hold anything.
+const BUILT_IN_ERRORS: ReadonlySet<string> = new Set([
+  'Error',
+  'TypeError',
+  'RangeError',
+  'ReferenceError',
+  'SyntaxError',
+  'EvalError',
+  'URIError',
+  'AggregateError',
+])
+
+// Only the errors this package raises when the service fails lend their message: written here, they never hold a
+// secret (a driver's message is kept only as the redacted `cause`). Any other error, an app's from
+// `authenticateUsing` say (even one of this package's classes, with a message of its own), might hold anything.
 function errorStatus(error: unknown): { code: SpanStatusCode; message?: string } {
-  return isTokenError(error)
+  return isTokenError(error) && (error.code === 'storage_unavailable' || error.code === 'misconfigured')
     ? { code: SpanStatusCode.ERROR, message: error.message }
     : { code: SpanStatusCode.ERROR }
 }

@@ -1219,7 +1219,9 @@ export class TokenService<P extends string = string> {
           ? 'not_found'
           : 'ok'
     const count = typeof value === 'number' ? value : Array.isArray(value) ? value.length : null
-    const id = action === 'create' && failure === null ? (value as NewAccessToken<P>).token.id : tokenId
+    // The caller's id only where it is one: `revoke(owner, plainText)` by mistake must not put a secret on a span.
+    let id = tokenId !== null && isTokenId(tokenId) ? tokenId : null
+    if (action === 'create' && failure === null) id = (value as NewAccessToken<P>).token.id
     try {
       this.#telemetry?.action({ action, startTime, endTime, outcome, tokenId: id, count, error })
     } catch (thrown) {
