@@ -16,6 +16,7 @@ import {
   nodeHeader,
   type RequestBody,
   RequestGuard,
+  signedInAuth,
 } from '@jetstream/tokens/adapter'
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express'
 
@@ -33,7 +34,9 @@ declare global {
 
 /**
  * `req.auth` behind a required {@link auth}: the signed-in user, typed with the app's registered user and
- * permissions (or the ones given). Throws when {@link auth} did not run before, which is a wiring mistake.
+ * permissions (or the ones given). Throws when {@link auth} did not run before, which is a wiring mistake, and
+ * `UnauthenticatedError` (401 through {@link errorHandler}) for a guest that an `auth(…, { required: false })` let
+ * through, rather than hand on a user that is null.
  *
  * @example
  * ```ts
@@ -47,7 +50,7 @@ declare global {
 export function authOf<U = RegisteredUser, P extends string = RegisteredPermission>(
   req: Request,
 ): Auth<U, P> {
-  return currentAuth(req) as unknown as Auth<U, P>
+  return signedInAuth(currentAuth(req)) as unknown as Auth<U, P>
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createAuth, isSignedIn } from './auth.js'
+import { createAuth, isSignedIn, signedInAuth } from './auth.js'
+import { UnauthenticatedError } from './errors.js'
 import { PersonalAccessToken } from './personal-access-token.js'
 import { TransientToken } from './transient-token.js'
 
@@ -38,5 +39,23 @@ describe('createAuth', () => {
     expect(isSignedIn(createAuth({ id: '42' }, readOnly))).toBe(true)
     expect(isSignedIn(createAuth(null, readOnly))).toBe(false)
     expect(isSignedIn(createAuth({ id: '42' }, null))).toBe(false)
+  })
+})
+
+describe('signedInAuth', () => {
+  it('hands on a signed-in auth, and refuses a guest with the 401 of its guard’s realm', () => {
+    const user = { id: '42' }
+    const signed = createAuth(user, new TransientToken())
+    expect(signedInAuth(signed)).toBe(signed)
+    const guest = createAuth(null, null, { realm: 'acme', tokenRejected: true })
+    const refusal = (() => {
+      try {
+        signedInAuth(guest)
+      } catch (error) {
+        return error
+      }
+    })()
+    expect(refusal).toBeInstanceOf(UnauthenticatedError)
+    expect(refusal).toMatchObject({ status: 401, realm: 'acme', tokenRejected: true })
   })
 })

@@ -188,3 +188,19 @@ export function isSignedIn<U, P extends string>(
 export function clientOf(auth: object): AuditContext | undefined {
   return (auth as { [CLIENT]?: AuditContext })[CLIENT]
 }
+
+/**
+ * The auth of a signed-in request, or the 401 that refuses a guest, in the realm its guard was given: for an
+ * adapter's accessor that promises a user (Express's `authOf(req)`) on a route whose `auth` lets guests through.
+ *
+ * @example
+ * ```ts
+ * const auth = signedInAuth(req.auth) // throws UnauthenticatedError for a guest
+ * auth.user // the app's User
+ * ```
+ */
+export function signedInAuth<U, P extends string>(auth: Auth<U | null, P>): Auth<U, P> {
+  if (isSignedIn(auth)) return auth as unknown as Auth<U, P>
+  const realm = realmOf(auth)
+  throw new UnauthenticatedError({ tokenRejected: auth.tokenRejected, ...(realm !== undefined && { realm }) })
+}
