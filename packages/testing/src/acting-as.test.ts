@@ -1,4 +1,11 @@
-import { type Auth, allows, definePolicies, ForbiddenError } from '@jetstream/tokens'
+import {
+  type Auth,
+  allows,
+  definePolicies,
+  ForbiddenError,
+  MisconfigurationError,
+  PermissionRegistry,
+} from '@jetstream/tokens'
 import { describe, expect, it } from 'vitest'
 import { actingAs } from './acting-as.js'
 
@@ -52,5 +59,26 @@ describe('actingAs', () => {
     expect(scoped.tokenCan('posts:read')).toBe(true)
     expect(scoped.token?.metadata).toEqual({ team: 'ops' })
     expect(actingAs<{ id: number }, Post>({ id: 1 }, ['posts:*']).tokenCan('posts:read')).toBe(false)
+  })
+
+  it('holds abilities to the app’s registry, as a real token is held, and reads scopes as it does', () => {
+    const permissions = new PermissionRegistry({ permissions: ['posts:read', 'posts:update'], scopes: true })
+    expect(() => actingAs({ id: 1 }, ['posts:raed'], { permissions })).toThrow(MisconfigurationError)
+    expect(actingAs({ id: 1 }, ['posts:*'], { permissions }).tokenCan('posts:read')).toBe(true)
+    expect(actingAs({ id: 1 }, ['*'], { permissions }).tokenCan('posts:update')).toBe(true)
+  })
+
+  it('copies metadata through JSON as a real token’s is, leaving the caller’s object as it was', () => {
+    const given = { since: new Date(0), nested: { team: 'a' } }
+    const auth = actingAs({ id: 1 }, ['read'], { metadata: given as never })
+    expect(auth.token?.metadata).toEqual({ since: '1970-01-01T00:00:00.000Z', nested: { team: 'a' } })
+    given.nested.team = 'b'
+    expect(auth.token?.metadata).toMatchObject({ nested: { team: 'a' } })
+  })
+
+  it('makes a guest of a null user, as the guard does: no token, so no ability', () => {
+    const guest = actingAs(null, ['read'])
+    expect(guest.token).toBeNull()
+    expect(guest.tokenCan('read' as never)).toBe(false)
   })
 })

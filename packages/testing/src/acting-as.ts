@@ -1,6 +1,8 @@
 import {
   type Auth,
   type Grant,
+  MisconfigurationError,
+  type PermissionRegistry,
   PersonalAccessToken,
   type RegisteredPermission,
   type TokenMetadata,
@@ -19,16 +21,22 @@ import { createAuth } from '@jetstream/tokens/adapter'
 export interface ActingAsOptions {
   /** The token's owner; default `{ type: 'user', id: String(user.id) }`. */
   readonly owner?: { readonly type: string; readonly id: string }
-  /** Read `posts:*` as a scope, as a registry with `scopes: true` does. Default false. */
+  /**
+   * The app's registry: each ability must be one of its permissions (or a scope it grants, or `'*'`), as the
+   * service would require of a real token, and scopes are read as it reads them. Default: none, any name.
+   */
+  readonly permissions?: PermissionRegistry<string>
+  /** Read `posts:*` as a scope, as a registry with `scopes: true` does. Default: the registry's, else false. */
   readonly scopes?: boolean
-  /** The token's metadata. Default none. */
+  /** The token's metadata, copied through JSON as a real token's is (a `Date` becomes its text). Default none. */
   readonly metadata?: TokenMetadata
 }
 
 /**
  * The auth of a user holding a token with `abilities`, without a store or a database (Sanctum's
  * `Sanctum::actingAs($user, ['read'])`): the same object a handler receives as `c.var.auth`, `ctx.state.auth`
- * or `req.auth`, `authorize` included. Pass `'session'` for a first-party session request (a `TransientToken`).
+ * or `req.auth`, `authorize` included. Pass `'session'` for a first-party session request (a `TransientToken`). A
+ * null user is a guest, as the guard makes one: no token, so `tokenCan` is false.
  *
  * @example
  * ```ts
@@ -41,11 +49,21 @@ export interface ActingAsOptions {
  */
 export function actingAs<U, P extends string = RegisteredPermission>(
   user: U,
-  abilities: readonly Grant<P>[] | 'session' = [],
+  // Not inferred from the list: with the app's registered permissions, `['raed']` does not compile.
+  abilities: readonly NoInfer<Grant<P>>[] | 'session' = [],
   options: ActingAsOptions = {},
 ): Auth<U, P> {
+  if (user === null || user === undefined) return createAuth<U, P>(user, null)
   if (abilities === 'session') return createAuth<U, P>(user, new TransientToken())
-  const id = (user as { id?: unknown } | null)?.id
+  const registry = options.permissions
+  const undefinedAbility =
+    registry && abilities.find((ability) => ability !== '*' && !registry.grants(ability))
+  if (undefinedAbility !== undefined) {
+    throw new MisconfigurationError(
+      `actingAs: ${JSON.stringify(undefinedAbility)} is not a permission of the registry, so no real token could hold it.`,
+    )
+  }
+  const id = (user as { id?: unknown }).id
   const token = new PersonalAccessToken<P>(
     {
       id: 'acting-as',
@@ -55,9 +73,12 @@ export function actingAs<U, P extends string = RegisteredPermission>(
       lastUsedAt: null,
       expiresAt: null,
       createdAt: new Date(),
-      metadata: options.metadata ?? null,
+      metadata:
+        options.metadata === undefined
+          ? null
+          : (JSON.parse(JSON.stringify(options.metadata)) as TokenMetadata),
     },
-    { scopes: options.scopes === true },
+    { scopes: options.scopes ?? registry?.scopes ?? false },
   )
   return createAuth<U, P>(user, token)
 }
