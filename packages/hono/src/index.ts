@@ -84,7 +84,7 @@ export function auth<U = RegisteredUser, P extends string = RegisteredPermission
 ): MiddlewareHandler<AuthEnv<U, P>>
 export function auth<U = RegisteredUser, P extends string = RegisteredPermission>(
   tokens: TokenService<P>,
-  options: AuthOptions<U, P> & { readonly required: boolean },
+  options: AuthOptions<U, P>,
 ): MiddlewareHandler<AuthEnv<U | null, P>>
 export function auth<U, P extends string>(
   tokens: TokenService<P>,

@@ -2,7 +2,7 @@ import { createSetup, type Permission, type User } from '@jetstream/http-scenari
 import type { AccessToken, Auth } from '@jetstream/tokens'
 import { Hono } from 'hono'
 import { describe, expectTypeOf, it } from 'vitest'
-import { type AuthEnv, abilities, ability, auth } from './index.js'
+import { type AuthEnv, type AuthOptions, abilities, ability, auth } from './index.js'
 
 // The app's user and permissions are registered once (in @jetstream/http-scenarios, as an app would), so these
 // are the README's own lines, without type arguments.
@@ -26,6 +26,11 @@ describe('Hono: the typed context', () => {
   it('types an optional auth as User | null', () => {
     const optional = auth(tokens, { user: (token) => findUser(token.owner.id), required: false })
     expectTypeOf(optional).toEqualTypeOf<import('hono').MiddlewareHandler<AuthEnv<User | null, Permission>>>()
+    // Options kept in a variable of their own type, as its JSDoc shows: whether it is required is not known.
+    const options: AuthOptions<User> = { user: (token) => findUser(token.owner.id) }
+    expectTypeOf(auth(tokens, options)).toEqualTypeOf<
+      import('hono').MiddlewareHandler<AuthEnv<User | null, Permission>>
+    >()
     const app = new Hono<AuthEnv<User | null>>()
     app.get('/maybe', optional, (c) => {
       expectTypeOf(c.var.auth.user).toEqualTypeOf<User | null>()

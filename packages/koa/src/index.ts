@@ -76,7 +76,7 @@ export function auth<U = RegisteredUser, P extends string = RegisteredPermission
 ): Middleware<AuthState<U, P>>
 export function auth<U = RegisteredUser, P extends string = RegisteredPermission>(
   tokens: TokenService<P>,
-  options: AuthOptions<U, P> & { readonly required: boolean },
+  options: AuthOptions<U, P>,
 ): Middleware<AuthState<U | null, P>>
 export function auth<U, P extends string>(
   tokens: TokenService<P>,

@@ -3,7 +3,7 @@ import type { AccessToken, Auth } from '@jetstream/tokens'
 import { Router } from '@koa/router'
 import Koa, { type Middleware } from 'koa'
 import { describe, expectTypeOf, it } from 'vitest'
-import { type AuthState, abilities, ability, auth } from './index.js'
+import { type AuthOptions, type AuthState, abilities, ability, auth } from './index.js'
 
 // The app's user and permissions are registered once (in @jetstream/http-scenarios, as an app would), so these
 // are the README's own lines, without type arguments.
@@ -26,6 +26,9 @@ describe('Koa: the typed state', () => {
   it('types an optional auth as User | null', () => {
     const optional = auth(tokens, { user: (token) => findUser(token.owner.id), required: false })
     expectTypeOf(optional).toEqualTypeOf<Middleware<AuthState<User | null, Permission>>>()
+    // Options kept in a variable of their own type, as its JSDoc shows: whether it is required is not known.
+    const options: AuthOptions<User> = { user: (token) => findUser(token.owner.id) }
+    expectTypeOf(auth(tokens, options)).toEqualTypeOf<Middleware<AuthState<User | null, Permission>>>()
   })
 
   it('refuses an undefined permission in abilities(...) and ability(...)', () => {
