@@ -1,5 +1,6 @@
 // The core and the Hono adapter on this runtime (Node, Bun or Deno), through real HTTP served by the runtime's own
 // server, on the memory store and on the drizzle store over PGlite: issue, authenticate, refuse a tampered token,
+// hash as another language does (known sha256 and HMAC digests),
 // answer a missing ability with 403, rate limits (429), and the management routes (first-party only). Built packages are imported
 // as a consumer would. Prints one line per case, the runtime's version, and closes with "<runtime>: N passed, N
 // failed".
@@ -133,6 +134,33 @@ async function suite(storeName, openStore) {
     await close()
   }
 }
+
+// A secret whose digests were computed outside JavaScript (Python's hashlib and hmac): a runtime whose sha256 or
+// HMAC differed would fail here, where a token made and checked on the same runtime could not.
+const KNOWN_SECRET = 'Vsuy9LNI8hsd7uipkgE1QYI0dOEOmMBTvmSA6aLCb2bfc239'
+const KNOWN_KEY = 'a-server-side-key-of-at-least-32-characters'
+const KNOWN_DIGESTS = [
+  [undefined, '519b96db702e33dc53306d4f50d640fc91b8eb3cab26af1ef5c3d16752980d82'],
+  [KNOWN_KEY, '129308f56508c6ce82804ee1c10f765ac1ada53e941fb1dddf8249217e121683'],
+]
+test('a secret hashes to the digests Python computes: sha256, and HMAC-SHA256 under a hash key', async () => {
+  for (const [hashKey, tokenHash] of KNOWN_DIGESTS) {
+    const store = new MemoryTokenStore()
+    const now = new Date()
+    const record = await store.insert({
+      owner: { type: 'user', id: '1' },
+      name: 'known',
+      abilities: ['read'],
+      tokenHash,
+      expiresAt: null,
+      createdAt: now,
+      updatedAt: now,
+    })
+    const tokens = createTokens({ store, permissions, lastUsed: false, ...(hashKey && { hashKey }) })
+    const found = await tokens.authenticate(`${record.id}|${KNOWN_SECRET}`)
+    assert.equal(found?.name, 'known', hashKey ? 'HMAC-SHA256' : 'sha256')
+  }
+})
 
 const closers = [
   await suite('memory store', async () => ({ store: new MemoryTokenStore(), close: async () => {} })),
