@@ -236,6 +236,29 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     await expect
       .poll(() => page.getByRole('alert').filter({ hasText: 'Too many requests.' }).first().textContent())
       .toBe('Too many requests. Try again in 30 seconds.')
+
+    // A refusal of the permissions is told next to them, and focus goes to the first of them.
+    await page.unroute(`${server.url}/user/api-tokens`)
+    await page.route(`${server.url}/user/api-tokens`, (route) =>
+      route.request().method() === 'POST'
+        ? route.fulfill({
+            status: 422,
+            json: {
+              message: 'Invalid.',
+              code: 'invalid_input',
+              errors: { permissions: ['Pick at least one.'] },
+            },
+          })
+        : route.continue(),
+    )
+    await page
+      .locator('form', { has: page.getByLabel('Token Name') })
+      .getByRole('button', { name: 'Create' })
+      .click()
+    await expect.poll(() => page.locator('#permissions-error').textContent()).toBe('Pick at least one.')
+    expect(await focused(page)).toBe('create')
+    const fieldset = page.locator('fieldset', { has: page.locator('#create-permissions') })
+    expect(await fieldset.getAttribute('aria-describedby')).toBe('permissions-error')
     await page.close()
   })
 

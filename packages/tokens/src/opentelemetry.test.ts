@@ -196,7 +196,9 @@ describe('openTelemetry: authentication spans and metrics', () => {
     // An app's error class named per token would make a metric series per token.
     thrown = Object.assign(new Error('x'), { name: 'Err-7' })
     await expect(tokens.authenticate(plainTextToken)).rejects.toBe(thrown)
-    const types = (await pointsOf(harness, 'jetstream_tokens.authentications')).map(([a]) => a['error.type'])
+    const types = (await pointsOf(harness, 'jetstream_tokens.authentications')).map(
+      ([a]) => (a as Record<string, unknown>)['error.type'],
+    )
     expect(types).toContain('ForbiddenError')
     expect(types).toContain('_OTHER')
     expect(types).not.toContain('Err-7')

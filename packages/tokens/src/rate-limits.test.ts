@@ -196,7 +196,9 @@ describe('RateLimits', () => {
     expect(refused({ ...base, timeout: 2 ** 31, backend: sharedBackend() })).toThrow(/at most 2147483647/)
     // A factory that returns nothing, or a promise of a limiter.
     expect(refused({ ...base, backend: () => undefined })).toThrow(MisconfigurationError)
-    expect(refused({ ...base, backend: async () => new RateLimiterMemory() })).toThrow(/not a promise/)
+    expect(
+      refused({ ...base, backend: async () => new RateLimiterMemory({ points: 1, duration: 60 }) }),
+    ).toThrow(/not a promise/)
     // Misspelt options would leave their defaults in place.
     expect(refused({ ...base, whenUnavaliable: 'refuse' })).toThrow(/no option `whenUnavaliable`/)
     expect(refused({ ...base, name: 'with space' })).toThrow(/`rateLimit.name`/)
