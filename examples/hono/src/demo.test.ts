@@ -103,7 +103,8 @@ describe('pnpm demo', () => {
       expect(used.status).toBe(200)
       const session = await fetch(`${again.url}/session`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        // As the page signs in: JSON, from the app's own origin.
+        headers: { 'content-type': 'application/json', origin: again.url },
         body: JSON.stringify(demoCredentials),
       })
       expect(session.status).toBe(200)
