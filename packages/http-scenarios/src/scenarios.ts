@@ -568,6 +568,11 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
         await expectReported500('/failing', 'The app failed.')
       })
 
+      it('answer a setup that fails only once a request runs with the bare 500, and report it once', async () => {
+        // The token routes for a session user without an `id`, and no `owner`.
+        await expectReported500('/nameless/api-tokens', expect.stringMatching(/has no `id`/))
+      })
+
       it('answer a check mounted without auth with a bare 500, and report what to fix', async () => {
         await expectReported500(
           '/misused',

@@ -7,7 +7,6 @@ import type {
   RegisteredUser,
   TokenService,
 } from '@jetstream/tokens'
-import { isTokenError } from '@jetstream/tokens'
 import {
   type AbilityMode,
   ApiTokenRoutes,
@@ -15,6 +14,7 @@ import {
   answerError,
   errorAnswer,
   HttpAnswer,
+  isRefusal,
   nodeHeader,
   type RequestBody,
   RequestGuard,
@@ -211,9 +211,10 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
   }
 }
 
-// A refusal raised further down (a policy's) is answered as the core builds it; anything else is Koa's.
+// A refusal raised further down (a policy's) is answered as the core builds it; anything else (a misconfiguration
+// included) is Koa's, to report.
 function refuse(ctx: Context, error: unknown): void {
-  if (!isTokenError(error)) throw error
+  if (!isRefusal(error)) throw error
   send(ctx, errorAnswer(error))
 }
 

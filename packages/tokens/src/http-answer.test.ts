@@ -15,7 +15,7 @@ import {
   UnsupportedMediaTypeError,
 } from './errors.js'
 
-import { answerError, errorAnswer, HttpAnswer, jsonAnswer } from './http-answer.js'
+import { answerError, errorAnswer, HttpAnswer, isRefusal, jsonAnswer } from './http-answer.js'
 
 const SECRET = '7|Xq3kP9sLm2Vb8Nc4Rt6Yw1Za5Ue0Io7Hg3Jf2Dd9a1b2c3d4'
 
@@ -432,5 +432,15 @@ describe('jsonAnswer', () => {
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(answer.body)),
     })
+  })
+})
+
+describe('isRefusal', () => {
+  it('is true for this library’s refusals, false for a misconfiguration and anything else', () => {
+    expect(isRefusal(new NotFoundError())).toBe(true)
+    expect(isRefusal(new StorageUnavailableError())).toBe(true)
+    expect(isRefusal(new MisconfigurationError('x'))).toBe(false)
+    expect(isRefusal(new TypeError('x'))).toBe(false)
+    expect(isRefusal(Object.assign(new Error('x'), { status: 404, expose: true }))).toBe(false)
   })
 })

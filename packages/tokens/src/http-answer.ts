@@ -107,7 +107,7 @@ export const noContent: HttpAnswer = new HttpAnswer(204, {}, '')
  * ```
  */
 export function errorAnswer(error: unknown, options: { readonly realm?: string } = {}): HttpAnswer {
-  if (isTokenError(error) && !isServerFault(error)) return tokenErrorAnswer(error, options)
+  if (isRefusal(error)) return tokenErrorAnswer(error, options)
   const client = clientError(error)
   if (client === null) return jsonAnswer(500, { message: 'Server Error', code: 'server_error' })
   return tokenErrorAnswer(client, options, headersOf(error as object))
@@ -204,6 +204,20 @@ export function answerError(
 // server failing: answered as any 500, its message (which names the app's setup) for the report, not the client.
 function isServerFault(error: TokenError): boolean {
   return error.code === 'misconfigured'
+}
+
+/**
+ * Whether `error` is this library's refusal of the request (a 401, a 403, a 503…), which an adapter may answer at
+ * once with {@link errorAnswer}; anything else (the app's failure, a misconfiguration) goes to the framework's own
+ * error handling, where it is reported.
+ *
+ * @example
+ * ```ts
+ * next().catch((error) => { if (!isRefusal(error)) throw error; send(ctx, errorAnswer(error)) })
+ * ```
+ */
+export function isRefusal(error: unknown): error is TokenError {
+  return isTokenError(error) && !isServerFault(error)
 }
 
 function reportToConsole(error: unknown): void {

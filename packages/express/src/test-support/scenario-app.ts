@@ -18,6 +18,10 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   // As behind a proxy that names the client: the address the audit trail records, the token routes' included.
   const signedIn = auth(setup.tokens, { session, user, clientAddress: (req) => req.get('x-real-ip') })
 
+  // The token routes for a signed-in user without an `id` (and no `owner`): a setup that fails only once a request
+  // runs, answered 500 and reported.
+  app.use('/nameless/api-tokens', auth(setup.tokens, { session: () => ({ name: 'No id' }), user }))
+  app.use(apiTokenRoutes(setup.tokens, { prefix: '/nameless/api-tokens' }))
   // Errors thrown where no `auth` runs: the app's error handler answers them.
   app.get('/thrown/:kind', (req) => {
     throw thrownError(String(req.params.kind))

@@ -27,6 +27,10 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
   app.get('/failing', auth(setup.tokens, { session, user }), () => {
     throw thrownError('bug')
   })
+  // The token routes for a signed-in user without an `id` (and no `owner`): a setup that fails only once a request
+  // runs, answered 500 and reported.
+  app.use('/nameless/api-tokens', auth(setup.tokens, { session: () => ({ name: 'No id' }), user }))
+  app.route('/', apiTokenRoutes(setup.tokens, { prefix: '/nameless/api-tokens' }))
   // A check mounted without `auth` before it: the app's mistake, answered 500 and reported.
   app.get('/misused', abilities('read'), (c) => c.json({ ok: true }))
 

@@ -30,6 +30,13 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   open.get('/failing', auth(setup.tokens, { session, user }), () => {
     throw thrownError('bug')
   })
+  // The token routes for a signed-in user without an `id` (and no `owner`): a setup that fails only once a request
+  // runs, answered 500 and reported.
+  open.all(
+    '/nameless/api-tokens',
+    auth(setup.tokens, { session: () => ({ name: 'No id' }), user }),
+    apiTokenRoutes(setup.tokens, { prefix: '/nameless/api-tokens' }),
+  )
   // A check mounted without `auth` before it: the app's mistake, answered 500 and reported.
   open.get('/misused', abilities('read'), (ctx) => {
     ctx.body = { ok: true }
