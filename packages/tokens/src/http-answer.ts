@@ -274,10 +274,11 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
 // A quoted-string in an HTTP header: control characters dropped, backslash and double quote escaped, and what is
 // not ASCII percent-encoded as UTF-8 (`投稿` → `%E6%8A%95%E7%A8%BF`): Node and the Fetch API refuse other
-// characters in a header (a 500 in place of the answer), and a permission name may be any word.
+// characters in a header (a 500 in place of the answer), and a permission name may be any word. `%` itself is
+// encoded too, so `a%E6` and `aæ` stay two names.
 function quoted(text: string): string {
   return text
     .replace(/\p{Cc}/gu, '')
     .replace(/["\\]/g, '\\$&')
-    .replace(/[^\x20-\x7e]+/gu, (run) => encodeURIComponent(run.replace(/\p{Cs}/gu, '\ufffd')))
+    .replace(/[^\x20-\x24\x26-\x7e]+/gu, (run) => encodeURIComponent(run.replace(/\p{Cs}/gu, '\ufffd')))
 }

@@ -154,10 +154,17 @@ describe('RateLimits', () => {
     expect(await limits.blocked('2001:db8:0:1::1')).toBeNull()
     expect(addressKey('::ffff:c633:6401')).toBe('198.51.100.1')
     expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64')
-    expect(addressKey('::1')).toBe('0:0:0:0::/64')
-    // What is no address (a name from `clientAddress`) counts as it is.
-    expect(addressKey('client-7')).toBe('client-7')
+    expect(addressKey('[2001:DB8::1]:443')).toBe('2001:db8:0:0::/64')
+    // IPv4 clients behind a translator each keep their own count, not one for the translator's /64.
+    expect(addressKey('64:ff9b::203.0.113.7')).toBe('203.0.113.7')
+    expect(addressKey('64:ff9b::cb00:7108')).toBe('203.0.113.8')
+    expect(addressKey('::ffff:0:203.0.113.9')).toBe('203.0.113.9')
+    expect(addressKey('::203.0.113.10')).toBe('203.0.113.10')
+    // What is no address (a name from `clientAddress`, a malformed one) counts as it is, case and all.
+    expect(addressKey('Client-7')).toBe('Client-7')
+    expect(addressKey('abc%def')).toBe('abc%def')
     expect(addressKey('1::2::3')).toBe('1::2::3')
+    expect(addressKey('1::a1.2.3.4')).toBe('1::a1.2.3.4')
   })
 
   it('counts apart under different names on one shared backend', async () => {
@@ -278,7 +285,7 @@ describe('RateLimits', () => {
 describe('answers naming abilities, realms and policies that are not ASCII', () => {
   it('writes every header in printable ASCII, percent-encoding the rest, so no framework refuses it', () => {
     const answers = [
-      errorAnswer(new MissingAbilitiesError(['投稿', 'créer', 'say"hi"'], { realm: 'ação' })),
+      errorAnswer(new MissingAbilitiesError(['投稿', 'créer', 'say"hi"', 'a%E6'], { realm: 'ação' })),
       errorAnswer(new UnauthenticatedError({ tokenRejected: true, realm: 'ação' })),
       errorAnswer(new TooManyRequestsError({ policy: 'ability:投稿', limit: 1, window: 60, retryAfter: 5 })),
     ]
@@ -286,11 +293,11 @@ describe('answers naming abilities, realms and policies that are not ASCII', () 
       for (const value of Object.values(answer.headers)) expect(value).toMatch(/^[\x20-\x7e]*$/)
     }
     expect(answers[0]?.headers['www-authenticate']).toBe(
-      'Bearer realm="a%C3%A7%C3%A3o", error="insufficient_scope", scope="%E6%8A%95%E7%A8%BF cr%C3%A9er say\\"hi\\""',
+      'Bearer realm="a%C3%A7%C3%A3o", error="insufficient_scope", scope="%E6%8A%95%E7%A8%BF cr%C3%A9er say\\"hi\\" a%25E6"',
     )
     expect(answers[2]?.headers['ratelimit-policy']).toBe('"ability:%E6%8A%95%E7%A8%BF";q=1;w=60')
     // The body keeps the names as they are.
-    expect(JSON.parse(answers[0]?.body ?? '{}').abilities).toEqual(['投稿', 'créer', 'say"hi"'])
+    expect(JSON.parse(answers[0]?.body ?? '{}').abilities).toEqual(['投稿', 'créer', 'say"hi"', 'a%E6'])
   })
 })
 
@@ -343,6 +350,14 @@ describe('the request guard with rate limits', () => {
     const guard = new RequestGuard(tokens, { session: () => ({ id: objectId }), user: () => null }, adapter)
     expect(await guard.resolve({ headers: {} })).toMatchObject({ user: { id: objectId } })
     expect(await guard.resolve({ headers: {} })).toMatchObject({ status: 429 })
+    // An id that cannot be written as text is no key: not limited, and no failure of the request.
+    const bare = new RequestGuard(
+      tokens,
+      { session: () => ({ id: Object.create(null) }), user: () => null },
+      adapter,
+    )
+    expect(await bare.resolve({ headers: {} })).toHaveProperty('user')
+    expect(await bare.resolve({ headers: {} })).toHaveProperty('user')
   })
 
   it('limits by the service’s rateLimit, per token, through the guard', async () => {

@@ -379,37 +379,52 @@ function limiterFrom(factory: LimiterFactory, options: Parameters<LimiterFactory
 
 /**
  * The key a client address counts under: one per client, however its address is written. An IPv4 address as it
- * is, also when it arrives IPv4-mapped (`::ffff:203.0.113.7`, from a server listening on `::`); an IPv6 address by
- * its /64, in one spelling, since a client is given a whole /64 and, counted per address, would have 2^64
- * allowances. Anything else (a name a `clientAddress` gave) as it is.
+ * is, also when it arrives inside IPv6: mapped (`::ffff:203.0.113.7`, from a server listening on `::`), translated
+ * (`::ffff:0:…`, `64:ff9b::…`: NAT64 puts every IPv4 client behind one /64) or compatible (`::203.0.113.7`). Any
+ * other IPv6 address by its /64, in one spelling, brackets and port or zone dropped, since a client is given a
+ * whole /64 and, counted per address, would have 2^64 allowances. Anything else (a name a `clientAddress` gave) as
+ * it is.
  *
  * @example
  * ```ts
- * addressKey('2001:DB8:0:0:1::7') // '2001:db8:0:0::/64'
+ * addressKey('[2001:DB8:0:0:1::7]:443') // '2001:db8:0:0::/64'
  * ```
  */
 export function addressKey(address: string): string {
-  const text = address.trim().toLowerCase().replace(/%.*$/, '')
-  if (!text.includes(':')) return text
-  const groups = ipv6Groups(text)
-  if (groups === null) return text
-  const mapped = groups.slice(0, 6).join(':') === '0:0:0:0:0:ffff'
-  if (mapped) {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address)
+  const text = bracketed?.[1] ?? address
+  if (!text.includes(':')) return address
+  const groups = ipv6Groups(text.toLowerCase().replace(/%.*$/, ''))
+  if (groups === null) return address
+  const prefix = groups.slice(0, 6).join(':')
+  if (IPV4_IN_IPV6.has(prefix)) {
     const [high = 0, low = 0] = groups.slice(6).map((group) => Number.parseInt(group, 16))
     return [high >> 8, high & 255, low >> 8, low & 255].join('.')
   }
   return `${groups.slice(0, 4).join(':')}::/64`
 }
 
+// The first 96 bits of the IPv6 forms that carry an IPv4 address in their last 32: mapped, translated (SIIT), the
+// NAT64 well-known prefix, and compatible.
+const IPV4_IN_IPV6: ReadonlySet<string> = new Set([
+  '0:0:0:0:0:ffff',
+  '0:0:0:0:ffff:0',
+  '64:ff9b:0:0:0:0',
+  '0:0:0:0:0:0',
+])
+
 // The eight groups of an IPv6 address, each in lower-case hex without leading zeros; null for what is not one.
 function ipv6Groups(text: string): string[] | null {
   let tail = text
-  const dotted = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text)
+  // A dotted IPv4 address as the last 32 bits, after a `:` (`1::a1.2.3.4` is no address).
+  const dotted = /(?<=:)(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text)
   if (dotted) {
     const bytes = dotted.slice(1).map(Number)
     if (bytes.some((byte) => byte > 255)) return null
     const [a = 0, b = 0, c = 0, d = 0] = bytes
     tail = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  } else if (text.includes('.')) {
+    return null
   }
   const halves = tail.split('::')
   if (halves.length > 2) return null

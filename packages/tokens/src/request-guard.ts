@@ -90,8 +90,9 @@ export interface AuthOptions<U = RegisteredUser, P extends string = RegisteredPe
    */
   readonly rateLimit?: RateLimitOptions<P> | false
   /**
-   * The client's address, for the limit on refused authentications, when the framework's own is not the one to
-   * trust (say, behind a proxy the framework is not told about). Default: the adapter's.
+   * The client's address, for the limit on refused authentications and for the audit trail (the token routes'
+   * events included), when the framework's own is not the one to trust (say, behind a proxy the framework is not
+   * told about). Default: the adapter's.
    */
   readonly clientAddress?: (request: R) => string | undefined
 }
@@ -171,7 +172,7 @@ export class RequestGuard<U, P extends string, R> {
     const limit = options.rateLimit
     if (limit && limit.backend !== undefined && limit.name === undefined) {
       throw new MisconfigurationError(
-        "A route group's own `rateLimit` on a shared `backend` needs a `name`: its counters would otherwise be the service's (the same keys).",
+        "A route group's own `rateLimit` on a shared `backend` needs a `name`: limits on a shared backend count on the same keys (the service's, another group's) unless their names differ.",
       )
     }
     this.#limits =
@@ -231,7 +232,11 @@ export class RequestGuard<U, P extends string, R> {
           ),
         )
       }
-      const auth = createAuth<U | null, P>(sessionUser, new TransientToken(), this.#authContext(request))
+      const auth = createAuth<U | null, P>(
+        sessionUser,
+        new TransientToken(),
+        this.#withClient(this.#auditContext(request)),
+      )
       const key = this.#limits && userKey(sessionUser)
       if (!this.#limits || key === null) return auth
       return settled(this.#limits.spend('session', key), (refusal) => (refusal ? errorAnswer(refusal) : auth))
@@ -239,20 +244,23 @@ export class RequestGuard<U, P extends string, R> {
     const plainText = this.#plainText(request)
     if (plainText === null) return this.#guest
     const limits = this.#limits
-    if (limits === null) return this.#bearer(request, plainText)
+    // Read once for the whole request (the audit trail's address and client), only when the service keeps one.
+    const client = this.#auditContext(request)
+    if (limits === null) return this.#bearer(request, plainText, client)
     const address = this.#address?.(request)
     // What needs no lookup (a cached token, a malformed one) is settled at once; a client that keeps presenting
     // refused tokens is stopped before the next one reaches the store.
     let early: ReturnType<typeof verifyWithoutLookup<P>>
     try {
-      early =
-        plainText === '' ? null : verifyWithoutLookup(this.#tokens, plainText, this.#auditContext(request))
+      early = plainText === '' ? null : verifyWithoutLookup(this.#tokens, plainText, client)
     } catch (error) {
       return this.#storageAnswer(error)
     }
-    if (early !== NEEDS_LOOKUP) return this.#limited(this.#found(request, early), address, limits)
+    if (early !== NEEDS_LOOKUP) return this.#limited(this.#found(request, early, client), address, limits)
     return settled(address === undefined ? null : limits.blocked(address), (refusal) =>
-      refusal ? errorAnswer(refusal) : this.#limited(this.#bearer(request, plainText), address, limits),
+      refusal
+        ? errorAnswer(refusal)
+        : this.#limited(this.#bearer(request, plainText, client), address, limits),
     )
   }
 
@@ -276,56 +284,58 @@ export class RequestGuard<U, P extends string, R> {
   #bearer(
     request: R,
     plainText: string,
+    client: AuditContext | undefined,
   ): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
     if (plainText === '') return this.#refused
     let token: ReturnType<typeof verifyToken<P>>
     try {
-      token = verifyToken(this.#tokens, plainText, this.#auditContext(request))
+      token = verifyToken(this.#tokens, plainText, client)
     } catch (error) {
       return this.#storageAnswer(error)
     }
-    return this.#found(request, token)
+    return this.#found(request, token, client)
   }
 
   #found(
     request: R,
     token: PersonalAccessToken<P> | null | Promise<PersonalAccessToken<P> | null>,
+    client: AuditContext | undefined,
   ): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
     return token instanceof Promise
       ? token.then(
-          (found) => this.#owner(request, found),
+          (found) => this.#owner(request, found, client),
           (error: unknown) => this.#storageAnswer(error),
         )
-      : this.#owner(request, token)
+      : this.#owner(request, token, client)
   }
 
   #owner(
     request: R,
     token: PersonalAccessToken<P> | null,
+    client: AuditContext | undefined,
   ): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
     if (token === null) return this.#refused
     const found = this.#options.user(token, request)
     return isPromiseLike(found)
-      ? Promise.resolve(found).then((owner) => this.#signedIn(request, owner, token))
-      : this.#signedIn(request, found, token)
+      ? Promise.resolve(found).then((owner) => this.#signedIn(owner, token, client))
+      : this.#signedIn(found, token, client)
   }
 
   // Only an owner the app knows makes this a use: a refused one leaves no touch and no `authenticated` call, and
   // telemetry counts the token refused.
   #signedIn(
-    request: R,
     owner: U | null | undefined,
     token: PersonalAccessToken<P>,
+    client: AuditContext | undefined,
   ): Auth<U | null, P> | HttpAnswer {
     const ownerFound = owner !== null && owner !== undefined
     const used = useToken(this.#tokens, token, ownerFound)
-    return ownerFound ? createAuth<U | null, P>(owner, used, this.#authContext(request)) : this.#refused
+    return ownerFound ? createAuth<U | null, P>(owner, used, this.#withClient(client)) : this.#refused
   }
 
-  // The guard's context, and, when the service keeps a trail, the request's client as this guard reads it, so the
+  // The guard's context, and, when the service keeps a trail, the request's client as this guard read it, so the
   // token routes record the address `clientAddress` gives rather than the framework's.
-  #authContext(request: R): AuthContext {
-    const client = this.#auditContext(request)
+  #withClient(client: AuditContext | undefined): AuthContext {
     return client === undefined ? this.#context : { ...this.#context, client }
   }
 
@@ -405,6 +415,12 @@ function userKey(user: unknown): string | null {
   const id = (user as { id?: unknown } | null)?.id
   if (typeof id === 'string' || typeof id === 'number' || typeof id === 'bigint') return String(id)
   if (typeof id !== 'object' || id === null) return null
-  const text = String(id)
+  let text: string
+  try {
+    text = String(id)
+  } catch {
+    // No prototype, or a `toString` that throws: not limited, rather than the request failing.
+    return null
+  }
   return text === '[object Object]' ? null : text
 }
