@@ -28,8 +28,17 @@ export class MemorySessionStore<T> {
   }
 
   async set(key: string, value: T, maxAge: number | 'session' | undefined): Promise<void> {
+    const now = Date.now()
+    // Sessions nobody reads again (a browser that never came back) would otherwise stay for ever: each new one
+    // sweeps out the ended ones.
+    for (const [other, session] of this.#sessions) if (session.expires <= now) this.#sessions.delete(other)
     const lifetime = typeof maxAge === 'number' ? maxAge : SESSION_LIFETIME
-    this.#sessions.set(key, { value, expires: Date.now() + lifetime })
+    this.#sessions.set(key, { value, expires: now + lifetime })
+  }
+
+  /** How many sessions are kept, ended ones not yet swept included. */
+  get size(): number {
+    return this.#sessions.size
   }
 
   async destroy(key: string): Promise<void> {

@@ -585,14 +585,17 @@ class Database {
   }
 
   async #auditLog(db: AnyPgDatabase): Promise<DrizzleAuditLog | null> {
-    // A failed check leaves the trail off; the command's own statement reports what is wrong.
-    const found = await db
-      .execute(sql`select to_regclass('token_audit_log') is not null as found`)
-      .catch(() => [])
+    // A failed or stalled check leaves the trail off; the command's own statement reports what is wrong.
+    const found = await orAfter(
+      db.execute(sql`select to_regclass('token_audit_log') is not null as found`).catch(() => []),
+      CONNECT_TIMEOUT * 1000,
+      [],
+    )
     const rows = (Array.isArray(found) ? found : (found as { rows: unknown[] }).rows) as { found: boolean }[]
     if (rows[0]?.found !== true) return null
     return drizzleAuditLog(db, {
-      timeout: STATEMENT_TIMEOUT,
+      // A few events, one insert: the seconds a connection gets to answer, not a prune's minute.
+      timeout: CONNECT_TIMEOUT * 1000,
       // The command's own work is done; a trail that could not be written is a warning, not its failure.
       onError: (error) =>
         this.#io.stderr.write(`${PROGRAM}: warning: ${redact(printable(error.message), this.#io.env)}\n`),
@@ -683,13 +686,26 @@ async function opened(
 }
 
 // Closes, or gives up after CLOSE_TIMEOUT; never rejects.
-async function closeWithin(close: () => Promise<void>): Promise<void> {
+function closeWithin(close: () => Promise<void>): Promise<void> {
+  return orAfter(
+    close().catch(() => {}),
+    CLOSE_TIMEOUT,
+    undefined,
+  )
+}
+
+// What `pending` resolves to, or `fallback` once `ms` have passed: a connection that stalls (a network cut) must
+// not keep the command waiting where nothing else bounds it.
+async function orAfter<T>(pending: Promise<T>, ms: number, fallback: T): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
-  const given = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, CLOSE_TIMEOUT)
+  const given = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms)
   })
-  await Promise.race([close().catch(() => {}), given])
-  clearTimeout(timer)
+  try {
+    return await Promise.race([pending, given])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 // Resolves once the text is written; rejects when it cannot be (ENOSPC, EPIPE), where a bare `write` would leave
