@@ -99,7 +99,8 @@ export interface AuditSink {
 
 /**
  * An {@link AuditSink} in process memory, keeping the last `capacity` events (default 10 000): for tests, demos and
- * single-process apps.
+ * single-process apps. Events of no owner (a refused token that matched none, a prune) are kept apart, up to
+ * `capacity` too, so a flood of junk tokens cannot push the owners' events out of `recent`.
  *
  * @example
  * ```ts
@@ -110,7 +111,10 @@ export interface AuditSink {
  */
 export class MemoryAuditLog implements AuditSink {
   readonly #capacity: number
-  #events: AuditEvent[] = []
+  // Each event with its place in the order of recording, so `all()` can merge the two lists back.
+  readonly #owned: Recorded[] = []
+  readonly #ownerless: Recorded[] = []
+  #recorded = 0
 
   constructor(options: { capacity?: number } = {}) {
     const capacity = options.capacity ?? 10_000
@@ -123,16 +127,17 @@ export class MemoryAuditLog implements AuditSink {
 
   /** @example audit.record(event) */
   record(event: AuditEvent): void {
-    this.#events.push(copyOf(event))
+    const list = event.owner ? this.#owned : this.#ownerless
+    list.push({ order: this.#recorded++, event: copyOf(event) })
     // One in, one out once full: no copy of the whole list on every event.
-    if (this.#events.length > this.#capacity) this.#events.shift()
+    if (list.length > this.#capacity) list.shift()
   }
 
   /** @example await audit.recent(owner, '7', 20) */
   async recent(owner: TokenOwner, tokenId: string, limit: number): Promise<AuditEvent[]> {
     const found: AuditEvent[] = []
-    for (let i = this.#events.length - 1; i >= 0 && found.length < limit; i--) {
-      const event = this.#events[i] as AuditEvent
+    for (let i = this.#owned.length - 1; i >= 0 && found.length < limit; i--) {
+      const { event } = this.#owned[i] as Recorded
       const concerns = event.tokenId === tokenId || event.previousTokenId === tokenId
       if (concerns && event.owner?.type === owner.type && event.owner.id === owner.id)
         found.push(copyOf(event))
@@ -142,8 +147,15 @@ export class MemoryAuditLog implements AuditSink {
 
   /** Every event kept, oldest first: for tests. @example audit.all() */
   all(): readonly AuditEvent[] {
-    return this.#events.map(copyOf)
+    return [...this.#owned, ...this.#ownerless]
+      .sort((a, b) => a.order - b.order)
+      .map(({ event }) => copyOf(event))
   }
+}
+
+interface Recorded {
+  readonly order: number
+  readonly event: AuditEvent
 }
 
 // A copy down to its owner, actor and date: what is kept cannot be changed through what was given or handed out

@@ -171,6 +171,20 @@ describe('MemoryAuditLog', () => {
     expect(kept.map((event) => event.at.getUTCSeconds())).toEqual([4, 3, 2])
   })
 
+  it('keeps events of no owner apart, so a flood of junk tokens cannot push the owners’ events out', async () => {
+    const audit = new MemoryAuditLog({ capacity: 3 })
+    audit.record(at(0))
+    audit.record(at(1))
+    for (let second = 2; second < 50; second++) {
+      audit.record({ ...at(second), action: 'refused', owner: null, tokenId: null, reason: 'unknown' })
+    }
+    audit.record(at(50))
+    const kept = await audit.recent(ada, '7', 10)
+    expect(kept.map((event) => event.at.getUTCSeconds())).toEqual([50, 1, 0])
+    // All of them, in the order they were recorded: the owner's, and the last three of no owner.
+    expect(audit.all().map((event) => event.at.getUTCSeconds())).toEqual([0, 1, 47, 48, 49, 50])
+  })
+
   it('keeps its events as recorded, whatever is done to what was given or handed out', async () => {
     const audit = new MemoryAuditLog()
     const given = { ...at(0), owner: { ...ada }, actor: { type: 'user' as const, id: '1' } }
