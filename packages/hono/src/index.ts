@@ -229,6 +229,8 @@ function withAddress(ip: string | undefined): { address?: string } {
 
 interface NodeRequest {
   readonly headers: Record<string, string | string[] | undefined>
+  /** The path and query as the client sent them. */
+  readonly url?: string
   readonly readableFlowing?: boolean | null
   readonly socket?: { readonly remoteAddress?: string }
 }
@@ -252,14 +254,20 @@ async function body(c: Context): Promise<RequestBody> {
 // (wherever the app mounted the routes). `c.req.routePath` rather than `hono/route`'s helper, which hono 4.6, the
 // lowest version the peer range admits, does not have.
 function below(c: Context): string {
-  const url = c.req.url
-  const start = url.indexOf('/', url.indexOf('//') + 2)
+  // On Node, a path with `.` or `..` segments is read as the client sent it, as Express and Koa read every path:
+  // the Fetch URL has them resolved already, so `/user/api-tokens/x/../7` would reach token 7 here alone.
+  const raw = nodeRequest(c)?.url
+  const url = raw !== undefined && DOT_SEGMENT.test(raw.split('?')[0] ?? '') ? raw : c.req.url
+  const start = url.startsWith('/') ? 0 : url.indexOf('/', url.indexOf('//') + 2)
   const end = url.indexOf('?', start)
   const path = url.slice(start, end === -1 ? undefined : end)
   const route = c.req.routePath.replace(/\/\*$/, '')
   const segments = route.split('/').length
   return path.split('/').length > segments ? `/${path.split('/').slice(segments).join('/')}` : ''
 }
+
+// A `.` or `..` segment, as the URL parser reads one: `%2e` is a dot there too.
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i
 
 function currentAuth(c: Context): Auth<unknown, string> {
   const found = (c as Context<AuthEnv<unknown, string>>).get('auth')

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http'
 import type { TokenStore } from '@jetstream/tokens'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSetup, type Permission, type ScenarioSetup } from './fixture.js'
@@ -329,6 +330,16 @@ const rows: [string, Build, Expected][] = [
     async (kit) => ({ method: 'GET', path: `${tokens}/1/extra`, headers: session(kit) }),
     refused(404, 'not_found'),
   ],
+  // Sent as written (a client with `--path-as-is`): no framework may resolve the dot segments into a token's path.
+  ...['..', '%2E%2e'].map((dots): [string, Build, Expected] => [
+    `a token behind a \`${dots}\` segment, sent as is → 404, nothing deleted`,
+    async (kit) => ({
+      method: 'DELETE',
+      path: `${tokens}/x/${dots}/${await kit.target()}`,
+      headers: session(kit),
+    }),
+    refused(404, 'not_found'),
+  ]),
   [
     'PATCH on the list → 405 with Allow',
     async (kit) => ({ method: 'PATCH', path: tokens, headers: sessionJson(kit), body: '{}' }),
@@ -482,11 +493,13 @@ export function answerTable(
 
     it.each(rows)('%s', async (_, build, expected) => {
       const sent = await build(kit)
-      const response = await fetch(`${app.url}${sent.path}`, {
-        method: sent.method,
-        headers: { ...sent.headers },
-        ...(sent.body !== undefined && { body: sent.body, duplex: 'half' }),
-      } as RequestInit)
+      const response = DOT_SEGMENT.test(sent.path)
+        ? await sendAsIs(`${app.url}${sent.path}`, sent)
+        : await fetch(`${app.url}${sent.path}`, {
+            method: sent.method,
+            headers: { ...sent.headers },
+            ...(sent.body !== undefined && { body: sent.body, duplex: 'half' }),
+          } as RequestInit)
       const text = await response.text()
       const body = text === '' ? null : (JSON.parse(text) as { code?: string })
       const wanted = {
@@ -567,5 +580,38 @@ function chunked(text: string): ReadableStream<Uint8Array> {
       controller.enqueue(bytes.subarray(offset, offset + 16_384))
       offset += 16_384
     },
+  })
+}
+
+// `fetch` resolves `.` and `..` (`%2e` too) in a path before it sends it, as every browser does; a crafted client
+// need not.
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i
+
+/** Sends the path exactly as written (node:http does not resolve dot segments), answered as `fetch` answers. */
+function sendAsIs(url: string, sent: Sent): Promise<Response> {
+  // The URL parser would resolve the dot segments too: the path is cut from the text as written.
+  const { hostname, port } = new URL(url)
+  const path = url.slice(url.indexOf('/', url.indexOf('//') + 2))
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      { hostname, port: Number(port), path, method: sent.method, headers: sent.headers },
+      (incoming) => {
+        const chunks: Buffer[] = []
+        incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
+        incoming.on('end', () => {
+          const headers = new Headers()
+          for (const [name, value] of Object.entries(incoming.headers)) {
+            if (typeof value === 'string') headers.set(name, value)
+            else if (Array.isArray(value)) for (const item of value) headers.append(name, item)
+          }
+          const status = incoming.statusCode ?? 0
+          const body = status === 204 || status === 304 ? null : Buffer.concat(chunks)
+          resolve(new Response(body, { status, headers }))
+        })
+      },
+    )
+    request.on('error', reject)
+    if (typeof sent.body === 'string' || sent.body instanceof Uint8Array) request.end(sent.body)
+    else request.end()
   })
 }
