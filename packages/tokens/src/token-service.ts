@@ -742,7 +742,9 @@ export class TokenService<P extends string = string> {
       if (!this.#hashedBefore(record, secret)) return this.#fail('mismatch', id, attempt)
       this.#rehash(record, hash)
     }
-    const ended = this.#isExpired(record, now) ? 'expired' : this.#isIdle(record, now) ? 'idle' : null
+    // A record from the cache was found not idle a moment ago, at this same `now` (see `#verifyAs`).
+    const idle = generation !== null && this.#isIdle(record, now)
+    const ended = this.#isExpired(record, now) ? 'expired' : idle ? 'idle' : null
     const isValid = ended === null
     const decide = this.#authenticateUsing
     if (!decide)
