@@ -15,7 +15,8 @@ import {
 } from '@examples/shared'
 import { abilities, ability, apiTokenRoutes, auth, authOf, errorHandler } from '@jetstream/express'
 import type { TokenService } from '@jetstream/tokens'
-import { readJsonObject } from '@jetstream/tokens/adapter'
+// Headers as the adapters read them: as sent (Express's and Koa's own getters read `Referrer` for `referer`).
+import { nodeHeader, readJsonObject } from '@jetstream/tokens/adapter'
 import express, { type Express, type Request, type Response } from 'express'
 import session from 'express-session'
 
@@ -54,7 +55,8 @@ export function createApp({
   )
   const sessionUser = (req: Request) => findUser(req.session.userId)
   // The same reading as the other example apps and the token routes: 415, 413 and 400 as the core answers them.
-  const json = (req: Request) => readJsonObject(req, { header: (name) => req.get(name), limit: 102_400 })
+  const json = (req: Request) =>
+    readJsonObject(req, { header: (name) => nodeHeader(req.headers, name), limit: 102_400 })
 
   app.get('/', (_req, res) => {
     res.type('html').send(apiTokenPage())
@@ -67,10 +69,10 @@ export function createApp({
   })
   app.post('/session', async (req, res, next) => {
     const refusal = signInRefusal({
-      contentType: req.get('content-type'),
-      origin: req.get('origin'),
-      referer: req.get('referer'),
-      host: req.get('host'),
+      contentType: nodeHeader(req.headers, 'content-type'),
+      origin: nodeHeader(req.headers, 'origin'),
+      referer: nodeHeader(req.headers, 'referer'),
+      host: nodeHeader(req.headers, 'host'),
     })
     if (refusal) return void res.status(refusal.status).json(refusal.body)
     const fields = await json(req)

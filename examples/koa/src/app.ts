@@ -16,7 +16,8 @@ import {
 } from '@examples/shared'
 import { type AuthState, abilities, ability, apiTokenRoutes, auth, errorHandler } from '@jetstream/koa'
 import type { TokenService } from '@jetstream/tokens'
-import { readJsonObject } from '@jetstream/tokens/adapter'
+// Headers as the adapters read them: as sent (Express's and Koa's own getters read `Referrer` for `referer`).
+import { nodeHeader, readJsonObject } from '@jetstream/tokens/adapter'
 import { Router } from '@koa/router'
 import Koa, { type Context, type ParameterizedContext } from 'koa'
 import session from 'koa-session'
@@ -54,7 +55,7 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
   const sessionUser = (ctx: Context) => findUser(ctx.session?.userId)
   const json = (ctx: Context) =>
     readJsonObject(ctx.req, {
-      header: (name) => ctx.get(name) || undefined,
+      header: (name) => nodeHeader(ctx.req.headers, name),
       limit: 102_400,
     })
 
@@ -71,10 +72,10 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
   })
   open.post('/session', async (ctx) => {
     const refusal = signInRefusal({
-      contentType: ctx.get('content-type') || undefined,
-      origin: ctx.get('origin') || undefined,
-      referer: ctx.get('referer') || undefined,
-      host: ctx.get('host') || undefined,
+      contentType: nodeHeader(ctx.req.headers, 'content-type'),
+      origin: nodeHeader(ctx.req.headers, 'origin'),
+      referer: nodeHeader(ctx.req.headers, 'referer'),
+      host: nodeHeader(ctx.req.headers, 'host'),
     })
     if (refusal) {
       ctx.status = refusal.status

@@ -2,7 +2,6 @@ import type { AuditContext, AuditEvent } from './audit-log.js'
 import { type AccessToken, type Auth, clientOf, isSignedIn, realmOf } from './auth.js'
 import {
   InvalidInputError,
-  isTokenError,
   MethodNotAllowedError,
   MisconfigurationError,
   MissingAbilitiesError,
@@ -10,7 +9,7 @@ import {
   SessionRequiredError,
   UnauthenticatedError,
 } from './errors.js'
-import { errorAnswer, HttpAnswer, jsonAnswer, noContent } from './http-answer.js'
+import { errorAnswer, HttpAnswer, isRefusal, jsonAnswer, noContent } from './http-answer.js'
 import type { Grant } from './permission-registry.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
 import { isTokenId } from './plain-text-token.js'
@@ -186,7 +185,7 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
       return await this.#handle(request)
     } catch (error) {
       // A misconfiguration is the server's fault: answered here, it would be a 500 that nobody hears of.
-      if (!isTokenError(error) || error.code === 'misconfigured') throw error
+      if (!isRefusal(error)) throw error
       return errorAnswer(error, realm === undefined ? {} : { realm })
     }
   }

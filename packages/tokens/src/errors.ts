@@ -344,7 +344,8 @@ const SECRET_LIKE = /(?<![A-Za-z0-9])(?:[0-9a-f]{64}|[A-Za-z0-9]{40,})(?![A-Za-z
 
 function driverError(cause: unknown): DriverError | undefined {
   if (cause === undefined || cause === null) return undefined
-  if (cause instanceof DriverError) return new DriverError(cause.name, cause.message, cause.code)
+  // Its own constructor redacted its message.
+  if (cause instanceof DriverError) return cause
   const error = cause as { name?: unknown; message?: unknown; code?: unknown }
   return new DriverError(
     typeof error.name === 'string' ? error.name : 'Error',

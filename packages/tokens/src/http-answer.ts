@@ -195,15 +195,8 @@ export function answerError(
   report: (error: unknown) => void = reportToConsole,
 ): HttpAnswer {
   const answer = errorAnswer(error, options)
-  if (answer.status === 500 && (!isTokenError(error) || isServerFault(error)))
-    (options.report ?? report)(error)
+  if (answer.status === 500 && !isRefusal(error)) (options.report ?? report)(error)
   return answer
-}
-
-// A misconfiguration that shows only once a request runs (the token routes' user without an `id`, say) is the
-// server failing: answered as any 500, its message (which names the app's setup) for the report, not the client.
-function isServerFault(error: TokenError): boolean {
-  return error.code === 'misconfigured'
 }
 
 /**
@@ -217,7 +210,9 @@ function isServerFault(error: TokenError): boolean {
  * ```
  */
 export function isRefusal(error: unknown): error is TokenError {
-  return isTokenError(error) && !isServerFault(error)
+  // A misconfiguration that shows only once a request runs (the token routes' user without an `id`, say) is the
+  // server failing: answered as any 500, its message (which names the app's setup) for the report, not the client.
+  return isTokenError(error) && error.code !== 'misconfigured'
 }
 
 function reportToConsole(error: unknown): void {

@@ -1,7 +1,7 @@
 import type { AuditContext } from './audit-log.js'
 import { type Auth, type AuthContext, createAuth } from './auth.js'
-import { ForbiddenError, isTokenError, MisconfigurationError, UnauthenticatedError } from './errors.js'
-import { errorAnswer, HttpAnswer } from './http-answer.js'
+import { ForbiddenError, MisconfigurationError, UnauthenticatedError } from './errors.js'
+import { errorAnswer, HttpAnswer, isRefusal } from './http-answer.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
 import { type RateLimitOptions, RateLimits } from './rate-limits.js'
@@ -247,7 +247,8 @@ export class RequestGuard<U, P extends string, R> {
     // Read once for the whole request (the audit trail's address and client), only when the service keeps one.
     const client = this.#auditContext(request)
     if (limits === null) return this.#bearer(request, plainText, client)
-    const address = this.#address?.(request)
+    // The address the audit trail read already, else read now: `clientAddress` runs once per request.
+    const address = client === undefined ? this.#address?.(request) : (client.ip ?? undefined)
     // What needs no lookup (a cached token, a malformed one) is settled at once; a client that keeps presenting
     // refused tokens is stopped before the next one reaches the store.
     let early: ReturnType<typeof verifyWithoutLookup<P>>
@@ -348,7 +349,7 @@ export class RequestGuard<U, P extends string, R> {
 
   // A store that cannot answer is a 503 (StorageUnavailableError); anything else a driver throws is a bug to surface.
   #storageAnswer(error: unknown): HttpAnswer {
-    if (isTokenError(error)) return errorAnswer(error)
+    if (isRefusal(error)) return errorAnswer(error)
     throw error
   }
 
