@@ -377,8 +377,8 @@ export class DrizzleTokenStore implements TokenStore {
     )
   }
 
-  // Lookups by id share statements (lookup-batch.ts): on a server, round trips; in process, PGlite's per-query work,
-  // which one statement for 50 ids costs about 4 times (0.2-0.3 ms alone, 1 ms for 50, measured here). PGlite runs
+  // Lookups by id share statements (lookup-batch.ts): on a server, round trips; in process, PGlite's per-query work
+  // (drizzle's session hands PGlite its parsers with every query, which PGlite merges anew each time). PGlite runs
   // one query at a time, before any other request is read: there lookups asked in one turn go together.
   #batchOn(inProcess: boolean): LookupBatch<TokenRow> {
     const queries = this.#queries

@@ -1,7 +1,6 @@
 import type { TokenMetadata, TokenRecord } from '@jetstream/tokens'
 import { eq, type SQL, sql } from 'drizzle-orm'
 import { type AnyPgColumn, getTableConfig } from 'drizzle-orm/pg-core'
-import { driverOf } from './driver-of.js'
 import type { AnyPgDatabase, TokenTable } from './drizzle-token-store.js'
 
 /** Every column a token table needs, as property names of its definition, in the order the select lists them. */
@@ -46,7 +45,10 @@ export type TokenRow = Readonly<Record<ColumnKey, unknown> & Partial<Record<Opti
  */
 export function selectionOf(table: TokenTable): Record<string, AnyPgColumn | SQL.Aliased> {
   const selection: Record<string, AnyPgColumn | SQL.Aliased> = {}
-  for (const key of columnKeysOf(table)) {
+  const keys: readonly (ColumnKey | OptionalColumnKey)[] = table.metadata
+    ? [...COLUMN_KEYS, 'metadata']
+    : COLUMN_KEYS
+  for (const key of keys) {
     const column = table[key] as AnyPgColumn
     const withoutTimeZone = column.columnType.startsWith('PgTimestamp') && !hasTimeZone(column)
     let value: SQL | null = key === 'expiresAt' ? sql`nullif(${column}, 'infinity')` : null
@@ -55,18 +57,6 @@ export function selectionOf(table: TokenTable): Record<string, AnyPgColumn | SQL
     selection[key] = value === null ? column : value.as(column.name)
   }
   return selection
-}
-
-/**
- * The columns the store reads from `table`: {@link COLUMN_KEYS}, and `metadata` when the table has it.
- *
- * @example
- * ```ts
- * columnKeysOf(personalAccessTokens) // [...COLUMN_KEYS, 'metadata']
- * ```
- */
-export function columnKeysOf(table: TokenTable): readonly (ColumnKey | OptionalColumnKey)[] {
-  return table.metadata ? [...COLUMN_KEYS, 'metadata'] : COLUMN_KEYS
 }
 
 function hasTimeZone(column: AnyPgColumn): boolean {
@@ -191,34 +181,14 @@ export function tokenQueries(db: AnyPgDatabase, table: TokenTable, prepare = tru
       .from(table)
       .where(sql`${table.id} = any(${sql.placeholder('value')})`),
   }
-  let run: (statement: keyof typeof statements) => (value: unknown) => Promise<TokenRow[]>
-  if (driverOf(db) === 'pglite') {
-    // The one fast path. drizzle's PGlite session hands PGlite a `parsers` option with every query, and PGlite
-    // merges it into its full parser table each time: measured 410-500 µs a lookup against 230-270 µs for the
-    // same text run as PGlite's own `query` (bench/). So on PGlite the text drizzle built runs through the client
-    // drizzle holds, each value as PGlite parses it, which the selection above makes safe for timestamps. Rows
-    // come as objects: PGlite's array mode measured 30-40 µs slower a query.
-    const client = (db as unknown as { $client: PgliteQuery }).$client
-    const names = columnKeysOf(table).map((key) => [key, (table[key] as AnyPgColumn).name] as const)
-    const toRow = (values: Readonly<Record<string, unknown>>): TokenRow => {
-      const row = {} as Record<ColumnKey | OptionalColumnKey, unknown>
-      for (const [key, name] of names) row[key] = values[name]
-      return row
-    }
-    run = (key) => {
-      const text = statements[key].toSQL().sql
-      return (value) => client.query(text, [value]).then((result) => result.rows.map(toRow))
-    }
-  } else {
-    // node-postgres prepares by name on each connection; the name must differ per statement text. An empty name
-    // is no name: the driver sends the text unnamed (other drivers ignore the name). Either way drizzle builds the
-    // text once, here.
-    const { schema, name: tableName } = getTableConfig(table)
-    const name = `jetstream_tokens_${schema ?? ''}_${tableName}`.replace(/\W/g, '_')
-    run = (key) => {
-      const prepared = statements[key].prepare(prepare ? `${name}_${key}` : '') as unknown as Prepared
-      return (value) => prepared.execute({ value })
-    }
+  // node-postgres prepares by name on each connection; the name must differ per statement text. An empty name is
+  // no name: the driver sends the text unnamed (other drivers ignore the name). Either way drizzle builds the text
+  // once, here.
+  const { schema, name: tableName } = getTableConfig(table)
+  const name = `jetstream_tokens_${schema ?? ''}_${tableName}`.replace(/\W/g, '_')
+  const run = (key: keyof typeof statements) => {
+    const prepared = statements[key].prepare(prepare ? `${name}_${key}` : '') as unknown as Prepared
+    return (value: unknown) => prepared.execute({ value })
   }
   const byId = run('byId')
   const byHash = run('byHash')
@@ -235,10 +205,6 @@ export function tokenQueries(db: AnyPgDatabase, table: TokenTable, prepare = tru
           and state = 'active' and query in (${sql.join(texts, sql`, `)})
           and query_start < clock_timestamp() - make_interval(secs => ${olderThan / 1000})`),
   }
-}
-
-interface PgliteQuery {
-  query(text: string, params: unknown[]): Promise<{ rows: Record<string, unknown>[] }>
 }
 
 // The ids as one PostgreSQL array literal, sent as text: the server reads it as the type `= any($1)` asks for (the
