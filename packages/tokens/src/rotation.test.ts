@@ -80,7 +80,9 @@ describe('rotate', () => {
     expect(await tokens.authenticate(old.plainTextToken)).toBeNull()
     const refused = await tokens.rotate('42', old.token.id).catch((error) => error)
     expect(refused).toBeInstanceOf(InvalidInputError)
-    expect(refused.errors.token).toEqual(['The token has expired: create a new one instead.'])
+    expect(refused.errors.token).toEqual([
+      'The token has not been used within its idle timeout: create a new one instead.',
+    ])
     await tokens.close()
   })
 

@@ -106,7 +106,21 @@ export function tokenAbilities(
 
 // The first instant a four-digit year cannot write: PostgreSQL's timestamps, Laravel's and most stores stop here,
 // so every store gets the same 422 instead of some a database error.
-export const YEAR_10000: number = Date.UTC(10_000, 0, 1)
+const YEAR_10000 = Date.UTC(10_000, 0, 1)
+
+/**
+ * Whether `minutes` after `start` (milliseconds since the epoch) is still before the year 10000: a date every store
+ * can keep.
+ *
+ * @example
+ * ```ts
+ * endsBeforeYear10000(Date.now(), 60)   // true
+ * endsBeforeYear10000(Date.now(), 1e12) // false
+ * ```
+ */
+export function endsBeforeYear10000(start: number, minutes = 0): boolean {
+  return start + minutes * 60_000 < YEAR_10000
+}
 
 /**
  * An expiry date for a new token: a valid date after `now` and before the year 10000, or null.
@@ -123,7 +137,7 @@ export function tokenExpiry(input: unknown, now: Date): Date | null {
     throw invalid('expiresAt', 'The expires at field must be a valid date.')
   if (input.getTime() <= now.getTime())
     throw invalid('expiresAt', 'The expires at field must be a date after now.')
-  if (input.getTime() >= YEAR_10000)
+  if (!endsBeforeYear10000(input.getTime()))
     throw invalid('expiresAt', 'The expires at field must be a date before the year 10000.')
   return new Date(input)
 }
@@ -142,7 +156,7 @@ export function tokenGrace(input: unknown, now: Date): number {
   if (typeof input !== 'number' || !(Number.isFinite(input) && input >= 0)) {
     throw invalid('grace', 'The grace field must be a number of minutes, 0 or more.')
   }
-  if (now.getTime() + input * 60_000 >= YEAR_10000) {
+  if (!endsBeforeYear10000(now.getTime(), input)) {
     throw invalid('grace', 'The grace field must end before the year 10000.')
   }
   return input

@@ -27,13 +27,13 @@ import {
 import { type RateLimitOptions, type RateLimitPolicy, RateLimits } from './rate-limits.js'
 import { type HashKeyOptions, SecretHasher } from './secret-hasher.js'
 import {
+  endsBeforeYear10000,
   tokenAbilities,
   tokenExpiry,
   tokenGrace,
   tokenMetadata,
   tokenName,
   tokenOwner,
-  YEAR_10000,
 } from './token-input.js'
 import type { OwnerInput } from './token-owner.js'
 import type { TokenMetadata, TokenRecord, TokenStore } from './token-store.js'
@@ -410,10 +410,7 @@ export class TokenService<P extends string = string> {
       throw new MisconfigurationError('`expiration` is a number of minutes greater than 0, or null for none.')
     }
     // A token's end is written as a date (a child's, a rotated one's): it must be one every store can keep.
-    if (
-      expiration !== null &&
-      (options.now?.() ?? new Date()).getTime() + expiration * 60_000 >= YEAR_10000
-    ) {
+    if (expiration !== null && !endsBeforeYear10000((options.now?.() ?? new Date()).getTime(), expiration)) {
       throw new MisconfigurationError('`expiration` must end before the year 10000.')
     }
     const lastUsed = options.lastUsed ?? {}
@@ -953,15 +950,20 @@ export class TokenService<P extends string = string> {
     options: RotateTokenOptions,
   ): Promise<NewAccessToken<P> | null> {
     const who = tokenOwner(owner, this.#ownerType)
-    const grace = tokenGrace(options.grace ?? 0, this.#now())
+    const now = this.#now()
+    const grace = tokenGrace(options.grace ?? 0, now)
     if (!isTokenId(id)) return null
     const old = await this.#call('find', async () => this.#store.findById(id))
     if (!old || old.owner.type !== who.type || old.owner.id !== who.id) return null
-    const now = this.#now()
     const end = this.#endOf(old)
-    // An idle token has ended as surely as an expired one: its successor would start a fresh idle clock.
-    if (end <= now.getTime() || this.#isIdle(old, now.getTime())) {
+    if (end <= now.getTime()) {
       throw new InvalidInputError({ token: ['The token has expired: create a new one instead.'] })
+    }
+    // An idle token has ended as surely as an expired one: its successor would start a fresh idle clock.
+    if (this.#isIdle(old, now.getTime())) {
+      throw new InvalidInputError({
+        token: ['The token has not been used within its idle timeout: create a new one instead.'],
+      })
     }
     const maker = options.grantedBy
     if (maker) {
