@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { ApiTokenRoutes, type ApiTokenRoutesOptions, type ApiTokenView } from './api-token-routes.js'
+import { MemoryAuditLog } from './audit-log.js'
 import { type Auth, createAuth } from './auth.js'
 import { MisconfigurationError } from './errors.js'
 import { MemoryTokenStore } from './memory-token-store.js'
@@ -758,6 +759,27 @@ describe('ApiTokenRoutes: first-party by default', () => {
     expect(refused.headers['www-authenticate']).toBe(
       'Bearer realm="api", error="insufficient_scope", scope="create"',
     )
+  })
+
+  it('records where a request came from: the guard’s reading first, else the adapter’s address and user agent', async () => {
+    const audit = new MemoryAuditLog()
+    const audited = createTokens({ store, permissions, lastUsed: false, now: clock.now, audit })
+    const routes = new ApiTokenRoutes<User, Permission>(audited)
+    const sent = (auth: RequestAuth<User, Permission>) => ({
+      ...request('POST', '', auth, '{"name":"x"}'),
+      address: '203.0.113.9',
+      header: (name: string) => ({ 'content-type': 'application/json', 'user-agent': 'adapter-agent' })[name],
+    })
+    // An auth no guard built (actingAs in an app's tests): the adapter's reading.
+    expect((await routes.handle(sent(session(ada)))).status).toBe(201)
+    // The guard's reading (its clientAddress) wins over the adapter's.
+    const client = { ip: '198.51.100.4', userAgent: 'guard-agent' }
+    const guarded = createAuth<User | null, Permission>(ada, new TransientToken(), { client })
+    expect((await routes.handle(sent(guarded))).status).toBe(201)
+    expect(audit.all().map((event) => [event.ip, event.userAgent])).toEqual([
+      ['203.0.113.9', 'adapter-agent'],
+      ['198.51.100.4', 'guard-agent'],
+    ])
   })
 
   it('answers in the realm of the request’s guard', async () => {
