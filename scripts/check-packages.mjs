@@ -1,7 +1,8 @@
 // Packs every published package as npm would receive it and checks what a consumer gets: only the files on the
 // allow-list below (no tests, no test support), the files every package needs, the metadata a registry page
 // shows, internal ranges that accept the releases made with them, and types that resolve (are-the-types-wrong,
-// ESM-only profile: the packages ship ES modules only; `require()` of them works on Node >= 20.19).
+// ESM-only profile: the packages ship ES modules only; `require()` of them works on Node >= 20.19). Then the
+// pending release plan: no 0.x package is taken to 1.0.0 unless a changeset says `major`.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -62,6 +63,25 @@ try {
       say(`are-the-types-wrong:\n${error.stdout}`)
     }
     console.log(`${manifest.name}@${packed.version}: ${files.length} files`)
+  }
+  // Changesets 2 bumps every peer dependent of a package released `minor` to a new major: at 0.x, the adapters would
+  // go 0.1.0 -> 1.0.0 beside a 0.2.0 core. patches/ gives it changesets 3's rule (a 0.x dependent is bumped by its
+  // own changesets); this keeps that patch from being lost.
+  const plan = join(out, 'release-plan.json')
+  execFileSync('npx', ['--no-install', 'changeset', 'status', `--output=${plan}`], {
+    cwd: root,
+    stdio: 'pipe',
+  })
+  const { changesets, releases } = JSON.parse(readFileSync(plan, 'utf8'))
+  const askedMajor = new Set(
+    changesets.flatMap((changeset) =>
+      changeset.releases.filter((release) => release.type === 'major').map((release) => release.name),
+    ),
+  )
+  for (const release of releases) {
+    if (release.oldVersion.startsWith('0.') && release.type === 'major' && !askedMajor.has(release.name)) {
+      problems.push(`${release.name}: the release plan takes ${release.oldVersion} to ${release.newVersion}`)
+    }
   }
 } finally {
   rmSync(out, { recursive: true, force: true })
