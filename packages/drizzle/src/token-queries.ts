@@ -53,7 +53,7 @@ export function selectionOf(table: TokenTable): Record<string, AnyPgColumn | SQL
     const withoutTimeZone = column.columnType.startsWith('PgTimestamp') && !hasTimeZone(column)
     let value: SQL | null = key === 'expiresAt' ? sql`nullif(${column}, 'infinity')` : null
     if (withoutTimeZone) value = sql`(${value ?? column} at time zone 'UTC')`
-    // Named as the column, so every row carries the table's column names, whatever the expression.
+    // Named as the column, so the statement (in a log, in pg_stat_activity) reads as a select of the table's columns.
     selection[key] = value === null ? column : value.as(column.name)
   }
   return selection

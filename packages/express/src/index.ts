@@ -16,6 +16,7 @@ import {
   nodeHeader,
   type RequestBody,
   RequestGuard,
+  requireAuth,
   signedInAuth,
 } from '@jetstream/tokens/adapter'
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express'
@@ -220,11 +221,7 @@ function rawPath(url: string): string {
 }
 
 function currentAuth(req: Request): Auth<unknown, string> {
-  if (!req.auth)
-    throw new Error(
-      'No auth on this request: use auth(tokens, options) before abilities, ability and apiTokenRoutes.',
-    )
-  return req.auth as Auth<unknown, string>
+  return requireAuth(req.auth as Auth<unknown, string> | undefined)
 }
 
 // Written with Node's own calls: Express's `res.json`/`res.send` would add a charset and an ETag of their own.

@@ -17,6 +17,7 @@ import {
   nodeHeader,
   type RequestBody,
   RequestGuard,
+  requireAuth,
 } from '@jetstream/tokens/adapter'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -270,12 +271,7 @@ function below(c: Context): string {
 const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i
 
 function currentAuth(c: Context): Auth<unknown, string> {
-  const found = (c as Context<AuthEnv<unknown, string>>).get('auth')
-  if (!found)
-    throw new Error(
-      'No auth on this request: use auth(tokens, options) before abilities, ability and apiTokenRoutes.',
-    )
-  return found
+  return requireAuth((c as Context<AuthEnv<unknown, string>>).get('auth'))
 }
 
 function send(c: Context, answer: HttpAnswer): Response {

@@ -18,6 +18,7 @@ import {
   nodeHeader,
   type RequestBody,
   RequestGuard,
+  requireAuth,
 } from '@jetstream/tokens/adapter'
 import type { Context, Middleware, Next, ParameterizedContext } from 'koa'
 
@@ -219,12 +220,7 @@ function refuse(ctx: Context, error: unknown): void {
 }
 
 function currentAuth(ctx: ParameterizedContext): Auth<unknown, string> {
-  const found = (ctx.state as Partial<AuthState<unknown, string>>).auth
-  if (!found)
-    throw new Error(
-      'No auth on this request: use auth(tokens, options) before abilities, ability and apiTokenRoutes.',
-    )
-  return found
+  return requireAuth((ctx.state as Partial<AuthState<unknown, string>>).auth)
 }
 
 function send(ctx: Context, answer: HttpAnswer): void {

@@ -728,6 +728,16 @@ describe('ApiTokenRoutes: first-party by default', () => {
     await expect(routes.handle(request('GET', '', undefined))).rejects.toBeInstanceOf(MisconfigurationError)
   })
 
+  it('takes a session user whose id is an object that writes itself as text (an ObjectId) as its owner', async () => {
+    const routes = new ApiTokenRoutes<{ id: object }, Permission>(tokens)
+    const objectId = { toString: () => '65a1f0c2e4b0a1b2c3d4e5f6' }
+    await tokens.create('65a1f0c2e4b0a1b2c3d4e5f6', 'mongo', ['read'])
+    const auth = createAuth<{ id: object } | null, Permission>({ id: objectId }, new TransientToken())
+    const answer = await read(routes.handle({ ...request('GET', '', undefined), auth }))
+    expect(answer.status).toBe(200)
+    expect(answer.body.tokens.map((token: ApiTokenView) => token.name)).toEqual(['mongo'])
+  })
+
   it('refuses every action to a bearer token, whatever it holds, with 403 session_required, touching nothing', async () => {
     const routes = new ApiTokenRoutes<User, Permission>(tokens)
     const auth = await viaToken(ada, ['create', 'read', 'update', 'delete'])

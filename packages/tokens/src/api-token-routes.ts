@@ -1,5 +1,5 @@
 import type { AuditContext, AuditEvent } from './audit-log.js'
-import { type AccessToken, type Auth, clientOf, isSignedIn, realmOf } from './auth.js'
+import { type AccessToken, type Auth, clientOf, isSignedIn, realmOf, requireAuth, userIdOf } from './auth.js'
 import {
   InvalidInputError,
   MethodNotAllowedError,
@@ -280,12 +280,8 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
   }
 
   // Managing tokens is the user's own session's business; a bearer token only where the app opted in.
-  #firstParty(auth: Auth<U | null, P> | undefined): { readonly user: U; readonly token: AccessToken<P> } {
-    if (auth === undefined) {
-      throw new MisconfigurationError(
-        'No auth on this request: use auth(tokens, options) before apiTokenRoutes(tokens), on the same paths.',
-      )
-    }
+  #firstParty(given: Auth<U | null, P> | undefined): { readonly user: U; readonly token: AccessToken<P> } {
+    const auth = requireAuth(given)
     if (!isSignedIn(auth)) {
       const realm = realmOf(auth)
       throw new UnauthenticatedError({
@@ -319,8 +315,8 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
 }
 
 function defaultOwner(user: unknown): OwnerInput {
-  const id = (user as { id?: unknown } | null)?.id
-  if (typeof id !== 'string' && typeof id !== 'number' && typeof id !== 'bigint') {
+  const id = userIdOf(user)
+  if (id === null) {
     throw new MisconfigurationError(
       'The signed-in user has no `id`: pass `owner: (user) => …` to apiTokenRoutes.',
     )

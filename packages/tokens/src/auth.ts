@@ -1,5 +1,5 @@
 import type { AuditContext } from './audit-log.js'
-import { ForbiddenError, type TokenError, UnauthenticatedError } from './errors.js'
+import { ForbiddenError, MisconfigurationError, type TokenError, UnauthenticatedError } from './errors.js'
 import type { MaybePromise } from './maybe-promise.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
 import type { Policy } from './policies.js'
@@ -203,4 +203,47 @@ export function signedInAuth<U, P extends string>(auth: Auth<U | null, P>): Auth
   if (isSignedIn(auth)) return auth as unknown as Auth<U, P>
   const realm = realmOf(auth)
   throw new UnauthenticatedError({ tokenRejected: auth.tokenRejected, ...(realm !== undefined && { realm }) })
+}
+
+/**
+ * The auth that the adapter's `auth(...)` middleware set on this request; a {@link MisconfigurationError} (500,
+ * reported) when it did not run first, which is a wiring mistake, the same in every adapter.
+ *
+ * @example
+ * ```ts
+ * const auth = requireAuth(c.get('auth')) // Hono; `ctx.state.auth` in Koa, `req.auth` in Express
+ * ```
+ */
+export function requireAuth<A>(auth: A | undefined): A {
+  if (auth === undefined || auth === null) {
+    throw new MisconfigurationError(
+      'No auth on this request: use auth(tokens, options) before abilities, ability and apiTokenRoutes, on the same paths.',
+    )
+  }
+  return auth
+}
+
+/**
+ * A signed-in user's `id`, as the token routes (their default owner) and the session rate limit read it: a string,
+ * a number, a bigint, or an object that writes itself as text (a MongoDB `ObjectId`); null for a user without one.
+ *
+ * @example
+ * ```ts
+ * userIdOf({ id: 42 })          // 42
+ * userIdOf({ id: new ObjectId('65a1…') }) // '65a1…'
+ * userIdOf({ name: 'Ada' })     // null
+ * ```
+ */
+export function userIdOf(user: unknown): string | number | bigint | null {
+  const id = (user as { id?: unknown } | null)?.id
+  if (typeof id === 'string' || typeof id === 'number' || typeof id === 'bigint') return id
+  if (typeof id !== 'object' || id === null) return null
+  let text: string
+  try {
+    text = String(id)
+  } catch {
+    // No prototype, or a `toString` that throws: no id, rather than the request failing.
+    return null
+  }
+  return text === '[object Object]' ? null : text
 }

@@ -365,7 +365,9 @@ function printed(value: unknown): string {
 }
 
 /**
- * The library was set up wrongly. Thrown when a registry, service or middleware is built, never per request.
+ * The library was set up wrongly. Thrown when a registry, service or middleware is built, or, for what shows only
+ * once a request runs (no `auth` before the routes, a session user without an `id`), then: answered as a bare 500
+ * and reported, never as the client's fault.
  *
  * @example
  * ```ts

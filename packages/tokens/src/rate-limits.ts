@@ -346,17 +346,20 @@ type Refusal = TooManyRequestsError | StorageUnavailableError | null
 const DEFAULT_FAILURES = Object.freeze({ limit: 20, window: 60 })
 // The longest delay a JavaScript timer keeps (2^31 - 1 ms), and in whole seconds.
 const MAX_TIMER = 2_147_483_647
-const MAX_MEMORY_WINDOW = 2_147_483
-const OPTION_NAMES: ReadonlySet<string> = new Set([
-  'limit',
-  'window',
-  'failures',
-  'abilities',
-  'backend',
-  'whenUnavailable',
-  'timeout',
-  'name',
-])
+const MAX_MEMORY_WINDOW = Math.floor(MAX_TIMER / 1000)
+// Every option, kept complete by the compiler: one added to `RateLimitOptions` and not here fails to build.
+const OPTION_NAMES: ReadonlySet<string> = new Set(
+  Object.keys({
+    limit: true,
+    window: true,
+    failures: true,
+    abilities: true,
+    backend: true,
+    whenUnavailable: true,
+    timeout: true,
+    name: true,
+  } satisfies Record<keyof RateLimitOptions, true>),
+)
 const LIMITS_NAME = /^[A-Za-z0-9_-]{1,64}$/
 
 // A limiter's answer that the limit is spent, told apart from its backend failing (an Error, or any other value a
@@ -371,7 +374,7 @@ function limiterFrom(factory: LimiterFactory, options: Parameters<LimiterFactory
   const limiter = factory(options) as Partial<Limiter> | null | undefined
   if (typeof limiter?.consume !== 'function' || typeof limiter.get !== 'function') {
     throw new MisconfigurationError(
-      '`rateLimit.backend` returns a limiter with `consume` and `get` (rate-limiter-flexible’s), not a promise of one.',
+      '`rateLimit.backend` must return a limiter (rate-limiter-flexible’s, with `consume` and `get`), not a promise of one or nothing.',
     )
   }
   return limiter as Limiter

@@ -1,5 +1,5 @@
 import type { AuditContext } from './audit-log.js'
-import { type Auth, type AuthContext, createAuth } from './auth.js'
+import { type Auth, type AuthContext, createAuth, userIdOf } from './auth.js'
 import { ForbiddenError, MisconfigurationError, UnauthenticatedError } from './errors.js'
 import { errorAnswer, HttpAnswer, isRefusal } from './http-answer.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
@@ -172,7 +172,7 @@ export class RequestGuard<U, P extends string, R> {
     const limit = options.rateLimit
     if (limit && limit.backend !== undefined && limit.name === undefined) {
       throw new MisconfigurationError(
-        "A route group's own `rateLimit` on a shared `backend` needs a `name`: limits on a shared backend count on the same keys (the service's, another group's) unless their names differ.",
+        "`auth(tokens, { rateLimit })` with a shared `backend` needs a `name` in that `rateLimit`: limits on one backend count on the same keys (the service's, another route group's) unless their names differ.",
       )
     }
     this.#limits =
@@ -410,18 +410,8 @@ function settled<T, R>(value: MaybePromise<T>, next: (value: T) => MaybePromise<
   return isPromiseLike(value) ? Promise.resolve(value).then(next) : (next(value) as R | Promise<R>)
 }
 
-// A session user is limited by their `id`, as the token routes know them: a string, a number, or an object that
-// writes itself as text (a MongoDB ObjectId); a user without one is not limited.
+// A session user is limited by their `id`, as the token routes know them; a user without one is not limited.
 function userKey(user: unknown): string | null {
-  const id = (user as { id?: unknown } | null)?.id
-  if (typeof id === 'string' || typeof id === 'number' || typeof id === 'bigint') return String(id)
-  if (typeof id !== 'object' || id === null) return null
-  let text: string
-  try {
-    text = String(id)
-  } catch {
-    // No prototype, or a `toString` that throws: not limited, rather than the request failing.
-    return null
-  }
-  return text === '[object Object]' ? null : text
+  const id = userIdOf(user)
+  return id === null ? null : String(id)
 }
