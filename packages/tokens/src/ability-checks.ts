@@ -1,5 +1,5 @@
-import { type Auth, abilitySpenderOf, isSignedIn, realmOf } from './auth.js'
-import { MisconfigurationError, MissingAbilitiesError, UnauthenticatedError } from './errors.js'
+import { type Auth, abilitySpenderOf, guestRefusal, isSignedIn, realmOf } from './auth.js'
+import { MisconfigurationError, MissingAbilitiesError } from './errors.js'
 import { errorAnswer, type HttpAnswer } from './http-answer.js'
 import { isPromiseLike } from './maybe-promise.js'
 import { isTransientToken } from './transient-token.js'
@@ -40,15 +40,7 @@ export function abilityCheck<P extends string>(
   }
   const listed = Object.freeze([...abilities])
   return (auth) => {
-    if (!isSignedIn(auth)) {
-      const realm = realmOf(auth)
-      return errorAnswer(
-        new UnauthenticatedError({
-          tokenRejected: auth.tokenRejected,
-          ...(realm !== undefined && { realm }),
-        }),
-      )
-    }
+    if (!isSignedIn(auth)) return errorAnswer(guestRefusal(auth))
     const missing =
       mode === 'all'
         ? listed.filter((ability) => auth.tokenCant(ability))

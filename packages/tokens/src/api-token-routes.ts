@@ -1,5 +1,14 @@
 import type { AuditContext, AuditEvent } from './audit-log.js'
-import { type AccessToken, type Auth, clientOf, isSignedIn, realmOf, requireAuth, userIdOf } from './auth.js'
+import {
+  type AccessToken,
+  type Auth,
+  clientOf,
+  guestRefusal,
+  isSignedIn,
+  realmOf,
+  requireAuth,
+  userIdOf,
+} from './auth.js'
 import {
   InvalidInputError,
   MethodNotAllowedError,
@@ -7,7 +16,6 @@ import {
   MissingAbilitiesError,
   NotFoundError,
   SessionRequiredError,
-  UnauthenticatedError,
 } from './errors.js'
 import { errorAnswer, HttpAnswer, isRefusal, jsonAnswer, noContent } from './http-answer.js'
 import type { Grant } from './permission-registry.js'
@@ -282,13 +290,7 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
   // Managing tokens is the user's own session's business; a bearer token only where the app opted in.
   #firstParty(given: Auth<U | null, P> | undefined): { readonly user: U; readonly token: AccessToken<P> } {
     const auth = requireAuth(given)
-    if (!isSignedIn(auth)) {
-      const realm = realmOf(auth)
-      throw new UnauthenticatedError({
-        tokenRejected: auth.tokenRejected,
-        ...(realm !== undefined && { realm }),
-      })
-    }
+    if (!isSignedIn(auth)) throw guestRefusal(auth)
     if (isTransientToken(auth.token)) return auth
     const ability = this.#bearerAbility
     if (ability === undefined) throw new SessionRequiredError()

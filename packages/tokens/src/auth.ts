@@ -114,7 +114,7 @@ export function createAuth<U, P extends string = RegisteredPermission>(
     tokenCant: (ability: P) => token === null || token.cant(ability),
     authorize: async <R>(policy: Policy<NonNullable<U>, P, R>, resource: R): Promise<void> => {
       if (!isSignedIn(auth as Auth<U | null, P>)) {
-        return refuse(new UnauthenticatedError({ tokenRejected, ...(realm !== undefined && { realm }) }))
+        return refuse(guestRefusal(auth))
       }
       if ((await policy(auth as unknown as Auth<NonNullable<U>, P>, resource)) !== true) {
         return refuse(new ForbiddenError())
@@ -201,8 +201,25 @@ export function clientOf(auth: object): AuditContext | undefined {
  */
 export function signedInAuth<U, P extends string>(auth: Auth<U | null, P>): Auth<U, P> {
   if (isSignedIn(auth)) return auth as unknown as Auth<U, P>
+  throw guestRefusal(auth)
+}
+
+/**
+ * The 401 that refuses a guest: a challenge in the realm the request's guard was given, saying whether a token was
+ * presented and refused. Every refusal of a guest is this one, so the ability checks, `authorize`, the token
+ * routes and `authOf` answer alike.
+ *
+ * @example
+ * ```ts
+ * if (!isSignedIn(auth)) throw guestRefusal(auth)
+ * ```
+ */
+export function guestRefusal(auth: { readonly tokenRejected: boolean }): UnauthenticatedError {
   const realm = realmOf(auth)
-  throw new UnauthenticatedError({ tokenRejected: auth.tokenRejected, ...(realm !== undefined && { realm }) })
+  return new UnauthenticatedError({
+    tokenRejected: auth.tokenRejected,
+    ...(realm !== undefined && { realm }),
+  })
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { AuditContext } from './audit-log.js'
-import { type Auth, type AuthContext, createAuth, userIdOf } from './auth.js'
-import { ForbiddenError, MisconfigurationError, UnauthenticatedError } from './errors.js'
+import { type Auth, type AuthContext, createAuth, guestRefusal, userIdOf } from './auth.js'
+import { ForbiddenError, MisconfigurationError } from './errors.js'
 import { errorAnswer, HttpAnswer, isRefusal } from './http-answer.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
@@ -341,10 +341,8 @@ export class RequestGuard<U, P extends string, R> {
   }
 
   #anonymous(required: boolean, tokenRejected: boolean): Auth<U | null, P> | HttpAnswer {
-    const realm = this.#context.realm
-    return required
-      ? errorAnswer(new UnauthenticatedError({ tokenRejected, ...(realm !== undefined && { realm }) }))
-      : Object.freeze(createAuth<U | null, P>(null, null, { ...this.#context, tokenRejected }))
+    const guest = Object.freeze(createAuth<U | null, P>(null, null, { ...this.#context, tokenRejected }))
+    return required ? errorAnswer(guestRefusal(guest)) : guest
   }
 
   // A store that cannot answer is a 503 (StorageUnavailableError); anything else a driver throws is a bug to surface.
