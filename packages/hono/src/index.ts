@@ -255,10 +255,9 @@ async function body(c: Context): Promise<RequestBody> {
 // (wherever the app mounted the routes). `c.req.routePath` rather than `hono/route`'s helper, which hono 4.6, the
 // lowest version the peer range admits, does not have.
 function below(c: Context): string {
-  // On Node, a path with `.` or `..` segments is read as the client sent it, as Express and Koa read every path:
-  // the Fetch URL has them resolved already, so `/user/api-tokens/x/../7` would reach token 7 here alone.
-  const raw = nodeRequest(c)?.url
-  const url = raw !== undefined && DOT_SEGMENT.test(raw.split('?')[0] ?? '') ? raw : c.req.url
+  // On Node, the path as the client sent it, as Express and Koa read it: the Fetch URL has `.` and `..` segments
+  // resolved already, so `/user/api-tokens/x/../7` would reach token 7 here alone. Other runtimes give only that URL.
+  const url = nodeRequest(c)?.url ?? c.req.url
   const start = url.startsWith('/') ? 0 : url.indexOf('/', url.indexOf('//') + 2)
   const end = url.indexOf('?', start)
   const path = url.slice(start, end === -1 ? undefined : end)
@@ -266,9 +265,6 @@ function below(c: Context): string {
   const segments = route.split('/').length
   return path.split('/').length > segments ? `/${path.split('/').slice(segments).join('/')}` : ''
 }
-
-// A `.` or `..` segment, as the URL parser reads one: `%2e` is a dot there too.
-const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i
 
 function currentAuth(c: Context): Auth<unknown, string> {
   return requireAuth((c as Context<AuthEnv<unknown, string>>).get('auth'))
