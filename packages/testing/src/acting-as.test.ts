@@ -65,7 +65,16 @@ describe('actingAs', () => {
     const permissions = new PermissionRegistry({ permissions: ['posts:read', 'posts:update'], scopes: true })
     expect(() => actingAs({ id: 1 }, ['posts:raed'], { permissions })).toThrow(MisconfigurationError)
     expect(actingAs({ id: 1 }, ['posts:*'], { permissions }).tokenCan('posts:read')).toBe(true)
-    expect(actingAs({ id: 1 }, ['*'], { permissions }).tokenCan('posts:update')).toBe(true)
+  })
+
+  it('refuses `*` with a registry unless allowed, as the service does', () => {
+    const permissions = new PermissionRegistry({ permissions: ['posts:read', 'posts:update'] })
+    expect(() => actingAs({ id: 1 }, ['*'], { permissions })).toThrow(/allowWildcard/)
+    expect(actingAs({ id: 1 }, ['*'], { permissions, allowWildcard: true }).tokenCan('posts:update')).toBe(
+      true,
+    )
+    expect(() => actingAs({ id: 1 }, ['*'], { allowWildcard: false })).toThrow(MisconfigurationError)
+    expect(actingAs({ id: 1 }, ['*']).tokenCan('anything' as never)).toBe(true)
   })
 
   it('copies metadata through JSON as a real token’s is, leaving the caller’s object as it was', () => {

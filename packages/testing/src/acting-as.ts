@@ -22,10 +22,15 @@ export interface ActingAsOptions {
   /** The token's owner; default `{ type: 'user', id: String(user.id) }`. */
   readonly owner?: { readonly type: string; readonly id: string }
   /**
-   * The app's registry: each ability must be one of its permissions (or a scope it grants, or `'*'`), as the
-   * service would require of a real token, and scopes are read as it reads them. Default: none, any name.
+   * The app's registry: each ability must be one of its permissions or a scope it grants, as the service would
+   * require of a real token, and scopes are read as it reads them. Default: none, any name.
    */
   readonly permissions?: PermissionRegistry<string>
+  /**
+   * Whether `'*'` may be held: as the service's option of the same name, true without a registry, false with one,
+   * so a test cannot act with a token the app could never issue.
+   */
+  readonly allowWildcard?: boolean
   /** Read `posts:*` as a scope, as a registry with `scopes: true` does. Default: the registry's, else false. */
   readonly scopes?: boolean
   /** The token's metadata, copied through JSON as a real token's is (a `Date` becomes its text). Default none. */
@@ -56,6 +61,12 @@ export function actingAs<U, P extends string = RegisteredPermission>(
   if (user === null || user === undefined) return createAuth<U, P>(user, null)
   if (abilities === 'session') return createAuth<U, P>(user, new TransientToken())
   const registry = options.permissions
+  const allowWildcard = options.allowWildcard ?? registry === undefined
+  if (!allowWildcard && abilities.includes('*')) {
+    throw new MisconfigurationError(
+      'actingAs: "*" is refused with a registry, as the service refuses it: pass `allowWildcard: true` where the app does.',
+    )
+  }
   const undefinedAbility =
     registry && abilities.find((ability) => ability !== '*' && !registry.grants(ability))
   if (undefinedAbility !== undefined) {
