@@ -79,8 +79,8 @@ export interface AuditEvent {
 
 /**
  * Where audit events go: `createTokens({ audit })`. `record` is called on the request's path and must not block
- * it (queue the write); a throw or a rejected promise is reported to `on.error` and ignored. `recent` serves the token page's activity
- * list; a sink that cannot read may leave it out.
+ * it (queue the write); a throw or a rejected promise is reported to `on.error` and ignored. `recent` serves the
+ * token page's activity list; a sink that cannot read may leave it out.
  *
  * @example
  * ```ts
@@ -92,7 +92,7 @@ export interface AuditSink {
    * Keeps one event. An `async` one may return its promise (the service does not wait for it): a rejection is
    * reported to `on.error`.
    */
-  record(event: AuditEvent): void
+  record(event: AuditEvent): void | PromiseLike<void>
   /** The owner's token's latest events, newest first, at most `limit`. */
   recent?(owner: TokenOwner, tokenId: string, limit: number): Promise<AuditEvent[]>
 }

@@ -863,8 +863,7 @@ export class TokenService<P extends string = string> {
     const audit = this.#audit
     if (audit === null) return
     try {
-      // Typed to return nothing, yet an `async` sink returns a promise.
-      const recorded: unknown = audit.record({
+      const recorded = audit.record({
         action,
         at: this.#now(),
         actor: fields.actor !== undefined ? fields.actor : (context?.actor ?? null),
