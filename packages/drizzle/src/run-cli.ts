@@ -661,15 +661,13 @@ async function opened(
   probe: () => PromiseLike<unknown>,
   close: () => Promise<void>,
 ): Promise<Connection> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no answer within ${CONNECT_TIMEOUT} s`)),
-      CONNECT_TIMEOUT * 1000,
-    )
-  })
   try {
-    await Promise.race([probe(), deadline])
+    const answered = await orAfter(
+      Promise.resolve(probe()).then(() => true),
+      CONNECT_TIMEOUT * 1000,
+      false,
+    )
+    if (!answered) throw new Error(`no answer within ${CONNECT_TIMEOUT} s`)
     return { db, close }
   } catch (error) {
     await closeWithin(close)
@@ -680,8 +678,6 @@ async function opened(
       ? ": a pooler refused the statement_timeout the command line sets; give DATABASE_URL a direct connection to PostgreSQL, or add statement_timeout to PgBouncer's ignore_startup_parameters"
       : ''
     throw new CliError(`cannot reach the database: ${reason}${pooler}`, FAILED)
-  } finally {
-    clearTimeout(timer)
   }
 }
 
