@@ -385,6 +385,21 @@ export function tokenServiceSuite(cache: boolean): void {
       expect(failures).toEqual(['expired'])
     })
 
+    it('judges expiry when the store answers, not when it was asked', async () => {
+      const tokens = service()
+      const { plainTextToken } = await tokens.create('42', 'x', undefined, {
+        expiresAt: new Date(clock.at + 500),
+      })
+      const find = store.findById.bind(store)
+      // A lookup that takes a second, during which the token expires.
+      store.findById = async (id) => {
+        clock.advance(1_000)
+        return find(id)
+      }
+      expect(await tokens.authenticate(plainTextToken)).toBeNull()
+      expect(failures).toEqual(['expired'])
+    })
+
     it('refuses a token older than the global expiration', async () => {
       const tokens = service({ expiration: 60 })
       const { plainTextToken } = await tokens.create('42', 'x')

@@ -674,10 +674,12 @@ export class TokenService<P extends string = string> {
     }
     if (!mayLookUp) return NEEDS_LOOKUP
     const generation = cache === null ? 0 : cache.generation
+    // A lookup that waited (a slow database, a batch) is judged when it answers: a token that expired meanwhile is
+    // refused, not accepted on the time of the ask.
     if (id === null && this.#hasher.hasPrevious) {
       return this.#findByHashes([hash, ...this.#hasher.previousHashes(secret)], attempt).then((record) =>
         record
-          ? this.#check(record, secret, hash, id, now, generation, attempt)
+          ? this.#check(record, secret, hash, id, this.#clock(), generation, attempt)
           : this.#fail('unknown', id, attempt),
       )
     }
@@ -699,7 +701,7 @@ export class TokenService<P extends string = string> {
       (record) => {
         attempt?.answered()
         return record
-          ? this.#check(record, secret, hash, id, now, generation, attempt)
+          ? this.#check(record, secret, hash, id, this.#clock(), generation, attempt)
           : this.#fail('unknown', id, attempt)
       },
       (error: unknown) => {
