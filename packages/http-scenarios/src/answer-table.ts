@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http'
+import { gzipSync } from 'node:zlib'
 import type { TokenStore } from '@jetstream/tokens'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createSetup, type Permission, type ScenarioSetup } from './fixture.js'
@@ -43,6 +44,8 @@ interface Kit {
 const JSON_TYPE = 'application/json'
 const tokens = '/user/api-tokens'
 const bearerTokens = '/bearer/api-tokens'
+/** The token routes behind the framework's own body parsers (express.json() and urlencoded(), @koa/bodyparser). */
+const parsedTokens = '/parsed/api-tokens'
 const all: Permission[] = ['create', 'read', 'update', 'delete']
 const invalidToken =
   'Bearer realm="api", error="invalid_token", error_description="The access token is invalid or expired."'
@@ -267,6 +270,44 @@ const rows: [string, Build, Expected][] = [
     createWith({ 'content-encoding': encoding }, json({ name: 'x' })),
     refused(415, 'unsupported_media_type'),
   ]),
+  // What the app's own body parser read is held to the same rules: a form it parsed, a body it inflated, a media
+  // type it passed over (koa-bodyparser then leaves `{}`, which would change nothing with a 200).
+  ...(
+    [
+      ['a form', 'application/x-www-form-urlencoded', 'name=x', 415],
+      ['text/plain', 'text/plain', json({ name: 'x' }), 415],
+      ['JSON', 'application/json', json({ name: 'x' }), 201],
+    ] as const
+  ).map(([what, type, body, status]): [string, Build, Expected] => [
+    `behind the app's body parser: ${what} → ${status}`,
+    async (kit) => ({
+      method: 'POST',
+      path: parsedTokens,
+      headers: session(kit, { 'content-type': type }),
+      body,
+    }),
+    status === 201 ? ok(201) : refused(415, 'unsupported_media_type'),
+  ]),
+  [
+    "behind the app's body parser: gzipped JSON → 415",
+    async (kit) => ({
+      method: 'POST',
+      path: parsedTokens,
+      headers: session(kit, { 'content-type': JSON_TYPE, 'content-encoding': 'gzip' }),
+      body: new Uint8Array(gzipSync(json({ name: 'x' }))),
+    }),
+    refused(415, 'unsupported_media_type'),
+  ],
+  [
+    "behind the app's body parser: a text/plain PUT → 415, not a 200 that changes nothing",
+    async (kit) => ({
+      method: 'PUT',
+      path: `${parsedTokens}/${await kit.target()}`,
+      headers: session(kit, { 'content-type': 'text/plain' }),
+      body: json({ permissions: [] }),
+    }),
+    refused(415, 'unsupported_media_type'),
+  ],
   [
     'an expiry in the year 10000 → 422, on every store',
     createWith({}, json({ name: 'far', expiresAt: '+010000-01-01T00:00:00.000Z' })),

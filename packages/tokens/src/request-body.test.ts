@@ -170,9 +170,41 @@ describe('readJsonObject', () => {
     expect(({} as { admin?: unknown }).admin).toBeUndefined()
   })
 
-  it('judges only the shape of a body a parser of the app’s already read', async () => {
-    expect(await read({ parsed: { name: 'CI' } }, {})).toEqual({ name: 'CI' })
+  it('judges a body a parser of the app’s already read by its headers, then its shape', async () => {
+    expect(await read({ parsed: { name: 'CI' } })).toEqual({ name: 'CI' })
     expect(await read({ parsed: undefined }, {})).toEqual({})
-    await expect(read({ parsed: 'CI' }, {})).rejects.toBeInstanceOf(BadRequestError)
+    // koa-bodyparser's `{}` for a request with no body, or a body it did not parse.
+    expect(await read({ parsed: {} }, {})).toEqual({})
+    await expect(read({ parsed: 'CI' })).rejects.toBeInstanceOf(BadRequestError)
+    await expect(read({ parsed: null }, { ...JSON_HEADERS, 'content-length': '4' })).rejects.toBeInstanceOf(
+      BadRequestError,
+    )
+  })
+
+  it.each([
+    ['a form (express.urlencoded)', { name: 'CI' }, { 'content-type': 'application/x-www-form-urlencoded' }],
+    [
+      'a body the parser passed over (koa-bodyparser)',
+      {},
+      { 'content-type': 'text/plain', 'content-length': '20' },
+    ],
+    ['an inflated body', { name: 'CI' }, { ...JSON_HEADERS, 'content-encoding': 'gzip' }],
+    ['another charset', { name: 'CI' }, { 'content-type': 'application/json; charset=latin1' }],
+  ])('refuses %s with 415, as if it were unread', async (_, parsed, headers) => {
+    await expect(read({ parsed }, headers)).rejects.toBeInstanceOf(UnsupportedMediaTypeError)
+  })
+
+  it('refuses a parsed body whose declared length is over the limit with 413', async () => {
+    await expect(
+      read({ parsed: { name: 'CI' } }, { ...JSON_HEADERS, 'content-length': '101' }),
+    ).rejects.toBeInstanceOf(PayloadTooLargeError)
+  })
+
+  it('reads bytes a parser kept as they were (express.raw) as any body', async () => {
+    expect(await read({ parsed: encoder.encode('{"name":"CI"}') })).toEqual({ name: 'CI' })
+    await expect(read({ parsed: encoder.encode('x'.repeat(101)) })).rejects.toBeInstanceOf(
+      PayloadTooLargeError,
+    )
+    await expect(read({ parsed: encoder.encode('{') })).rejects.toBeInstanceOf(BadRequestError)
   })
 })

@@ -4,8 +4,9 @@ import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from
  * A request body as an adapter has it, handed to the core unread:
  * - bytes, or a stream of them: a Fetch `ReadableStream` (Hono), a Node `IncomingMessage` (Koa, Express) or any
  *   async iterable of chunks;
- * - `{ parsed }`: the value a body parser of the app's own already read (say, a global `express.json()`); its
- *   limits and media-type rules applied then, so only the JSON's shape is judged here;
+ * - `{ parsed }`: what a body parser of the app's own already read (say, a global `express.json()`): bytes it
+ *   kept as they were (`express.raw()`) are read as any body; a value it made is judged by the headers its bytes
+ *   came with, then by its shape;
  * - null: no body.
  *
  * @example
@@ -52,19 +53,17 @@ export async function readJsonObject(
   body: RequestBody,
   options: BodyOptions,
 ): Promise<Readonly<Record<string, unknown>>> {
-  if (body !== null && typeof body === 'object' && 'parsed' in body) return jsonObject(body.parsed ?? {})
   const declared = options.header('content-length')
   if (declared !== undefined && Number(declared) > options.limit)
     throw new PayloadTooLargeError(options.limit)
-  const bytes = await readBytes(body, options.limit)
-  if (bytes.byteLength === 0) return {}
-  const encoding = options.header('content-encoding')?.trim().toLowerCase()
-  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
-    throw new UnsupportedMediaTypeError(
-      `Content-Encoding ${JSON.stringify(encoding)} is not supported: send the body uncompressed.`,
-    )
+  let unread = body
+  if (body !== null && typeof body === 'object' && 'parsed' in body) {
+    if (!(body.parsed instanceof Uint8Array)) return parsedObject(body.parsed, options)
+    unread = body.parsed
   }
-  assertJsonMediaType(options.header('content-type'))
+  const bytes = await readBytes(unread, options.limit)
+  if (bytes.byteLength === 0) return {}
+  assertSendable(options)
   let text: string
   try {
     text = utf8.decode(bytes)
@@ -81,6 +80,36 @@ export async function readJsonObject(
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+// A value a parser of the app's own made from the body: its bytes are gone, but the headers they came with are
+// judged as here, so a form (`express.urlencoded()`), an inflated body or a media type the parser passed over
+// (koa-bodyparser then leaves `{}`) gets the same 415 in every framework rather than a 201 or a silent 200.
+function parsedObject(parsed: unknown, options: BodyOptions): Readonly<Record<string, unknown>> {
+  const sent =
+    Number(options.header('content-length') ?? 0) > 0 ||
+    options.header('transfer-encoding') !== undefined ||
+    !(parsed === undefined || isEmptyObject(parsed))
+  if (!sent) return {}
+  assertSendable(options)
+  return jsonObject(parsed === undefined ? {} : parsed)
+}
+
+function isEmptyObject(value: unknown): boolean {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0
+  )
+}
+
+// An uncompressed `application/json` body in UTF-8, as the headers say.
+function assertSendable(options: BodyOptions): void {
+  const encoding = options.header('content-encoding')?.trim().toLowerCase()
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    throw new UnsupportedMediaTypeError(
+      `Content-Encoding ${JSON.stringify(encoding)} is not supported: send the body uncompressed.`,
+    )
+  }
+  assertJsonMediaType(options.header('content-type'))
+}
 
 function jsonObject(value: unknown): Readonly<Record<string, unknown>> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

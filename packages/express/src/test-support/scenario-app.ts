@@ -104,6 +104,9 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   app.use(apiTokenRoutes(setup.tokens))
   app.use('/bearer/api-tokens', signedIn)
   app.use(apiTokenRoutes(setup.tokens, { prefix: '/bearer/api-tokens', bearerAbility: 'create' }))
+  // Behind the body parsers most Express apps install globally: the rules hold for what they have read.
+  app.use('/parsed/api-tokens', express.json(), express.urlencoded({ extended: false }), signedIn)
+  app.use(apiTokenRoutes(setup.tokens, { prefix: '/parsed/api-tokens' }))
   app.use(errorHandler({ report: (error) => void setup.reported.push(error) }))
   return app
 }

@@ -86,6 +86,12 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
   api.delete('/posts/:id', ability('delete', 'update'), (c) => c.body(null, 204))
   api.route('/', apiTokenRoutes(setup.tokens))
   api.route('/', apiTokenRoutes(setup.tokens, { prefix: '/bearer/api-tokens', bearerAbility: 'create' }))
+  // Behind a middleware of the app's that read the body first (a validator, say): the rules hold for it too.
+  api.use('/parsed/api-tokens/*', async (c, next) => {
+    await c.req.arrayBuffer()
+    await next()
+  })
+  api.route('/', apiTokenRoutes(setup.tokens, { prefix: '/parsed/api-tokens' }))
   app.route('/', api)
   return app
 }

@@ -8,6 +8,7 @@ import {
   thrownError,
   type User,
 } from '@jetstream/http-scenarios'
+import { bodyParser } from '@koa/bodyparser'
 import { Router } from '@koa/router'
 import Koa, { type Context } from 'koa'
 import { type AuthState, abilities, ability, apiTokenRoutes, auth, errorHandler } from '../index.js'
@@ -119,12 +120,19 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
     prefix: '/bearer/api-tokens',
     bearerAbility: 'create',
   })
+  // Behind the body parser most Koa apps install: the rules hold for what it has read.
+  const parsing = bodyParser()
+  const parsedTokenRoutes = apiTokenRoutes(setup.tokens, { prefix: '/parsed/api-tokens' })
+  const parsed = (ctx: Context, next: () => Promise<unknown>) =>
+    ctx.path.startsWith('/parsed/') ? parsing(ctx, () => parsedTokenRoutes(ctx as never, next)) : next()
   app.use(async (ctx, next) => {
     // The open router's routes need no sign-in: it has answered them already.
     if (open.match(ctx.path, ctx.method).route) return next()
     return signedIn(ctx, () =>
       api.routes()(ctx as never, () =>
-        tokenRoutes(ctx as never, () => bearerTokenRoutes(ctx as never, next)),
+        tokenRoutes(ctx as never, () =>
+          bearerTokenRoutes(ctx as never, () => parsed(ctx as unknown as Context, next)),
+        ),
       ),
     )
   })
