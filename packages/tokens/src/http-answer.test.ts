@@ -409,6 +409,21 @@ describe('answerError: what every errorHandler answers, and reports', () => {
     }
   })
 
+  it('answers the same bare 500 when the report itself throws, and prints the failure instead', () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const bug = new Error('boom')
+      const failing = () => {
+        throw new Error('sink down')
+      }
+      expect(answerError(bug, { report: failing })).toEqual(errorAnswer(bug))
+      expect(answerError(bug, {}, failing)).toEqual(errorAnswer(bug))
+      expect(printed.mock.calls).toEqual([[bug], [bug]])
+    } finally {
+      printed.mockRestore()
+    }
+  })
+
   it('reports through the app’s own `report` when given, and keeps the realm', () => {
     const fallback: unknown[] = []
     const given: unknown[] = []

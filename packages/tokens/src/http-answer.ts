@@ -173,7 +173,7 @@ export interface ErrorHandlerOptions {
   /**
    * Told of each error answered 500 that this library did not raise: the app's own failure, which its answer (a
    * bare 500) says nothing of. Default: what the framework does with one, `console.error` in Hono and Express, the
-   * app's `error` event in Koa.
+   * app's `error` event in Koa. If it throws, the answer stays the same and the error goes to `console.error`.
    */
   readonly report?: (error: unknown) => void
 }
@@ -195,7 +195,15 @@ export function answerError(
   report: (error: unknown) => void = reportToConsole,
 ): HttpAnswer {
   const answer = errorAnswer(error, options)
-  if (answer.status === 500 && !isRefusal(error)) (options.report ?? report)(error)
+  if (answer.status === 500 && !isRefusal(error)) {
+    try {
+      ;(options.report ?? report)(error)
+    } catch {
+      // A report that fails must not change the answer (each framework would make its own 500 of the throw), nor
+      // lose the failure: it goes where the framework's own handler would print it.
+      reportToConsole(error)
+    }
+  }
   return answer
 }
 
