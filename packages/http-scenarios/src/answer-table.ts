@@ -24,6 +24,8 @@ interface Expected {
   readonly contentType?: string | null | undefined
   readonly challenge?: string | null
   readonly allow?: string | null
+  /** `Cache-Control`, compared where a row names it (the token routes' `no-store`). */
+  readonly cacheControl?: string | null
   /** `Retry-After`, `RateLimit` and `RateLimit-Policy` (a matcher where the seconds left may vary). */
   readonly retryAfter?: unknown
   readonly rateLimit?: unknown
@@ -183,14 +185,15 @@ const rows: [string, Build, Expected][] = [
       ([action, build]): [string, Build, Expected] => [
         `${action}, bearer token holding ${held} abilities → 403 session_required`,
         build,
-        refused(403, 'session_required'),
+        refused(403, 'session_required', { cacheControl: 'no-store' }),
       ],
     ),
   ),
+  // Nothing the token routes answer may be kept by a cache: one user's tokens, once a plain text.
   ...actions(tokens, sessionOf).map(([action, build], i): [string, Build, Expected] => [
-    `${action}, session → ${successes[i]?.status}`,
+    `${action}, session → ${successes[i]?.status}, not to be stored`,
     build,
-    successes[i] as Expected,
+    { ...(successes[i] as Expected), cacheControl: 'no-store' },
   ]),
   // The opt-in mount (bearerAbility 'create'): the ability decides.
   ...actions(bearerTokens, bearerWith([])).map(([action, build]): [string, Build, Expected] => [
@@ -562,6 +565,7 @@ export function answerTable(
         ...('contentType' in wanted && {
           contentType: wanted.contentType === undefined ? undefined : response.headers.get('content-type'),
         }),
+        ...('cacheControl' in wanted && { cacheControl: response.headers.get('cache-control') }),
       }).toEqual(wanted)
       if (text !== '') expect(response.headers.get('content-length')).toBe(String(Buffer.byteLength(text)))
     })

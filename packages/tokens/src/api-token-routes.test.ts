@@ -149,6 +149,29 @@ async function abilitiesOf(owner: User, id: string): Promise<readonly string[] |
   return (await tokens.list(owner.id)).find((token) => token.id === id)?.abilities
 }
 
+describe('ApiTokenRoutes.handle', () => {
+  it('answers nothing a cache may keep: every answer, a refusal too, is `no-store`', async () => {
+    const { routes } = manager
+    const ask = (method: string, path: string, json?: unknown) =>
+      routes.handle({
+        method,
+        path,
+        header: (name) => (name === 'content-type' && json ? 'application/json' : undefined),
+        body: json === undefined ? null : encoder.encode(JSON.stringify(json)),
+        auth: session(ada),
+      })
+    const made = await ask('POST', '', { name: 'CI' })
+    const id = (JSON.parse(made.body) as CreateBody).token.id
+    const answers = [made, await ask('GET', ''), await ask('DELETE', `/${id}`), await ask('DELETE', `/${id}`)]
+    expect(answers.map((answer) => [answer.status, answer.headers['cache-control']])).toEqual([
+      [201, 'no-store'],
+      [200, 'no-store'],
+      [204, 'no-store'],
+      [404, 'no-store'],
+    ])
+  })
+})
+
 describe('ApiTokenManager.list', () => {
   it('answers 200 with the tokens newest first, and the available and default permissions', async () => {
     const first = await created(session(ada), { name: 'first', permissions: ['read'] })

@@ -188,14 +188,18 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
    * ```
    */
   async handle(request: ApiTokenRequest<U, P>): Promise<HttpAnswer> {
-    const realm = request.auth ? realmOf(request.auth) : undefined
+    let answer: HttpAnswer
     try {
-      return await this.#handle(request)
+      answer = await this.#handle(request)
     } catch (error) {
       // A misconfiguration is the server's fault: answered here, it would be a 500 that nobody hears of.
       if (!isRefusal(error)) throw error
-      return errorAnswer(error, realm === undefined ? {} : { realm })
+      const realm = request.auth ? realmOf(request.auth) : undefined
+      answer = errorAnswer(error, realm === undefined ? {} : { realm })
     }
+    // One user's tokens, and once a plain text: no cache (a proxy's, the browser's history) may keep any of it
+    // (RFC 6749 §5.1 asks the same of token answers).
+    return new HttpAnswer(answer.status, { ...answer.headers, 'cache-control': 'no-store' }, answer.body)
   }
 
   async #handle(request: ApiTokenRequest<U, P>): Promise<HttpAnswer> {
