@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidInputError, MissingAbilitiesError } from './errors.js'
+import { ForbiddenError, InvalidInputError, MissingAbilitiesError } from './errors.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { PersonalAccessToken } from './personal-access-token.js'
 import { createTokens, type TokenServiceOptions } from './token-service.js'
@@ -104,5 +104,17 @@ describe('rotate', () => {
     const narrow = await tokens.create('42', 'narrow', ['read'])
     const next = await tokens.rotate('42', narrow.token.id, { grantedBy: maker })
     expect(next?.token.expiresAt?.getTime()).toBe(start + 3_600_000)
+  })
+
+  it('refuses with 403 a token rotating a token whose metadata differs from its own', async () => {
+    const { tokens } = setup()
+    const tagged = await tokens.create('42', 'tagged', ['read'], { metadata: { admin: true } })
+    const maker = (await tokens.create('42', 'maker', ['read'])).token
+    await expect(tokens.rotate('42', tagged.token.id, { grantedBy: maker })).rejects.toBeInstanceOf(
+      ForbiddenError,
+    )
+    expect(await tokens.authenticate(tagged.plainTextToken)).not.toBeNull()
+    const alike = (await tokens.create('42', 'alike', ['read'], { metadata: { admin: true } })).token
+    expect(await tokens.rotate('42', tagged.token.id, { grantedBy: alike })).not.toBeNull()
   })
 })

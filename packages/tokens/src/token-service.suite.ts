@@ -286,6 +286,34 @@ export function tokenServiceSuite(cache: boolean): void {
       expect(fromSession.token.expiresAt).toEqual(far)
     })
 
+    it('gives a token made by a token its maker’s metadata, and refuses other metadata with 403', async () => {
+      const tokens = service()
+      const maker = (
+        await tokens.create('42', 'maker', ['read'], { metadata: { repository: 'acme/api', tier: 1 } })
+      ).token
+      const child = await tokens.create('42', 'child', ['read'], { grantedBy: maker })
+      expect(child.token.metadata).toEqual({ repository: 'acme/api', tier: 1 })
+      const same = await tokens.create('42', 'same', ['read'], {
+        grantedBy: maker,
+        metadata: { tier: 1, repository: 'acme/api' },
+      })
+      expect(same.token.metadata).toEqual({ repository: 'acme/api', tier: 1 })
+      await expect(
+        tokens.create('42', 'x', ['read'], { grantedBy: maker, metadata: { repository: 'acme/secret' } }),
+      ).rejects.toBeInstanceOf(ForbiddenError)
+      const plain = (await tokens.create('42', 'plain', ['read'])).token
+      await expect(
+        tokens.create('42', 'x', ['read'], { grantedBy: plain, metadata: { admin: true } }),
+      ).rejects.toBeInstanceOf(ForbiddenError)
+      expect((await tokens.create('42', 'y', ['read'], { grantedBy: plain })).token.metadata).toBeNull()
+      const fromSession = await tokens.create('42', 'z', ['read'], {
+        grantedBy: new TransientToken(),
+        metadata: { any: 'thing' },
+      })
+      expect(fromSession.token.metadata).toEqual({ any: 'thing' })
+      expect(await tokens.list('42')).toHaveLength(6)
+    })
+
     it('refuses with 403 to let an expired maker make anything', async () => {
       const tokens = service()
       const maker = (await tokens.create('42', 'maker', ['read'], { expiresAt: new Date(clock.at + 1_000) }))

@@ -292,8 +292,9 @@ export interface CreateTokenOptions {
    * The token of the request that asks for this one. A token never makes a token that outranks or outlives it:
    * the new token may only carry abilities this one holds (else `MissingAbilitiesError`, 403), and its expiry is
    * clamped to this token's own end, which is the earlier of its `expiresAt` and the service's `expiration`
-   * counted from its creation (an absent or later `expiresAt` becomes that instant). A session request's
-   * `TransientToken` may grant anything, for any time.
+   * counted from its creation (an absent or later `expiresAt` becomes that instant). It carries this token's
+   * metadata, which a policy may read as part of what was granted: asking for other metadata is a 403. A session
+   * request's `TransientToken` may grant anything, for any time.
    */
   readonly grantedBy?: AccessToken | null
   /** The request behind it, for the audit trail (the management routes pass it). */
@@ -314,7 +315,10 @@ export interface RotateTokenOptions {
    * old token's own end). Default 0: the old token is deleted at once.
    */
   readonly grace?: number
-  /** As in {@link CreateTokenOptions.grantedBy}: the token must hold every ability of the one it regenerates. */
+  /**
+   * As in {@link CreateTokenOptions.grantedBy}: the token must hold every ability of the one it regenerates, and
+   * carry the same metadata (else 403).
+   */
   readonly grantedBy?: AccessToken | null
   /** The request behind it, for the audit trail. */
   readonly context?: AuditContext
@@ -555,7 +559,7 @@ export class TokenService<P extends string = string> {
     options: CreateTokenOptions,
   ): Promise<NewAccessToken<P>> {
     const now = this.#now()
-    const metadata = tokenMetadata(options.metadata, this.#metadataLimit)
+    const metadata = this.#passedOn(tokenMetadata(options.metadata, this.#metadataLimit), options.grantedBy)
     const record = {
       owner: tokenOwner(owner, this.#ownerType),
       name: tokenName(name),
@@ -970,6 +974,10 @@ export class TokenService<P extends string = string> {
     if (maker) {
       const missing = old.abilities.filter((ability) => maker.cant(ability))
       if (missing.length > 0) throw new MissingAbilitiesError(missing)
+      // The maker receives the new plain text: the token must carry nothing its maker does not.
+      if (!isTransientToken(maker) && !sameJson(old.metadata ?? null, maker.metadata)) {
+        throw new ForbiddenError('A token can only rotate tokens that carry its own metadata.')
+      }
     }
     const expiresAt = this.#clampedExpiry(end === Number.POSITIVE_INFINITY ? null : new Date(end), maker, now)
     const secret = generateSecret(this.#prefix)
@@ -1267,6 +1275,19 @@ export class TokenService<P extends string = string> {
     return abilities
   }
 
+  // Metadata is part of what a token was granted once a policy reads it: a token made by a token carries its
+  // maker's (none for none), and asking for other is refused. A session (TransientToken) sets no bound.
+  #passedOn(
+    requested: TokenMetadata | undefined,
+    maker: AccessToken | null | undefined,
+  ): TokenMetadata | undefined {
+    if (!maker || isTransientToken(maker)) return requested
+    if (requested !== undefined && !sameJson(requested, maker.metadata)) {
+      throw new ForbiddenError('A token can only make tokens that carry its own metadata.')
+    }
+    return tokenMetadata(maker.metadata, Number.POSITIVE_INFINITY)
+  }
+
   // A token made by `maker` ends no later than the maker does; a session (TransientToken) sets no bound.
   #clampedExpiry(requested: Date | null, maker: AccessToken | null | undefined, now: Date): Date | null {
     if (!maker || isTransientToken(maker)) return requested
@@ -1357,5 +1378,17 @@ function isStore(store: unknown): store is TokenStore {
     typeof store === 'object' &&
     store !== null &&
     methods.every((m) => typeof (store as Record<string, unknown>)[m] === 'function')
+  )
+}
+
+// Whether two JSON values are equal, whatever the order of their keys.
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  const keys = Object.keys(a)
+  return (
+    keys.length === Object.keys(b).length &&
+    keys.every((key) => Object.hasOwn(b, key) && sameJson((a as never)[key], (b as never)[key]))
   )
 }
