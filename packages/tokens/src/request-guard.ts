@@ -67,7 +67,11 @@ export interface AuthOptions<U = RegisteredUser, P extends string = RegisteredPe
    * {@link TransientToken}: it can do everything.
    */
   readonly session?: (request: R) => MaybePromise<U | null | undefined>
-  /** The user who owns a verified token, or null when there is none any more (the token is then refused). */
+  /**
+   * The user who owns a verified token, or null when there is none any more (the token is then refused). Where more
+   * than one kind of owner holds tokens (users and teams), read `token.owner.type` too: team 5's token is not
+   * user 5's.
+   */
   readonly user: (token: PersonalAccessToken<P>, request: R) => MaybePromise<U | null | undefined>
   /**
    * Where the token is: a header name (its whole value is the token), or a function. Default: `Authorization:
