@@ -1,6 +1,7 @@
 import { createTokens, MisconfigurationError, type TokenService } from '@jetstream/tokens'
 import { entityKind, sql } from 'drizzle-orm'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import { bigint } from 'drizzle-orm/pg-core'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import pg from 'pg'
 import postgres from 'postgres'
@@ -15,6 +16,7 @@ import {
   type TestDatabase,
 } from './test-support/databases.js'
 import { startProxy } from './test-support/proxy.js'
+import { tokenTableKeyedBy } from './test-support/tables.js'
 
 /** Waits until `check` holds, and says how long that took. */
 async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
@@ -118,6 +120,22 @@ describe.each(backends)('a table without its change triggers, on %s', (_, open) 
     }
   })
 
+  it('counts a trigger enabled for replicas only as missing: it fires in no session of the app', async () => {
+    await migrate(database.db)
+    await database.exec(
+      'alter table personal_access_tokens enable replica trigger personal_access_tokens_notify_delete',
+    )
+    const { errors, a, b } = instances()
+    try {
+      await vi.waitFor(() => expect(errors).toHaveLength(1), WAIT)
+      expect(errors[0]).toBeInstanceOf(MisconfigurationError)
+    } finally {
+      await a.close()
+      await b.close()
+      await database.exec('drop trigger personal_access_tokens_notify_delete on personal_access_tokens')
+    }
+  })
+
   it('says so on the console when the app has no error hook', async () => {
     const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
     try {
@@ -133,18 +151,59 @@ describe.each(backends)('a table without its change triggers, on %s', (_, open) 
   })
 })
 
-describe('drivers the feed cannot listen through', () => {
-  it('offer no watch: a node-postgres Client has no connection to spare, an unknown driver no way to listen', () => {
-    // Never connected: building the store sends nothing.
+describe('drivers and tables the feed cannot follow', () => {
+  // What a store's `watch` says at once, before anything is sent: `refused`, or nothing yet.
+  const refusalOf = (store: ReturnType<typeof drizzleStore>) => {
+    const refusals: Error[] = []
+    const stop = store.watch({
+      changed: () => {},
+      delivering: () => {},
+      refused: (error) => refusals.push(error),
+    })
+    void stop()
+    return refusals[0]
+  }
+
+  it('refuse the cache at once: a node-postgres Client has no connection to spare, an unknown driver no way to listen', () => {
+    // Never connected: building the store and refusing send nothing.
     const client = new pg.Client({ connectionString: 'postgres://nobody@127.0.0.1:1/none' })
-    expect(drizzleStore(drizzlePg(client)).watch).toBeUndefined()
-    const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none' })
-    expect(drizzleStore(drizzlePg(pool)).watch).toBeTypeOf('function')
+    expect(refusalOf(drizzleStore(drizzlePg(client)))).toBeInstanceOf(MisconfigurationError)
+    expect(refusalOf(drizzleStore(drizzlePg(client)))?.message).toMatch(/cannot listen .* node-postgres Pool/)
     // A database of a driver this package does not know: its class (here a stand-in) tags another kind.
     const OtherDatabase = { [entityKind]: 'OtherDatabase' }
-    const db = drizzlePg(pool)
+    const db = drizzlePg(client)
     const other = Object.assign(Object.create(Object.getPrototypeOf(db)), db, { constructor: OtherDatabase })
-    expect(drizzleStore(other).watch).toBeUndefined()
+    expect(refusalOf(drizzleStore(other))).toBeInstanceOf(MisconfigurationError)
+  })
+
+  it('refuse the cache for a table the triggers do not announce, and follow any table named as theirs', async () => {
+    const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none' })
+    const db = drizzlePg(pool)
+    const table = (name: string, schema?: string) =>
+      drizzleStore(db, {
+        table: tokenTableKeyedBy(name, bigint('id', { mode: 'number' }).primaryKey(), schema),
+      })
+    expect(refusalOf(table('api_tokens'))?.message).toMatch(/not to api_tokens,/)
+    expect(refusalOf(table('personal_access_tokens', 'other'))?.message).toMatch(
+      /not to other\.personal_access_tokens,/,
+    )
+    // A Laravel table defined by the app: the same SQL table, which the triggers announce once added to it.
+    expect(refusalOf(table('personal_access_tokens'))).toBeUndefined()
+    await pool.end()
+  })
+
+  it('tell a service with a cache, which keeps the cache off and says so', async () => {
+    const client = new pg.Client({ connectionString: 'postgres://nobody@127.0.0.1:1/none' })
+    const errors: unknown[] = []
+    const tokens = createTokens({
+      store: drizzleStore(drizzlePg(client)),
+      cache: true,
+      lastUsed: false,
+      on: { error: (error) => void errors.push(error) },
+    })
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toBeInstanceOf(MisconfigurationError)
+    await tokens.close()
   })
 })
 
@@ -248,6 +307,28 @@ describe.skipIf(!serverUrl)(
       await within(1_000, async () => (await b.authenticate(deleted.plainTextToken)) === null)
       await a.close()
       await b.close()
+    })
+
+    it('never trusts its cache when `listen` reaches another database: the probes go through the store’s own', async () => {
+      // Another database with a migrated table and its triggers, as a mistaken direct URL might name.
+      const elsewhere = new URL(serverUrl as string)
+      elsewhere.pathname = '/postgres'
+      const other = await postgresJsDatabase(elsewhere.toString())
+      const live: boolean[] = []
+      const stop = drizzleStore(database.db, { listen: other.db, probeInterval: 50 }).watch({
+        changed: () => {},
+        delivering: (now) => void live.push(now),
+        refused: () => {},
+      })
+      try {
+        // Three probes sent on the store's database, and none heard where the feed listens.
+        const probes = () => database.statements.filter((text) => text.includes('pg_notify')).length
+        await vi.waitFor(() => expect(probes()).toBeGreaterThanOrEqual(3), WAIT)
+        expect(live).not.toContain(true)
+      } finally {
+        await stop()
+        await other.close()
+      }
     })
 
     // B on each driver, with the lookups it sends counted; probes a minute apart, so only the lost connection

@@ -53,18 +53,24 @@ export class ChangeFeed {
   readonly #probeInterval: number
   readonly #inProcess: boolean
 
-  constructor(db: AnyPgDatabase, options: { probeInterval: number }) {
+  /**
+   * `db` is the store's own database: the triggers are looked for and the probes sent there, so a `listen`
+   * database that is not the store's (another database, another search path) never hears a probe and the cache
+   * stays off. `listen` is where the feed listens.
+   */
+  constructor(db: AnyPgDatabase, listen: AnyPgDatabase, options: { probeInterval: number }) {
     this.#db = db
-    this.#listen = listenerFor(db)
+    this.#listen = listenerFor(listen)
     this.#probeInterval = options.probeInterval
-    this.#inProcess = driverOf(db) === 'pglite'
+    this.#inProcess = driverOf(listen) === 'pglite'
   }
 
-  // Whether the table the store reads (first on the search path) has its three change triggers, enabled.
+  // Whether the table the store reads (first on the search path) has its three change triggers, firing: enabled
+  // for every session ('O') or always ('A'); a trigger enabled for replicas only ('R') fires in no app session.
   async #triggersFound(): Promise<boolean> {
     const result = await this.#db.execute(
       sql`select count(*)::int as found from pg_trigger
-        where tgrelid = to_regclass('personal_access_tokens') and tgenabled <> 'D'
+        where tgrelid = to_regclass('personal_access_tokens') and tgenabled in ('O', 'A')
           and tgname in (${sql.join(
             TRIGGER_NAMES.map((name) => sql`${name}`),
             sql`, `,
@@ -109,6 +115,8 @@ export class ChangeFeed {
       }
     }
     const onPayload = (payload: string) => {
+      // A connection being closed may still hand over what it had: after `stop`, nothing is trusted again.
+      if (stopped) return
       if (payload.startsWith('probe:')) {
         if (payload === awaited) {
           awaited = null
@@ -144,6 +152,7 @@ export class ChangeFeed {
       const onLost = () => {
         if (stopped) return
         report(false)
+        awaited = null
         void subscribe().then(() => {
           if (stopped) return
           awaited = null
@@ -164,8 +173,10 @@ export class ChangeFeed {
     }
     const probe = async () => {
       if (awaited !== null) {
-        // The last probe never came back: changes may be missed. Stop trusting and listen anew.
+        // The last probe never came back: changes may be missed. Stop trusting and listen anew; that probe, should
+        // it arrive late on the connection being closed, trusts nothing (only one sent once listening anew does).
         report(false)
+        awaited = null
         await subscribe()
       } else if (!(await triggersPresent())) {
         return

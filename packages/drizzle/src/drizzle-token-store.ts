@@ -12,7 +12,13 @@ import {
   type TokenStore,
 } from '@jetstream/tokens'
 import { and, eq, lt, ne, or, type SQL, sql } from 'drizzle-orm'
-import type { AnyPgColumn, PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core'
+import {
+  type AnyPgColumn,
+  getTableConfig,
+  type PgDatabase,
+  type PgQueryResultHKT,
+  type PgTable,
+} from 'drizzle-orm/pg-core'
 import { ChangeFeed } from './change-feed.js'
 import { driverOf } from './driver-of.js'
 import { LookupBatch } from './lookup-batch.js'
@@ -76,7 +82,9 @@ export interface DrizzleStoreOptions {
    * a drizzle database on a direct connection to PostgreSQL: LISTEN belongs to a session, and such a pooler hands
    * each transaction whichever server connection is free, so notifications would reach nobody. The feed holds one
    * connection for listening: a node-postgres pool lends it; with postgres.js the feed opens it with the client's
-   * own options, as `sql.listen` does, so that it hears at once when that connection is lost.
+   * own options, as `sql.listen` does, so that it hears at once when that connection is lost. The triggers are
+   * still checked, and the probes sent, through `db`: a `listen` that reaches another database never turns the
+   * cache on.
    */
   readonly listen?: AnyPgDatabase
   /**
@@ -124,10 +132,11 @@ export class DrizzleTokenStore implements TokenStore {
   readonly #batch: LookupBatch<TokenRow>
   /**
    * Reports changes made by anyone (this app, other instances, plain SQL such as a Laravel app sharing the table)
-   * through the migration's triggers and LISTEN/NOTIFY, so a verification cache drops them at once. Absent when
-   * the driver cannot listen.
+   * through the migration's triggers and LISTEN/NOTIFY, so a verification cache drops them at once. Where it cannot
+   * (a driver that cannot listen, a table the triggers do not announce), it says so with `refused` at once: the
+   * cache stays off, loudly, rather than keep a token revoked elsewhere for its `ttl`.
    */
-  readonly watch?: (listener: TokenChangeListener) => () => Promise<void>
+  readonly watch: (listener: TokenChangeListener) => () => Promise<void>
 
   constructor(db: AnyPgDatabase, options: DrizzleStoreOptions = {}) {
     const table = options.table ?? personalAccessTokens
@@ -154,8 +163,15 @@ export class DrizzleTokenStore implements TokenStore {
           cancel: { operation: 'find', run: () => queries.cancelOverdue(timeout) },
         })
     this.#batch = this.#batchOn(inProcess)
-    const feed = new ChangeFeed(options.listen ?? db, { probeInterval: options.probeInterval ?? 1_000 })
-    if (feed.supported && table === personalAccessTokens) this.watch = (listener) => feed.start(listener)
+    const feed = new ChangeFeed(db, options.listen ?? db, { probeInterval: options.probeInterval ?? 1_000 })
+    const unwatched = feed.supported ? unannounced(table) : UNLISTENABLE
+    this.watch =
+      unwatched === null
+        ? (listener) => feed.start(listener)
+        : (listener) => {
+            listener.refused(new MisconfigurationError(unwatched))
+            return async () => {}
+          }
   }
 
   /** @example const stored = await store.insert(newRecord) */
@@ -412,6 +428,17 @@ export class DrizzleTokenStore implements TokenStore {
       throw storageError(operation, error)
     })
   }
+}
+
+const UNLISTENABLE =
+  "This drizzle database cannot listen for token changes (LISTEN/NOTIFY needs postgres.js, PGlite or a node-postgres Pool; a single node-postgres Client has no connection to spare), so a token revoked by another instance would stay in this instance's cache. The cache stays off: use one of those, or pass `listen` a database that can."
+
+// Why the change triggers do not announce this table's changes, or null when they do: they are made for the table
+// `personal_access_tokens` first on the search path (a Laravel table of that name included, once they are added).
+function unannounced(table: TokenTable): string | null {
+  const { name, schema } = getTableConfig(table)
+  if (name === 'personal_access_tokens' && schema === undefined) return null
+  return `The change triggers announce changes to personal_access_tokens on the search path, not to ${schema === undefined ? '' : `${schema}.`}${name}, so a token revoked by another instance would stay in this instance's cache. The cache stays off: use that table, or leave \`cache\` off.`
 }
 
 /** Turns the core's string ids into what a column takes; `undefined` for an id the column could never hold. */

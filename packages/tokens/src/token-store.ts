@@ -94,8 +94,9 @@ export interface TokenChangeListener {
   /** False while changes cannot be delivered (the listening connection dropped); true once they can again. */
   delivering(live: boolean): void
   /**
-   * Changes cannot be delivered as things stand (say, the table has no change triggers): the cache stays off until
-   * `delivering(true)`, and the service reports `error` (a `MisconfigurationError` that says how to fix it).
+   * Changes cannot be delivered as things stand (say, the table has no change triggers, or the driver cannot
+   * listen; it may be called at once, from `watch` itself): the cache stays off until `delivering(true)`, and the
+   * service reports `error` (a `MisconfigurationError` that says how to fix it).
    */
   refused(error: Error): void
 }
