@@ -557,7 +557,7 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
     })
 
     describe('watch', () => {
-      it('says when it delivers, reports each change and delete by id, and stops delivering when stopped', async (context) => {
+      it('says when it delivers, reports each change and delete by id (rotations and bulk deletes too), and stops delivering when stopped', async (context) => {
         const watch = store.watch?.bind(store)
         if (!watch) {
           context.skip('no `watch`: a verification cache sees changes made elsewhere only within its ttl')
@@ -574,14 +574,20 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         try {
           // A cache trusts nothing until the store says it listens.
           await vi.waitFor(() => expect(delivering.at(-1)).toBe(true), { timeout: 10_000 })
+          // Every way a token changes or goes: each must reach a cache, by id.
           const kept = await store.insert(record())
           const gone = await store.insert(record())
+          const rotated = await store.insert(record())
+          const bobs = await store.insert(record({ owner: { ...bob } }))
+          const expired = await store.insert(record({ expiresAt: at('2026-05-01T00:00:00.000Z') }))
           await store.update(alice, kept.id, { abilities: ['write'], updatedAt: base })
           await store.delete(alice, gone.id)
+          await store.rotate(alice, rotated.id, record(), null)
+          await store.deleteByOwner(bob)
+          await store.deleteExpired({ expiredBefore: base })
           await vi.waitFor(
             () => {
-              expect(changed).toContain(kept.id)
-              expect(changed).toContain(gone.id)
+              for (const token of [kept, gone, rotated, bobs, expired]) expect(changed).toContain(token.id)
             },
             { timeout: 5_000 },
           )
