@@ -7,9 +7,7 @@ $$;
 --> statement-breakpoint
 CREATE OR REPLACE TRIGGER personal_access_tokens_notify_update
   AFTER UPDATE ON personal_access_tokens FOR EACH ROW
-  WHEN (OLD.abilities IS DISTINCT FROM NEW.abilities OR OLD.token IS DISTINCT FROM NEW.token
-    OR OLD.expires_at IS DISTINCT FROM NEW.expires_at OR OLD.name IS DISTINCT FROM NEW.name
-    OR OLD.tokenable_type IS DISTINCT FROM NEW.tokenable_type OR OLD.tokenable_id IS DISTINCT FROM NEW.tokenable_id)
+  WHEN (to_jsonb(OLD) - 'last_used_at' - 'updated_at' IS DISTINCT FROM to_jsonb(NEW) - 'last_used_at' - 'updated_at')
   EXECUTE FUNCTION personal_access_tokens_notify();
 --> statement-breakpoint
 CREATE OR REPLACE TRIGGER personal_access_tokens_notify_delete

@@ -237,6 +237,39 @@ describe('two instances on one PGlite, each with a verification cache', () => {
     await b.close()
   })
 
+  it('B follows plain SQL that changes any column but the use times, and hears nothing of a touch', async () => {
+    const a = createTokens({ store: drizzleStore(database.db), cache: true, lastUsed: false })
+    const b = createTokens({ store: drizzleStore(database.db), cache: true, lastUsed: false })
+    const { token, plainTextToken } = await a.create('42', 'scoped', ['read'], {
+      metadata: { repository: 'acme/api' },
+    })
+    const cached = async () => {
+      await b.authenticate(plainTextToken)
+      const before = database.statements.length
+      const found = await b.authenticate(plainTextToken)
+      return database.statements.length === before ? found : undefined
+    }
+    await within(1_000, async () => (await cached()) !== undefined)
+    const id = Number(token.id)
+    await database.exec(
+      `update personal_access_tokens set metadata = '{"repository":"acme/other"}' where id = ${id}`,
+    )
+    await within(1_000, async () => (await cached())?.metadata?.repository === 'acme/other')
+    // The service's global expiration counts from created_at: backdating it must reach every cache.
+    await database.exec(
+      `update personal_access_tokens set created_at = '2001-01-01T00:00:00Z' where id = ${id}`,
+    )
+    await within(1_000, async () => (await cached())?.createdAt.getUTCFullYear() === 2001)
+    const heard = database.statements.length
+    await database.exec(
+      `update personal_access_tokens set last_used_at = now(), updated_at = now() where id = ${id}`,
+    )
+    expect((await cached())?.createdAt.getUTCFullYear()).toBe(2001) // still answered from B's cache
+    expect(database.statements.length).toBe(heard + 1) // the update alone: no lookup followed it
+    await a.close()
+    await b.close()
+  })
+
   it('B empties its whole cache when plain SQL truncates the table', async () => {
     const a = createTokens({ store: drizzleStore(database.db), cache: true, lastUsed: false })
     const b = createTokens({ store: drizzleStore(database.db), cache: true, lastUsed: false })

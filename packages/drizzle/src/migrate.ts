@@ -17,10 +17,12 @@ export interface Migration {
 }
 
 /**
- * The change triggers: every change that matters to verification (abilities, secret, expiry, name, owner;
- * deletes; truncation) is announced on the `personal_access_tokens` channel with `pg_notify`, whoever makes it:
- * this app, another instance, or a Laravel app sharing the table. `last_used_at` touches announce nothing. A
- * verification cache relies on them: without them it refuses to start (see `drizzleStore`'s `watch`).
+ * The change triggers: every change to a token (any column but `last_used_at` and `updated_at`, so abilities,
+ * secret, expiry, name, owner, creation, metadata and columns of the app's own; deletes; truncation) is announced
+ * on the `personal_access_tokens` channel with `pg_notify`, whoever makes it: this app, another instance, or a
+ * Laravel app sharing the table. `last_used_at` touches announce nothing. Written over the whole row, they fit a
+ * Laravel table as well as this package's. A verification cache relies on them: without them it refuses to start
+ * (see `drizzleStore`'s `watch`).
  *
  * @example
  * ```ts
@@ -38,9 +40,7 @@ END
 $$;`,
     `CREATE OR REPLACE TRIGGER personal_access_tokens_notify_update
   AFTER UPDATE ON personal_access_tokens FOR EACH ROW
-  WHEN (OLD.abilities IS DISTINCT FROM NEW.abilities OR OLD.token IS DISTINCT FROM NEW.token
-    OR OLD.expires_at IS DISTINCT FROM NEW.expires_at OR OLD.name IS DISTINCT FROM NEW.name
-    OR OLD.tokenable_type IS DISTINCT FROM NEW.tokenable_type OR OLD.tokenable_id IS DISTINCT FROM NEW.tokenable_id)
+  WHEN (to_jsonb(OLD) - 'last_used_at' - 'updated_at' IS DISTINCT FROM to_jsonb(NEW) - 'last_used_at' - 'updated_at')
   EXECUTE FUNCTION personal_access_tokens_notify();`,
     `CREATE OR REPLACE TRIGGER personal_access_tokens_notify_delete
   AFTER DELETE ON personal_access_tokens FOR EACH ROW
