@@ -10,5 +10,7 @@ testTokenStore('DrizzleTokenStore on PGlite', {
     return drizzleStore(database.db)
   },
   reset: () => database.exec('truncate personal_access_tokens'),
+  // In process there is no other connection to open: another store on the same database is the other instance.
+  peer: () => drizzleStore(database.db),
   close: () => database.close(),
 })

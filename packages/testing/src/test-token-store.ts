@@ -23,6 +23,12 @@ export interface TokenStoreSuiteOptions<S extends TokenStore = TokenStore> {
   readonly reset?: (store: S) => void | Promise<void>
   /** Releases a store after the last test (close its connections). */
   readonly close?: (store: S) => void | Promise<void>
+  /**
+   * Another store on the same data, with connections of its own, as a second instance of the app opens it: the
+   * `watch` check then makes its changes there, since `watch` must report changes from any process, not only its
+   * own store's. Without it, the changes are made through the store itself. Close it in `close`.
+   */
+  readonly peer?: (store: S) => TokenStore | Promise<TokenStore>
 }
 
 /**
@@ -557,7 +563,7 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
     })
 
     describe('watch', () => {
-      it('says when it delivers, reports each change and delete by id (rotations and bulk deletes too), and stops delivering when stopped', async (context) => {
+      it('says when it delivers, reports each change and delete by id (rotations and bulk deletes too, by another instance where there is one), and stops delivering when stopped', async (context) => {
         const watch = store.watch?.bind(store)
         if (!watch) {
           context.skip('no `watch`: a verification cache sees changes made elsewhere only within its ttl')
@@ -574,17 +580,19 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         try {
           // A cache trusts nothing until the store says it listens.
           await vi.waitFor(() => expect(delivering.at(-1)).toBe(true), { timeout: 10_000 })
-          // Every way a token changes or goes: each must reach a cache, by id.
-          const kept = await store.insert(record())
-          const gone = await store.insert(record())
-          const rotated = await store.insert(record())
-          const bobs = await store.insert(record({ owner: { ...bob } }))
-          const expired = await store.insert(record({ expiresAt: at('2026-05-01T00:00:00.000Z') }))
-          await store.update(alice, kept.id, { abilities: ['write'], updatedAt: base })
-          await store.delete(alice, gone.id)
-          await store.rotate(alice, rotated.id, record(), null)
-          await store.deleteByOwner(bob)
-          await store.deleteExpired({ expiredBefore: base })
+          // Every way a token changes or goes, made by another instance where the options name one: each must
+          // reach this store's listener, by id.
+          const writer = options.peer ? await options.peer(store) : store
+          const kept = await writer.insert(record())
+          const gone = await writer.insert(record())
+          const rotated = await writer.insert(record())
+          const bobs = await writer.insert(record({ owner: { ...bob } }))
+          const expired = await writer.insert(record({ expiresAt: at('2026-05-01T00:00:00.000Z') }))
+          await writer.update(alice, kept.id, { abilities: ['write'], updatedAt: base })
+          await writer.delete(alice, gone.id)
+          await writer.rotate(alice, rotated.id, record(), null)
+          await writer.deleteByOwner(bob)
+          await writer.deleteExpired({ expiredBefore: base })
           await vi.waitFor(
             () => {
               for (const token of [kept, gone, rotated, bobs, expired]) expect(changed).toContain(token.id)

@@ -196,7 +196,7 @@ export interface TokenStore {
    * Optional: reports changes to tokens, from any process, to `listener` until the returned function is called.
    * MUST call `delivering(true)` once it is listening and `delivering(false)` as soon as it may miss a change, and
    * when stopped. `testTokenStore` checks this, and that changes and deletes are reported by id: updates, deletes,
-   * rotations, and the bulk deletes of `deleteByOwner` and `deleteExpired`.
+   * rotations, and the bulk deletes of `deleteByOwner` and `deleteExpired`, made through its `peer` when given.
    * Without it, a verification cache notices changes made elsewhere only when its entries expire.
    */
   watch?(listener: TokenChangeListener): () => Promise<void>
