@@ -438,7 +438,7 @@ const UNLISTENABLE =
 function unannounced(table: TokenTable): string | null {
   const { name, schema } = getTableConfig(table)
   if (name === 'personal_access_tokens' && schema === undefined) return null
-  return `The change triggers announce changes to personal_access_tokens on the search path, not to ${schema === undefined ? '' : `${schema}.`}${name}, so a token revoked by another instance would stay in this instance's cache. The cache stays off: use that table, or leave \`cache\` off.`
+  return `The change triggers announce changes to personal_access_tokens on the search path, not to ${schema === undefined ? '' : `${schema}.`}${name}, so a token revoked by another instance would stay in this instance's cache. The cache stays off: give drizzleStore a \`table\` named personal_access_tokens (with the change triggers added), or leave \`cache\` off.`
 }
 
 /** Turns the core's string ids into what a column takes; `undefined` for an id the column could never hold. */
