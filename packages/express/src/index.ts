@@ -224,8 +224,10 @@ function currentAuth(req: Request): Auth<unknown, string> {
   return requireAuth(req.auth as Auth<unknown, string> | undefined)
 }
 
-// Written with Node's own calls: Express's `res.json`/`res.send` would add a charset and an ETag of their own.
+// Written with Node's own calls: Express's `res.json`/`res.send` would add a charset and an ETag of their own. The
+// answer is the core's alone, as in Hono and Koa: Express's `X-Powered-By`, set on every response, is taken off.
 function send(res: Response, answer: HttpAnswer): void {
+  res.removeHeader('x-powered-by')
   res.statusCode = answer.status
   for (const name in answer.headers) res.setHeader(name, answer.headers[name] as string)
   res.end(answer.body === '' ? undefined : answer.body)
