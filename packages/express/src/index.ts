@@ -18,6 +18,7 @@ import {
   RequestGuard,
   requireAuth,
   signedInAuth,
+  targetPath,
 } from '@jetstream/tokens/adapter'
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express'
 
@@ -181,7 +182,7 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
   const prefix = routes.prefix
   return async function apiTokenRoutes(req, res, next) {
     // The raw path (Express's own `req.path` is the same, undecoded), so the core judges ids as they arrived.
-    const path = rawPath(req.url)
+    const path = targetPath(req.url)
     if (path !== prefix && !path.startsWith(`${prefix}/`)) return next()
     const answer = await routes.handle({
       method: req.method,
@@ -213,11 +214,6 @@ export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHan
     if (res.headersSent) return next(error)
     send(res, answerError(error, options))
   }
-}
-
-function rawPath(url: string): string {
-  const query = url.indexOf('?')
-  return query === -1 ? url : url.slice(0, query)
 }
 
 function currentAuth(req: Request): Auth<unknown, string> {

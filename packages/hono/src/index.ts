@@ -18,6 +18,7 @@ import {
   type RequestBody,
   RequestGuard,
   requireAuth,
+  targetPath,
 } from '@jetstream/tokens/adapter'
 import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -257,10 +258,7 @@ async function body(c: Context): Promise<RequestBody> {
 function below(c: Context): string {
   // On Node, the path as the client sent it, as Express and Koa read it: the Fetch URL has `.` and `..` segments
   // resolved already, so `/user/api-tokens/x/../7` would reach token 7 here alone. Other runtimes give only that URL.
-  const url = nodeRequest(c)?.url ?? c.req.url
-  const start = url.startsWith('/') ? 0 : url.indexOf('/', url.indexOf('//') + 2)
-  const end = url.indexOf('?', start)
-  const path = url.slice(start, end === -1 ? undefined : end)
+  const path = targetPath(nodeRequest(c)?.url ?? c.req.url)
   const route = c.req.routePath.replace(/\/\*$/, '')
   const segments = route.split('/').length
   return path.split('/').length > segments ? `/${path.split('/').slice(segments).join('/')}` : ''

@@ -399,6 +399,17 @@ const rows: [string, Build, Expected][] = [
     }),
     refused(404, 'not_found'),
   ]),
+  // The absolute form of a request target (RFC 9112 §3.2.2: what a client sends to a proxy, which every server
+  // must accept) names the same routes.
+  [
+    'a token deleted through an absolute-form target → 204',
+    async (kit) => ({
+      method: 'DELETE',
+      path: `${kit.origin}${tokens}/${await kit.target()}`,
+      headers: session(kit),
+    }),
+    { ...ok(204), cacheControl: 'no-store' },
+  ],
   [
     'PATCH on the list → 405 with Allow',
     async (kit) => ({ method: 'PATCH', path: tokens, headers: sessionJson(kit), body: '{}' }),
@@ -552,13 +563,14 @@ export function answerTable(
 
     it.each(rows)('%s', async (_, build, expected) => {
       const sent = await build(kit)
-      const response = DOT_SEGMENT.test(sent.path)
-        ? await sendAsIs(`${app.url}${sent.path}`, sent)
-        : await fetch(`${app.url}${sent.path}`, {
-            method: sent.method,
-            headers: { ...sent.headers },
-            ...(sent.body !== undefined && { body: sent.body, duplex: 'half' }),
-          } as RequestInit)
+      const response =
+        DOT_SEGMENT.test(sent.path) || !sent.path.startsWith('/')
+          ? await sendAsIs(app.url, sent)
+          : await fetch(`${app.url}${sent.path}`, {
+              method: sent.method,
+              headers: { ...sent.headers },
+              ...(sent.body !== undefined && { body: sent.body, duplex: 'half' }),
+            } as RequestInit)
       const text = await response.text()
       const body = text === '' ? null : (JSON.parse(text) as { code?: string })
       const wanted = {
@@ -653,11 +665,15 @@ function chunked(text: string): ReadableStream<Uint8Array> {
 // need not.
 const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i
 
-/** Sends the path exactly as written (node:http does not resolve dot segments), answered as `fetch` answers. */
-function sendAsIs(url: string, sent: Sent): Promise<Response> {
-  // The URL parser would resolve the dot segments too: the path is cut from the text as written.
-  const { hostname, port } = new URL(url)
-  const path = url.slice(url.indexOf('/', url.indexOf('//') + 2))
+/**
+ * Sends the request target exactly as written (node:http resolves no dot segments, and sends an absolute URL as
+ * the target a proxy is sent), answered as `fetch` answers.
+ */
+function sendAsIs(appUrl: string, sent: Sent): Promise<Response> {
+  // Only the app's own path goes through the URL parser, which would resolve the dot segments too.
+  const { hostname, port, pathname } = new URL(appUrl)
+  const base = pathname.replace(/\/$/, '')
+  const path = sent.path.startsWith('/') ? `${base}${sent.path}` : sent.path
   return new Promise((resolve, reject) => {
     const request = httpRequest(
       { hostname, port: Number(port), path, method: sent.method, headers: sent.headers },
