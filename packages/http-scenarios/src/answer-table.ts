@@ -410,6 +410,19 @@ const rows: [string, Build, Expected][] = [
     }),
     { ...ok(204), cacheControl: 'no-store' },
   ],
+  // The realm of a challenge: the guard's (default `api`) for every refusal that comes of auth, a policy's
+  // included; `errorHandler({ realm })`'s (the scenario apps give `app`) for a library error the app throws itself,
+  // behind auth or not (below: where no auth runs).
+  [
+    'a policy asked about a guest, below optional auth → 401 in the guard’s realm',
+    async () => ({ method: 'GET', path: '/maybe/authorize' }),
+    refused(401, 'unauthenticated', { challenge: 'Bearer realm="api"' }),
+  ],
+  [
+    'a library error the app throws below optional auth → 401 in errorHandler’s realm',
+    async () => ({ method: 'GET', path: '/maybe/thrown/library' }),
+    refused(401, 'unauthenticated', { challenge: 'Bearer realm="app"' }),
+  ],
   [
     'PATCH on the list → 405 with Allow',
     async (kit) => ({ method: 'PATCH', path: tokens, headers: sessionJson(kit), body: '{}' }),
@@ -476,9 +489,9 @@ const rows: [string, Build, Expected][] = [
   ...limitRows('shared', ', counted through a promise'),
   // A library error thrown where no `auth` runs, answered by the framework's error handler (`errorHandler()`).
   [
-    'a library error thrown outside auth → errorHandler answers it as auth would',
+    'a library error thrown outside auth → errorHandler answers it as auth would, in its own realm',
     async () => ({ method: 'GET', path: '/thrown/library' }),
-    refused(401, 'unauthenticated', { challenge: 'Bearer realm="api"' }),
+    refused(401, 'unauthenticated', { challenge: 'Bearer realm="app"' }),
   ],
   [
     'an exposed 404 of the app (createError, ctx.throw) → errorHandler keeps its status',

@@ -67,6 +67,8 @@ export class SwitchableStore extends MemoryTokenStore {
  * routes (the same in every framework):
  * - `GET /me`: auth required → `{ user, via: 'session' | 'token', can: { create, read, update, delete } }`
  * - `GET /maybe`: auth optional → `{ user }` (null for a guest)
+ * - `GET /maybe/authorize`: auth optional, then `auth.authorize(posts.view, post 10)` → `{ ok: true }`
+ * - `GET /maybe/thrown/:kind`: auth optional, then throws {@link thrownError}
  * - `GET /posts/:id`: abilities('read') → the post, or 404
  * - `POST /posts`: abilities('create', 'read') → 201 `{ created: true }`
  * - `PUT /posts/:id`: abilities('update'), then `auth.authorize(posts.update, post)` → `{ updated: true }`
@@ -76,7 +78,8 @@ export class SwitchableStore extends MemoryTokenStore {
  * - `GET /acme/me`: auth required in realm `acme`, then abilities('delete') → `{ ok: true }`
  * - `GET /limited/me`: auth required, with the route group's own {@link limitedRoute} rate limits → `{ user }`
  * - `POST /limited/posts`: the same limits (a guard of its own), then abilities('create') → 201 `{ created: true }`
- * - `GET /thrown/:kind`: no auth; throws {@link thrownError}, for the framework's `errorHandler()` to answer
+ * - `GET /thrown/:kind`: no auth; throws {@link thrownError}, for the framework's `errorHandler({ realm: 'app' })`
+ *   to answer
  * - `GET /failing`: auth required, then the app fails (`thrownError('bug')`)
  * - `GET /misused`: abilities('read') with no `auth` before it, the app's mistake
  * - `GET /shared/me`, `POST /shared/posts`: the same two with {@link sharedLimitedRoute}, limits that answer

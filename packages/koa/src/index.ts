@@ -88,6 +88,10 @@ export function auth<U, P extends string>(
     header: (ctx, name) => nodeHeader(ctx.req.headers, name),
     // Koa's `ctx.ip` follows `app.proxy` (X-Forwarded-For only when the app trusts its proxy).
     address: (ctx) => ctx.ip || undefined,
+    refusal: (error) => {
+      refusals.add(error)
+      return error
+    },
   })
   const enter = (
     ctx: Context,
@@ -192,7 +196,8 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
  * Answers every error below it as the core builds it, the same in every adapter: the errors of this library, client
  * errors marked `expose` (`ctx.throw(404)`) with their own status and `headers`, and anything else as a bare 500
  * without a stack, reported to `report` (default: the app's `error` event, where Koa's own logging hears it). Use
- * it at the top, for routes that throw outside {@link auth} (its own catch answers this library's errors after it).
+ * it at the top: it answers what routes throw, behind {@link auth} or not (`auth` answers only the refusals of its
+ * own `authorize`).
  *
  * @example
  * ```ts
@@ -212,10 +217,13 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
   }
 }
 
-// A refusal raised further down (a policy's) is answered as the core builds it; anything else (a misconfiguration
-// included) is Koa's, to report.
+// The refusals `auth.authorize` raised (a policy's): the ones `auth` answers itself, as Hono's `HTTPException`
+// answers them there. What the app throws (this library's errors included) goes on up, to `errorHandler` (and its
+// `realm`) as in Hono and Express.
+const refusals = new WeakSet<object>()
+
 function refuse(ctx: Context, error: unknown): void {
-  if (!isRefusal(error)) throw error
+  if (!(isRefusal(error) && refusals.has(error))) throw error
   send(ctx, errorAnswer(error))
 }
 

@@ -82,6 +82,9 @@ export function jsonAnswer(
   )
 }
 
+/** The realm of a challenge when neither the error nor the answer names one. */
+export const DEFAULT_REALM = 'api'
+
 /** An answer without a body (204, or a HEAD request's). */
 export const noContent: HttpAnswer = new HttpAnswer(204, {}, '')
 
@@ -125,7 +128,8 @@ function tokenErrorAnswer(
     message: error.message,
     code: error.code,
   }
-  const realm = () => `realm="${quoted((error as { realm?: string }).realm ?? options.realm ?? 'api')}"`
+  const realm = () =>
+    `realm="${quoted((error as { realm?: string }).realm ?? options.realm ?? DEFAULT_REALM)}"`
   switch (error.code) {
     case 'unauthenticated':
       headers['www-authenticate'] = (error as UnauthenticatedError).tokenRejected

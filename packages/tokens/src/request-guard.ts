@@ -1,7 +1,7 @@
 import type { AuditContext } from './audit-log.js'
 import { type Auth, type AuthContext, createAuth, guestRefusal, userIdOf } from './auth.js'
 import { ForbiddenError, MisconfigurationError } from './errors.js'
-import { errorAnswer, HttpAnswer, isRefusal } from './http-answer.js'
+import { DEFAULT_REALM, errorAnswer, HttpAnswer, isRefusal } from './http-answer.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
 import { type RateLimitOptions, RateLimits } from './rate-limits.js'
@@ -191,8 +191,10 @@ export class RequestGuard<U, P extends string, R> {
               (name) => tokens.permissions === null || tokens.permissions.permissions.includes(name as P),
             )
     const limits = this.#limits
+    // Every refusal that comes of this guard names its realm, a policy's through `authorize` included, so an app's
+    // `errorHandler({ realm })` (which answers that one in Express) gives it no other realm than Hono's and Koa's.
     this.#context = {
-      ...(realm !== undefined && { realm }),
+      realm: realm ?? DEFAULT_REALM,
       ...(adapter.refusal !== undefined && { refusal: adapter.refusal }),
       ...(limits?.hasAbilityLimits && {
         spendAbilities: (abilities: readonly string[], tokenId: string) =>

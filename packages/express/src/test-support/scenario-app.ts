@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import {
   limitedRoute,
+  type Post,
   posts,
   type RunningApp,
   type ScenarioSetup,
@@ -36,6 +37,14 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   })
   app.get('/maybe', auth(setup.tokens, { session, user, required: false }), (req, res) => {
     res.json({ user: req.auth?.user ?? null })
+  })
+  // Below optional auth: a policy asked about a guest, and an error the app throws itself.
+  app.get('/maybe/authorize', auth(setup.tokens, { session, user, required: false }), async (req, res) => {
+    await authOf(req).authorize(posts.view, setup.posts.get('10') as Post)
+    res.json({ ok: true })
+  })
+  app.get('/maybe/thrown/:kind', auth(setup.tokens, { session, user, required: false }), (req) => {
+    throw thrownError(String(req.params.kind))
   })
   app.get('/custom/me', auth(setup.tokens, { user, token: 'x-api-token' }), (req, res) => {
     res.json({ user: req.auth?.user ?? null })
@@ -107,7 +116,7 @@ export function scenarioApp(setup: ScenarioSetup): Express {
   // Behind the body parsers most Express apps install globally: the rules hold for what they have read.
   app.use('/parsed/api-tokens', express.json(), express.urlencoded({ extended: false }), signedIn)
   app.use(apiTokenRoutes(setup.tokens, { prefix: '/parsed/api-tokens' }))
-  app.use(errorHandler({ report: (error) => void setup.reported.push(error) }))
+  app.use(errorHandler({ realm: 'app', report: (error) => void setup.reported.push(error) }))
   return app
 }
 

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import {
   limitedRoute,
+  type Post,
   posts,
   type RunningApp,
   type ScenarioSetup,
@@ -18,7 +19,7 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
     setup.sessionUser(`session=${getCookie(c, 'session') ?? ''}`)
   const user = (token: { owner: { id: string } }) => setup.userForToken(token.owner.id)
   const app = new Hono<AuthEnv>()
-  app.onError(errorHandler({ report: (error) => void setup.reported.push(error) }))
+  app.onError(errorHandler({ realm: 'app', report: (error) => void setup.reported.push(error) }))
   // Errors thrown where no `auth` runs: the app's error handler answers them.
   app.get('/thrown/:kind', (c) => {
     throw thrownError(c.req.param('kind'))
@@ -37,6 +38,14 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
   app.get('/maybe', auth(setup.tokens, { session, user, required: false }), (c) =>
     c.json({ user: c.var.auth.user }),
   )
+  // Below optional auth: a policy asked about a guest, and an error the app throws itself.
+  app.get('/maybe/authorize', auth(setup.tokens, { session, user, required: false }), async (c) => {
+    await c.var.auth.authorize(posts.view, setup.posts.get('10') as Post)
+    return c.json({ ok: true })
+  })
+  app.get('/maybe/thrown/:kind', auth(setup.tokens, { session, user, required: false }), (c) => {
+    throw thrownError(c.req.param('kind'))
+  })
   app.get('/custom/me', auth(setup.tokens, { user, token: 'x-api-token' }), (c) =>
     c.json({ user: c.var.auth.user }),
   )

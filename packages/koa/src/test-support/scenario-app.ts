@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import {
   limitedRoute,
+  type Post,
   posts,
   type RunningApp,
   type ScenarioSetup,
@@ -20,7 +21,7 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   const app = new Koa<AuthState>()
   // The default report: the app's `error` event, as Koa reports what it answers 500.
   app.on('error', (error) => void setup.reported.push(error))
-  app.use(errorHandler())
+  app.use(errorHandler({ realm: 'app' }))
 
   const open = new Router<AuthState<User | null>>()
   // Errors thrown where no `auth` runs: the app's error handler answers them.
@@ -44,6 +45,14 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
   })
   open.get('/maybe', auth(setup.tokens, { session, user, required: false }), (ctx) => {
     ctx.body = { user: ctx.state.auth.user }
+  })
+  // Below optional auth: a policy asked about a guest, and an error the app throws itself.
+  open.get('/maybe/authorize', auth(setup.tokens, { session, user, required: false }), async (ctx) => {
+    await ctx.state.auth.authorize(posts.view, setup.posts.get('10') as Post)
+    ctx.body = { ok: true }
+  })
+  open.get('/maybe/thrown/:kind', auth(setup.tokens, { session, user, required: false }), (ctx) => {
+    throw thrownError(ctx.params.kind ?? '')
   })
   open.get('/custom/me', auth(setup.tokens, { user, token: 'x-api-token' }), (ctx) => {
     ctx.body = { user: ctx.state.auth.user }
