@@ -82,8 +82,9 @@ export class SwitchableStore extends MemoryTokenStore {
  *   to answer
  * - `GET /failing`: auth required, then the app fails (`thrownError('bug')`)
  * - `GET /misused`: abilities('read') with no `auth` before it, the app's mistake
- * - `GET /shared/me`, `POST /shared/posts`: the same two with {@link sharedLimitedRoute}, limits that answer
- *   through a promise
+ * - `GET /limited/twice`: the same limits, the same `auth` mounted twice on the route → `{ user }`
+ * - `GET /shared/me`, `POST /shared/posts`, `GET /shared/twice`: the same three with {@link sharedLimitedRoute},
+ *   limits that answer through a promise
  * - the token-management routes at `/user/api-tokens` (session only, the default), and again at
  *   `/bearer/api-tokens` with `bearerAbility: 'create'` (bearer management opted in)
  * Sessions: the `session` cookie holds a user id (`sessionUser`); tokens belong to users by id (`userForToken`).

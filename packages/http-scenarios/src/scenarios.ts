@@ -616,6 +616,13 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
           expect((await call('GET', '/me', { token: first })).status).toBe(200)
         })
 
+        it('spend a token’s allowance once per request where the same auth is mounted twice', async () => {
+          const token = await tokenFor('1', ['read'])
+          for (let i = 0; i < 2; i++)
+            expect((await call('GET', `${group}/twice`, { token })).status).toBe(200)
+          expect((await call('GET', `${group}/twice`, { token })).status).toBe(429)
+        })
+
         it('spend an ability’s own allowance per token, only for a token that passes the check', async () => {
           const first = await tokenFor('1', ['read', 'create'])
           const second = await tokenFor('1', ['read', 'create'])

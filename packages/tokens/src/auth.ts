@@ -73,6 +73,8 @@ export interface AuthContext {
    * trail, so the token routes record the same address; absent when the service keeps no trail.
    */
   readonly client?: AuditContext
+  /** What built the auth (its request guard), so that guard, mounted again on the same request, knows its own. */
+  readonly guard?: object
 }
 
 // Where an Auth keeps the realm of its refusals, its guard's ability limits and the request's client, out of sight
@@ -80,6 +82,7 @@ export interface AuthContext {
 const REALM: unique symbol = Symbol('realm')
 const SPEND_ABILITIES: unique symbol = Symbol('spendAbilities')
 const CLIENT: unique symbol = Symbol('client')
+const GUARD: unique symbol = Symbol('guard')
 
 /**
  * Builds the auth of a request. The request guard calls it; so do `actingAs` and tests.
@@ -110,6 +113,7 @@ export function createAuth<U, P extends string = RegisteredPermission>(
     [REALM]: realm,
     [SPEND_ABILITIES]: context.spendAbilities,
     [CLIENT]: context.client,
+    [GUARD]: context.guard,
     tokenCan: (ability: P) => token?.can(ability) === true,
     tokenCant: (ability: P) => token === null || token.cant(ability),
     authorize: async <R>(policy: Policy<NonNullable<U>, P, R>, resource: R): Promise<void> => {
@@ -146,6 +150,18 @@ export function realmOf(auth: object): string | undefined {
  */
 export function abilitySpenderOf(auth: object): AuthContext['spendAbilities'] {
   return (auth as { [SPEND_ABILITIES]?: AuthContext['spendAbilities'] })[SPEND_ABILITIES]
+}
+
+/**
+ * What built an {@link Auth} (`AuthContext.guard`): its request guard; undefined for an auth no guard built.
+ *
+ * @example
+ * ```ts
+ * if (guardOf(current) === this) return current // mounted twice: the request is resolved already
+ * ```
+ */
+export function guardOf(auth: object): object | undefined {
+  return (auth as { [GUARD]?: object })[GUARD]
 }
 
 /**

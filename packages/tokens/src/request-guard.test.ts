@@ -462,6 +462,80 @@ describe('RequestGuard: bearer tokens', () => {
   })
 })
 
+describe('RequestGuard: mounted twice on one request', () => {
+  /** A request that keeps the auth set on it, as `c.var.auth`, `ctx.state.auth` and `req.auth` do. */
+  type KeepingRequest = FakeRequest & { auth?: object }
+  const keeping: GuardAdapter<KeepingRequest> = { ...adapter, current: (request) => request.auth }
+  const guardOn = (options: Partial<AuthOptions<User, Permission, KeepingRequest>> = {}) =>
+    new RequestGuard<User, Permission, KeepingRequest>(
+      tokens,
+      { user: findUser, required: false, ...options },
+      keeping,
+    )
+  // What a middleware does with the guard's answer: keep the auth on the request.
+  const pass = async (
+    requestGuard: RequestGuard<User, Permission, KeepingRequest>,
+    request: KeepingRequest,
+  ) => {
+    const resolved = await requestGuard.resolve(request)
+    if (resolved instanceof HttpAnswer) return resolved
+    request.auth = resolved
+    return resolved
+  }
+
+  it('answers with its own earlier auth: the token verified, spent, counted and recorded once', async () => {
+    const authenticated: string[] = []
+    tokens = createTokens({
+      store,
+      permissions,
+      lastUsed: false,
+      now: clock.now,
+      rateLimit: { limit: 1, window: 60 },
+      on: { authenticated: (token) => void authenticated.push(token.id) },
+    })
+    const { plainTextToken, token } = await issue(ada)
+    const once = guardOn()
+    const request: KeepingRequest = fakeRequest('GET', bearer(plainTextToken))
+    const first = await pass(once, request)
+    // At once, not a promise: nothing is looked up or spent again.
+    expect(once.resolve(request)).toBe(first)
+    expect(store.lookups).toBe(1)
+    expect(userCalls).toHaveLength(1)
+    expect(authenticated).toEqual([token.id])
+    // The allowance of one a minute was spent by the first pass alone: another request is the second use.
+    expect(refusal(await once.resolve(fakeRequest('GET', bearer(plainTextToken)))).status).toBe(429)
+  })
+
+  it('counts a refused token once, and keeps a guest its guest', async () => {
+    tokens = createTokens({
+      store,
+      permissions,
+      lastUsed: false,
+      now: clock.now,
+      rateLimit: { limit: 100, window: 60, failures: { limit: 2, window: 60 } },
+    })
+    const once = guardOn({ clientAddress: () => '203.0.113.7' })
+    const refused: KeepingRequest = fakeRequest('GET', bearer('1|nope'))
+    const first = (await pass(once, refused)) as RequestAuth
+    expect(first.tokenRejected).toBe(true)
+    expect(once.resolve(refused)).toBe(first)
+    // One failure counted of two: the address may still present a token.
+    const { plainTextToken } = await issue(ada)
+    expect((await resolveWith(once as never, fakeRequest('GET', bearer(plainTextToken)))).user).toBe(ada)
+    const guest: KeepingRequest = fakeRequest('GET')
+    expect(once.resolve(guest)).toBe(await pass(once, guest))
+  })
+
+  it('leaves another guard’s auth alone: each guard resolves the request for itself', async () => {
+    const { plainTextToken } = await issue(ada)
+    const request: KeepingRequest = fakeRequest('GET', bearer(plainTextToken))
+    const first = await pass(guardOn(), request)
+    const second = await pass(guardOn({ realm: 'acme' }), request)
+    expect(second).not.toBe(first)
+    expect(store.lookups).toBe(2)
+  })
+})
+
 describe('RequestGuard: where the token is', () => {
   it('reads a custom header whose whole value is the token', async () => {
     const { plainTextToken } = await issue(ada)

@@ -1,5 +1,5 @@
 import type { AuditContext } from './audit-log.js'
-import { type Auth, type AuthContext, createAuth, guestRefusal, userIdOf } from './auth.js'
+import { type Auth, type AuthContext, createAuth, guardOf, guestRefusal, userIdOf } from './auth.js'
 import { ForbiddenError, MisconfigurationError } from './errors.js'
 import { DEFAULT_REALM, errorAnswer, HttpAnswer, isRefusal } from './http-answer.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
@@ -47,6 +47,12 @@ export interface GuardAdapter<R> {
    * {@link errorAnswer}, which it answers by itself. Default: the core's error.
    */
   refusal?: AuthContext['refusal']
+  /**
+   * The auth an `auth` middleware has set on this request already (`c.var.auth`, `ctx.state.auth`, `req.auth`), if
+   * any: a guard mounted twice on one request then answers with its own earlier auth, as Sanctum's guard keeps
+   * its user for the request, rather than verify, spend, count and record the token again.
+   */
+  current?(request: R): object | undefined
 }
 
 /**
@@ -194,6 +200,7 @@ export class RequestGuard<U, P extends string, R> {
     // Every refusal that comes of this guard names its realm, a policy's through `authorize` included, so an app's
     // `errorHandler({ realm })` (which answers that one in Express) gives it no other realm than Hono's and Koa's.
     this.#context = {
+      guard: this,
       realm: realm ?? DEFAULT_REALM,
       ...(adapter.refusal !== undefined && { refusal: adapter.refusal }),
       ...(limits?.hasAbilityLimits && {
@@ -211,7 +218,8 @@ export class RequestGuard<U, P extends string, R> {
    * The auth of a request, or the answer that refuses it: at once when no lookup was needed (a guest, a session,
    * a cached token), else a promise. Refusals are answers, never rejections: 401 for a guest where auth is
    * required, 403 for a session request that changes state from a foreign origin, 503 when the store cannot
-   * answer. The promise rejects only when the app's own `session` or `user` throws.
+   * answer. The promise rejects only when the app's own `session` or `user` throws. A request this guard has
+   * resolved already (the same `auth` mounted twice) gets that same auth, at once.
    *
    * @example
    * ```ts
@@ -220,6 +228,8 @@ export class RequestGuard<U, P extends string, R> {
    * ```
    */
   resolve(request: R): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
+    const current = this.#adapter.current?.(request)
+    if (current !== undefined && guardOf(current) === this) return current as Auth<U | null, P>
     // Nothing is awaited that is not a promise: every tick counts on the path each request takes (bench/).
     const session = this.#options.session ? this.#options.session(request) : null
     if (!isPromiseLike(session)) return this.#afterSession(request, session)

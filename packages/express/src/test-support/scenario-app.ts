@@ -72,6 +72,11 @@ export function scenarioApp(setup: ScenarioSetup): Express {
         res.status(201).json({ created: true })
       },
     )
+    // The same `auth` mounted twice on one route (say, on the app and again on the route).
+    const once = auth(setup.tokens, { session, user, rateLimit })
+    app.get(`/${group}/twice`, once, once, (req, res) => {
+      res.json({ user: req.auth?.user ?? null })
+    })
   }
   app.get('/me', signedIn, (req, res) => {
     const { user: me, token, tokenCan } = authOf(req)

@@ -62,6 +62,9 @@ export function scenarioApp(setup: ScenarioSetup): Hono<AuthEnv> {
     app.post(`/${group}/posts`, auth(setup.tokens, { session, user, rateLimit }), abilities('create'), (c) =>
       c.json({ created: true }, 201),
     )
+    // The same `auth` mounted twice on one route (say, on the app and again on the route).
+    const once = auth(setup.tokens, { session, user, rateLimit })
+    app.get(`/${group}/twice`, once, once, (c) => c.json({ user: c.var.auth.user }))
   }
 
   const api = new Hono<AuthEnv>()

@@ -76,6 +76,11 @@ export function scenarioApp(setup: ScenarioSetup): Koa<AuthState> {
         ctx.body = { created: true }
       },
     )
+    // The same `auth` mounted twice on one route (say, on the app and again on the route).
+    const once = auth(setup.tokens, { session, user, rateLimit })
+    open.get(`/${group}/twice`, once, once, (ctx) => {
+      ctx.body = { user: ctx.state.auth.user }
+    })
   }
   app.use(open.routes())
 
