@@ -1,5 +1,6 @@
 import { MisconfigurationError, type TokenChangeListener } from '@jetstream/tokens'
 import { sql } from 'drizzle-orm'
+import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core'
 import type Postgres from 'postgres'
 import { driverOf } from './driver-of.js'
 import type { AnyPgDatabase } from './drizzle-token-store.js'
@@ -43,26 +44,47 @@ interface NodePostgresPool {
  *
  * @example
  * ```ts
- * const stop = new ChangeFeed(db, { probeInterval: 1_000 }).start({ changed, delivering })
- * await stop()
+ * const stop = ChangeFeed.on(db, db, { probeInterval: 1_000 })?.start({ changed, delivering, refused })
+ * await stop?.()
  * ```
  */
 export class ChangeFeed {
   readonly #db: AnyPgDatabase
-  readonly #listen: Listen | null
+  readonly #listen: Listen
   readonly #probeInterval: number
   readonly #inProcess: boolean
 
   /**
-   * `db` is the store's own database: the triggers are looked for and the probes sent there, so a `listen`
-   * database that is not the store's (another database, another search path) never hears a probe and the cache
-   * stays off. `listen` is where the feed listens.
+   * The feed of `table`'s changes, or why there can be none: `listen`'s driver offers no way to listen (a single
+   * node-postgres `Client`, a driver other than postgres.js, node-postgres and PGlite), or the change triggers do
+   * not announce that table. `db` is the store's own database: the triggers are looked for and the probes sent
+   * there, so a `listen` database that is not the store's (another database, another search path) never hears a
+   * probe and the cache stays off. `listen` is where the feed listens.
+   *
+   * @example
+   * ```ts
+   * const feed = ChangeFeed.on(db, directDb, personalAccessTokens, { probeInterval: 1_000 })
+   * if (typeof feed === 'string') throw new MisconfigurationError(feed)
+   * ```
    */
-  constructor(db: AnyPgDatabase, listen: AnyPgDatabase, options: { probeInterval: number }) {
+  static on(
+    db: AnyPgDatabase,
+    listen: AnyPgDatabase,
+    table: PgTable,
+    options: { probeInterval: number },
+  ): ChangeFeed | string {
+    const listener = listenerFor(listen)
+    if (listener === null) return UNLISTENABLE
+    return (
+      unannounced(table) ?? new ChangeFeed(db, listener, options.probeInterval, driverOf(listen) === 'pglite')
+    )
+  }
+
+  private constructor(db: AnyPgDatabase, listen: Listen, probeInterval: number, inProcess: boolean) {
     this.#db = db
-    this.#listen = listenerFor(listen)
-    this.#probeInterval = options.probeInterval
-    this.#inProcess = driverOf(listen) === 'pglite'
+    this.#listen = listen
+    this.#probeInterval = probeInterval
+    this.#inProcess = inProcess
   }
 
   // Whether the table the store reads (first on the search path) has its three change triggers, firing: enabled
@@ -82,11 +104,6 @@ export class ChangeFeed {
     return rows[0]?.found === TRIGGER_NAMES.length
   }
 
-  /** False when the driver offers no way to listen (then a cache only has its lifetime to go by). */
-  get supported(): boolean {
-    return this.#listen !== null
-  }
-
   /**
    * Starts following changes; resolves nothing, reports through `listener`. The returned function stops it.
    *
@@ -97,7 +114,6 @@ export class ChangeFeed {
    */
   start(listener: TokenChangeListener): () => Promise<void> {
     const listen = this.#listen
-    if (!listen) return async () => {}
     let stopped = false
     let live = false
     let unlisten: (() => Promise<void>) | null = null
@@ -200,6 +216,17 @@ export class ChangeFeed {
       await unlisten?.()
     }
   }
+}
+
+const UNLISTENABLE =
+  "This drizzle database cannot listen for token changes (LISTEN/NOTIFY needs postgres.js, PGlite or a node-postgres Pool; a single node-postgres Client has no connection to spare), so a token revoked by another instance would stay in this instance's cache. The cache stays off: use one of those, or pass `listen` a database that can."
+
+// Why the change triggers do not announce this table's changes, or null when they do: they are made for the table
+// `personal_access_tokens` first on the search path (a Laravel table of that name included, once they are added).
+function unannounced(table: PgTable): string | null {
+  const { name, schema } = getTableConfig(table)
+  if (name === 'personal_access_tokens' && schema === undefined) return null
+  return `The change triggers announce changes to personal_access_tokens on the search path, not to ${schema === undefined ? '' : `${schema}.`}${name}, so a token revoked by another instance would stay in this instance's cache. The cache stays off: give drizzleStore a \`table\` named personal_access_tokens (with the change triggers added), or leave \`cache\` off.`
 }
 
 const TRIGGER_NAMES = ['update', 'delete', 'truncate'].map(

@@ -12,13 +12,7 @@ import {
   type TokenStore,
 } from '@jetstream/tokens'
 import { and, eq, lt, ne, or, type SQL, sql } from 'drizzle-orm'
-import {
-  type AnyPgColumn,
-  getTableConfig,
-  type PgDatabase,
-  type PgQueryResultHKT,
-  type PgTable,
-} from 'drizzle-orm/pg-core'
+import type { AnyPgColumn, PgDatabase, PgQueryResultHKT, PgTable } from 'drizzle-orm/pg-core'
 import { ChangeFeed } from './change-feed.js'
 import { driverOf } from './driver-of.js'
 import { LookupBatch } from './lookup-batch.js'
@@ -163,15 +157,16 @@ export class DrizzleTokenStore implements TokenStore {
           cancel: { operation: 'find', run: () => queries.cancelOverdue(timeout) },
         })
     this.#batch = this.#batchOn(inProcess)
-    const feed = new ChangeFeed(db, options.listen ?? db, { probeInterval: options.probeInterval ?? 1_000 })
-    const unwatched = feed.supported ? unannounced(table) : UNLISTENABLE
+    const feed = ChangeFeed.on(db, options.listen ?? db, table, {
+      probeInterval: options.probeInterval ?? 1_000,
+    })
     this.watch =
-      unwatched === null
-        ? (listener) => feed.start(listener)
-        : (listener) => {
-            listener.refused(new MisconfigurationError(unwatched))
+      typeof feed === 'string'
+        ? (listener) => {
+            listener.refused(new MisconfigurationError(feed))
             return async () => {}
           }
+        : (listener) => feed.start(listener)
   }
 
   /** @example const stored = await store.insert(newRecord) */
@@ -428,17 +423,6 @@ export class DrizzleTokenStore implements TokenStore {
       throw storageError(operation, error)
     })
   }
-}
-
-const UNLISTENABLE =
-  "This drizzle database cannot listen for token changes (LISTEN/NOTIFY needs postgres.js, PGlite or a node-postgres Pool; a single node-postgres Client has no connection to spare), so a token revoked by another instance would stay in this instance's cache. The cache stays off: use one of those, or pass `listen` a database that can."
-
-// Why the change triggers do not announce this table's changes, or null when they do: they are made for the table
-// `personal_access_tokens` first on the search path (a Laravel table of that name included, once they are added).
-function unannounced(table: TokenTable): string | null {
-  const { name, schema } = getTableConfig(table)
-  if (name === 'personal_access_tokens' && schema === undefined) return null
-  return `The change triggers announce changes to personal_access_tokens on the search path, not to ${schema === undefined ? '' : `${schema}.`}${name}, so a token revoked by another instance would stay in this instance's cache. The cache stays off: give drizzleStore a \`table\` named personal_access_tokens (with the change triggers added), or leave \`cache\` off.`
 }
 
 /** Turns the core's string ids into what a column takes; `undefined` for an id the column could never hold. */
