@@ -47,10 +47,7 @@ export function abilityCheck<P extends string>(
         : listed.some((ability) => auth.tokenCan(ability))
           ? []
           : listed
-    if (missing.length > 0) {
-      const realm = realmOf(auth)
-      return errorAnswer(new MissingAbilitiesError(missing, realm === undefined ? {} : { realm }))
-    }
+    if (missing.length > 0) return errorAnswer(new MissingAbilitiesError(missing, { realm: realmOf(auth) }))
     // Abilities with rate limits of their own: the token spends from those it passed with.
     const spend = abilitySpenderOf(auth)
     if (spend === undefined || isTransientToken(auth.token)) return null

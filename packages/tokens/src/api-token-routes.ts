@@ -194,8 +194,7 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
     } catch (error) {
       // A misconfiguration is the server's fault: answered here, it would be a 500 that nobody hears of.
       if (!isRefusal(error)) throw error
-      const realm = request.auth ? realmOf(request.auth) : undefined
-      answer = errorAnswer(error, realm === undefined ? {} : { realm })
+      answer = errorAnswer(error, { realm: request.auth && realmOf(request.auth) })
     }
     // One user's tokens, and once a plain text: no cache (a proxy's, the browser's history) may keep any of it
     // (RFC 6749 §5.1 asks the same of token answers).
@@ -298,10 +297,7 @@ export class ApiTokenRoutes<U = RegisteredUser, P extends string = RegisteredPer
     if (isTransientToken(auth.token)) return auth
     const ability = this.#bearerAbility
     if (ability === undefined) throw new SessionRequiredError()
-    if (auth.token.cant(ability)) {
-      const realm = realmOf(auth)
-      throw new MissingAbilitiesError([ability], realm === undefined ? {} : { realm })
-    }
+    if (auth.token.cant(ability)) throw new MissingAbilitiesError([ability], { realm: realmOf(auth) })
     return auth
   }
 

@@ -231,11 +231,7 @@ export function signedInAuth<U, P extends string>(auth: Auth<U | null, P>): Auth
  * ```
  */
 export function guestRefusal(auth: { readonly tokenRejected: boolean }): UnauthenticatedError {
-  const realm = realmOf(auth)
-  return new UnauthenticatedError({
-    tokenRejected: auth.tokenRejected,
-    ...(realm !== undefined && { realm }),
-  })
+  return new UnauthenticatedError({ tokenRejected: auth.tokenRejected, realm: realmOf(auth) })
 }
 
 /**

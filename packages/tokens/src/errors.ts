@@ -114,7 +114,7 @@ export class UnauthenticatedError extends TokenError {
   /** The realm of its `WWW-Authenticate` challenge, when the guard that refused has one; else the answer's. */
   readonly realm: string | undefined
 
-  constructor(options: { tokenRejected?: boolean; message?: string; realm?: string } = {}) {
+  constructor(options: { tokenRejected?: boolean; message?: string; realm?: string | undefined } = {}) {
     super('unauthenticated', 401, options.message ?? 'Unauthenticated.')
     this.tokenRejected = options.tokenRejected ?? false
     this.realm = options.realm
@@ -136,7 +136,7 @@ export class MissingAbilitiesError extends TokenError {
   /** The realm of its `WWW-Authenticate` challenge, as for {@link UnauthenticatedError.realm}. */
   readonly realm: string | undefined
 
-  constructor(abilities: readonly string[], options: { realm?: string } = {}) {
+  constructor(abilities: readonly string[], options: { realm?: string | undefined } = {}) {
     super(
       'missing_abilities',
       403,

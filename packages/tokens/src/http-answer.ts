@@ -109,7 +109,10 @@ export const noContent: HttpAnswer = new HttpAnswer(204, {}, '')
  * return new Response(body, { status, headers })
  * ```
  */
-export function errorAnswer(error: unknown, options: { readonly realm?: string } = {}): HttpAnswer {
+export function errorAnswer(
+  error: unknown,
+  options: { readonly realm?: string | undefined } = {},
+): HttpAnswer {
   if (isRefusal(error)) return tokenErrorAnswer(error, options)
   const client = clientError(error)
   if (client === null) return jsonAnswer(500, { message: 'Server Error', code: 'server_error' })
@@ -120,7 +123,7 @@ export function errorAnswer(error: unknown, options: { readonly realm?: string }
 // its own, say), not over the body's type and length.
 function tokenErrorAnswer(
   error: TokenError,
-  options: { readonly realm?: string },
+  options: { readonly realm?: string | undefined },
   given: Readonly<Record<string, string>> = {},
 ): HttpAnswer {
   const headers: Record<string, string> = {}
