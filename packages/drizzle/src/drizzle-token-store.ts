@@ -1,4 +1,5 @@
 import {
+  DriverError,
   type ExpiredTokenCriteria,
   InvalidInputError,
   isTokenError,
@@ -492,8 +493,11 @@ function storageError(operation: string, error: unknown): Error {
   const cause = error instanceof Error && error.message.startsWith('Failed query:') ? error.cause : error
   const code = (cause as { code?: unknown } | null)?.code
   if (typeof code === 'string' && code.startsWith('22')) {
-    // SQLSTATE class 22, data exception: a value the table's column cannot hold (a custom, narrower table).
-    return new InvalidInputError({ token: [`The database refused a value: ${(cause as Error).message}`] })
+    // SQLSTATE class 22, data exception: a value the table's column cannot hold (a custom, narrower table). The
+    // message as DriverError keeps it, so a value it quotes (`invalid input syntax for type uuid: "<hash>"`) is
+    // redacted there too.
+    const { message } = new DriverError('Error', String((cause as Error).message), code)
+    return new InvalidInputError({ token: [`The database refused a value: ${message}`] })
   }
   return new StorageUnavailableError(`The database failed to ${operation}.`, { cause })
 }

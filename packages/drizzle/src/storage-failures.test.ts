@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { inspect } from 'node:util'
 import { createTokens, InvalidInputError, StorageUnavailableError } from '@jetstream/tokens'
+import { bigint, pgTable, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -293,6 +294,31 @@ describe.each(backends)('hostile input on %s', (_, open) => {
     const shown = inspect(error, { showHidden: true, depth: 10 })
     expect(shown).not.toContain(first.tokenHash)
     expect(shown).toContain('duplicate key')
+  })
+
+  it('keeps a value the column refuses out of the 422 (a narrower table: its token column a uuid)', async () => {
+    await database.exec(`create table uuid_hash_tokens (like personal_access_tokens including identity);
+      alter table uuid_hash_tokens alter column token type uuid using null`)
+    const table = pgTable('uuid_hash_tokens', {
+      id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+      tokenableType: varchar('tokenable_type', { length: 255 }).notNull(),
+      tokenableId: text('tokenable_id').notNull(),
+      name: text('name').notNull(),
+      token: uuid('token').notNull(),
+      abilities: text('abilities'),
+      lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
+      expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }),
+      createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+      updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+    })
+    const refused = record('uuid hash')
+    const error = await drizzleStore(database.db, { table })
+      .insert(refused)
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(InvalidInputError)
+    const shown = inspect(error, { showHidden: true, depth: 10 })
+    expect(shown).toContain('invalid input syntax for type uuid')
+    expect(shown).not.toContain(refused.tokenHash)
   })
 
   it('refuses a NUL byte with InvalidInputError, not a SQL error', async () => {

@@ -1232,8 +1232,9 @@ export class TokenService<P extends string = string> {
           ? 'not_found'
           : 'ok'
     const count = typeof value === 'number' ? value : Array.isArray(value) ? value.length : null
-    // The caller's id only where it is one: `revoke(owner, plainText)` by mistake must not put a secret on a span.
-    let id = tokenId !== null && isTokenId(tokenId) ? tokenId : null
+    // The caller's id only once it named a token the action found: a secret alone fits an id's form, so
+    // `revoke(owner, secret)` by mistake, or a client's `DELETE /user/api-tokens/<secret>`, must not put it on a span.
+    let id = outcome === 'ok' ? tokenId : null
     if (action === 'create' && failure === null) id = (value as NewAccessToken<P>).token.id
     try {
       this.#telemetry?.action({ action, startTime, endTime, outcome, tokenId: id, count, error })

@@ -166,8 +166,9 @@ describe('TokenTelemetry: what the service reports', () => {
     expect(actions.map(({ action, outcome, tokenId, count }) => [action, outcome, tokenId, count])).toEqual([
       ['create', 'ok', token.id, null],
       ['list', 'ok', null, 1],
-      ['revoke', 'not_found', '999', null],
-      ['update', 'refused', token.id, null],
+      // The id given only once it named a token the action found: a refused or unknown one may be anything.
+      ['revoke', 'not_found', null, null],
+      ['update', 'refused', null, null],
     ])
     for (const event of actions) expect(event.endTime).toBeGreaterThanOrEqual(event.startTime)
     expect(flushes).toEqual([

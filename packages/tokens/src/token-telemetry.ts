@@ -88,7 +88,10 @@ export interface ActionEvent {
   readonly startTime: number
   readonly endTime: number
   readonly outcome: ActionOutcome
-  /** The token acted on: the one created, or the id given to `update`, `rotate` or `revoke`; else null. */
+  /**
+   * The token acted on: the one created, or the id given to `update`, `rotate` or `revoke` when it found that token
+   * (`outcome` `ok`); else null, since an id that named nothing may be anything a caller typed, a secret included.
+   */
   readonly tokenId: string | null
   /** How many tokens `list` returned, or `revokeAll` or `prune` deleted; else null. */
   readonly count: number | null
