@@ -203,13 +203,16 @@ export class DrizzleTokenStore implements TokenStore {
     const row = await this.#run('rotate', () =>
       this.#db.transaction(async (tx) => {
         const old = await (retire === null
-          ? tx.delete(t).where(where).returning({ id: t.id })
+          ? tx.delete(t).where(where).returning({ token: t.token })
           : tx
               .update(t)
               .set({ expiresAt: sql`least(coalesce(${t.expiresAt}, ${retire}), ${retire})` })
               .where(where)
-              .returning({ id: t.id }))
+              .returning({ token: t.token }))
         if (old.length === 0) return undefined
+        // Deleted first, the old row no longer holds its hash when the new one is inserted: the unique index
+        // would let the same hash through, which the contract refuses as any stored hash.
+        if (old[0]?.token === values.token) throw new Error('A token with this hash is already stored.')
         const rows = await tx.insert(t).values(values).returning(this.#selection)
         return rows[0] as TokenRow
       }),

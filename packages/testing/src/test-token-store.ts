@@ -412,6 +412,15 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect(await store.findById(old.id)).toEqual(old)
         expect(await store.listByOwner(alice)).toHaveLength(2)
       })
+
+      it('refuses the old token’s own hash, though the old token goes, and changes nothing', async () => {
+        const old = await store.insert(record())
+        await expect(
+          store.rotate(alice, old.id, record({ tokenHash: old.tokenHash }), null),
+        ).rejects.toBeTruthy()
+        expect(await store.findById(old.id)).toEqual(old)
+        expect(await store.listByOwner(alice)).toEqual([old])
+      })
     })
 
     describe('delete', () => {
@@ -524,6 +533,14 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect(await store.findById(old.id)).toBeNull()
         expect(await store.findById(expired.id)).toBeNull()
         expect(await store.findById(recent.id)).not.toBeNull()
+      })
+
+      it('takes cutoffs as early as the year 1 and as late as the year 9999', async () => {
+        const kept = await store.insert(record({ expiresAt: at('2026-05-01T00:00:00Z') }))
+        const yearOne = at('0001-01-01T00:00:00.000Z')
+        expect(await store.deleteExpired({ expiredBefore: yearOne, createdBefore: yearOne })).toBe(0)
+        expect(await store.findById(kept.id)).toEqual(kept)
+        expect(await store.deleteExpired({ expiredBefore: at('9999-12-31T23:59:59.999Z') })).toBe(1)
       })
     })
 

@@ -11,7 +11,7 @@ import { PermissionRegistry } from './permission-registry.js'
 import { PersonalAccessToken } from './personal-access-token.js'
 import { hashSecret } from './plain-text-token.js'
 import { type AuthenticationFailure, createTokens, type TokenServiceOptions } from './token-service.js'
-import type { TokenStore } from './token-store.js'
+import type { ExpiredTokenCriteria, TokenStore } from './token-store.js'
 import { TransientToken } from './transient-token.js'
 
 const permissions = new PermissionRegistry({
@@ -680,9 +680,31 @@ export function tokenServiceSuite(cache: boolean): void {
       expect((await tokens.list('42')).map((t) => t.name)).toEqual(['new'])
     })
 
-    it('refuses a negative number of hours, and one that reaches back past the earliest date', async () => {
+    it('refuses a negative number of hours', async () => {
       await expect(service().prune({ hours: -1 })).rejects.toBeInstanceOf(MisconfigurationError)
-      await expect(service().prune({ hours: 3e9 })).rejects.toBeInstanceOf(MisconfigurationError)
+      await expect(service().prune({ hours: Number.NaN })).rejects.toBeInstanceOf(MisconfigurationError)
+    })
+
+    it('asks no store about the years before the year 1, however far back hours and expiration reach', async () => {
+      const asked: ExpiredTokenCriteria[] = []
+      const store = new MemoryTokenStore()
+      const deleteExpired = store.deleteExpired.bind(store)
+      store.deleteExpired = (criteria) => {
+        asked.push(criteria)
+        return deleteExpired(criteria)
+      }
+      const tokens = service({ store, expiration: 1.2e9 })
+      await tokens.create('42', 'kept')
+      expect(await tokens.prune()).toBe(0)
+      expect(await tokens.prune({ hours: 3e9 })).toBe(0)
+      expect(await tokens.prune({ hours: Number.MAX_VALUE })).toBe(0)
+      const yearOne = new Date('0001-01-01T00:00:00.000Z')
+      expect(asked.slice(1)).toEqual([
+        { expiredBefore: yearOne, createdBefore: yearOne },
+        { expiredBefore: yearOne, createdBefore: yearOne },
+      ])
+      expect(asked[0]?.createdBefore).toEqual(yearOne)
+      expect(await tokens.list('42')).toHaveLength(1)
     })
   })
 

@@ -1127,17 +1127,12 @@ export class TokenService<P extends string = string> {
     if (!(Number.isFinite(hours) && hours >= 0)) {
       throw new MisconfigurationError('`prune({ hours })` takes a number of hours, 0 or more.')
     }
+    // A cutoff before the year 1 (a long `expiration`, many hours) is the year 1: before it, no store keeps a
+    // token, and a database cannot be asked about the years before it.
     const cutoff = this.#now().getTime() - hours * 3_600_000
-    const expiredBefore = new Date(cutoff)
-    const createdBefore = this.#expirationMs === null ? null : new Date(cutoff - this.#expirationMs)
-    if (
-      Number.isNaN(expiredBefore.getTime()) ||
-      (createdBefore !== null && Number.isNaN(createdBefore.getTime()))
-    ) {
-      throw new MisconfigurationError(
-        '`prune({ hours })` reaches back past the earliest date: give fewer hours.',
-      )
-    }
+    const expiredBefore = new Date(Math.max(cutoff, YEAR_ONE))
+    const createdBefore =
+      this.#expirationMs === null ? null : new Date(Math.max(cutoff - this.#expirationMs, YEAR_ONE))
     // Pruned tokens had expired, so no cached entry could still verify; dropping them all keeps it simple.
     this.#cache?.clear()
     const count = await this.#call('prune', () =>
@@ -1393,3 +1388,6 @@ function sameJson(a: unknown, b: unknown): boolean {
     keys.every((key) => Object.hasOwn(b, key) && sameJson((a as never)[key], (b as never)[key]))
   )
 }
+
+// The first instant of the year 1, the earliest a cutoff of `prune` reaches (see there).
+const YEAR_ONE = Date.parse('0001-01-01T00:00:00.000Z')

@@ -25,7 +25,9 @@ export interface TokenRecord {
 }
 
 /**
- * What a token may carry besides its abilities: a JSON object, kept as given (the service bounds its size).
+ * What a token may carry besides its abilities: a JSON object, kept as the same JSON value (the service bounds its
+ * size). As in JSON, the order of an object's keys carries nothing: a store may give them back in another order
+ * (PostgreSQL's `jsonb` does).
  *
  * @example
  * ```ts
@@ -127,6 +129,10 @@ export interface TokenChangeListener {
  *   more than the lookup.)
  * - Each method is atomic on its own, and safe to call concurrently.
  *
+ * What the service gives a driver, so a driver need not guard against the rest: owner types and ids, names and
+ * hashes without control characters or lone surrogates (text every database keeps exactly: PostgreSQL refuses NUL,
+ * and UTF-8 has no form for a lone surrogate), and dates between the years 1 and 9999.
+ *
  * @example
  * ```ts
  * class MyStore implements TokenStore {
@@ -138,9 +144,9 @@ export interface TokenChangeListener {
  */
 export interface TokenStore {
   /**
-   * Stores a new token and returns it with its new id and `lastUsedAt: null`.
-   * MUST reject when `tokenHash` is already stored. Keeps `metadata` as given; a store with nowhere to keep it
-   * MUST reject a token that has some with `InvalidInputError` (422) rather than drop it.
+   * Stores a new token and returns it with its new id and `lastUsedAt: null`. MUST reject when `tokenHash` is
+   * already stored. Keeps `metadata` as the same JSON value; a store with nowhere to keep it MUST reject a token
+   * that has some with `InvalidInputError` (422) rather than drop it.
    */
   insert(token: NewTokenRecord): Promise<TokenRecord>
 
@@ -189,11 +195,14 @@ export interface TokenStore {
    */
   touch(uses: ReadonlyMap<string, Date>): Promise<void>
 
-  /** Deletes the tokens that match `criteria` (either condition); returns how many. */
+  /**
+   * Deletes the tokens that match `criteria` (either condition); returns how many.
+   */
   deleteExpired(criteria: ExpiredTokenCriteria): Promise<number>
 
   /**
-   * Optional: reports changes to tokens, from any process, to `listener` until the returned function is called.
+   * Optional: reports changes to tokens, from any process, to `listener` until the returned function is called:
+   * changes to anything but the times `lastUsedAt` and `updatedAt`, which no verification reads.
    * MUST call `delivering(true)` once it is listening and `delivering(false)` as soon as it may miss a change, and
    * when stopped. `testTokenStore` checks this, and that changes and deletes are reported by id: updates, deletes,
    * rotations, and the bulk deletes of `deleteByOwner` and `deleteExpired`, made through its `peer` when given.
