@@ -423,6 +423,33 @@ const rows: [string, Build, Expected][] = [
     async () => ({ method: 'GET', path: '/maybe/thrown/library' }),
     refused(401, 'unauthenticated', { challenge: 'Bearer realm="app"' }),
   ],
+  // Methods and paths a client may send that no route names on its own: the list's, for HEAD and a trailing
+  // slash; a 405 for OPTIONS (no CORS here: the routes are for the app's own pages) and for HEAD on a token.
+  [
+    'HEAD on the list → 200, no body',
+    async (kit) => ({ method: 'HEAD', path: tokens, headers: session(kit) }),
+    { ...ok(200), cacheControl: 'no-store' },
+  ],
+  [
+    'GET on the list with a trailing slash → the list',
+    async (kit) => ({ method: 'GET', path: `${tokens}/`, headers: session(kit) }),
+    { ...ok(200), cacheControl: 'no-store' },
+  ],
+  [
+    'OPTIONS on the list → 405 with Allow',
+    async (kit) => ({ method: 'OPTIONS', path: tokens, headers: session(kit) }),
+    refused(405, 'method_not_allowed', { allow: 'GET, HEAD, POST', cacheControl: 'no-store' }),
+  ],
+  [
+    'HEAD on a token → 405 with Allow, no body',
+    async (kit) => ({ method: 'HEAD', path: `${tokens}/${await kit.target()}`, headers: session(kit) }),
+    { ...refused(405, 'method_not_allowed', { allow: 'PUT, DELETE', cacheControl: 'no-store' }), code: null },
+  ],
+  [
+    'a token behind an empty segment → 404, nothing deleted',
+    async (kit) => ({ method: 'DELETE', path: `${tokens}//${await kit.target()}`, headers: session(kit) }),
+    refused(404, 'not_found', { cacheControl: 'no-store' }),
+  ],
   [
     'PATCH on the list → 405 with Allow',
     async (kit) => ({ method: 'PATCH', path: tokens, headers: sessionJson(kit), body: '{}' }),
