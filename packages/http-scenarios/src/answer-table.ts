@@ -249,6 +249,31 @@ const rows: [string, Build, Expected][] = [
     async () => ({ method: 'GET', path: tokens, headers: { authorization: 'Bearer 1|nope' } }),
     refused(401, 'unauthenticated', { challenge: invalidToken }),
   ],
+  // Authorization headers as clients get them wrong: not a bearer token at all (a guest), or a bearer token no
+  // store could hold (refused without a lookup).
+  ...(
+    [
+      ['a tab after the scheme', 'Bearer\t1|abc'],
+      ['Basic credentials', 'Basic dXNlcjpwYXNz'],
+      ['an empty Authorization', ''],
+    ] as const
+  ).map(([what, authorization]): [string, Build, Expected] => [
+    `${what} → 401 as a guest`,
+    async () => ({ method: 'GET', path: '/me', headers: { authorization } }),
+    refused(401, 'unauthenticated', { challenge: 'Bearer realm="api"' }),
+  ]),
+  ...(
+    [
+      ['latin-1 characters in the token', 'Bearer 1|\u00f1\u00f1'],
+      ['an 8 kB token', `Bearer 1|${'a'.repeat(8_000)}`],
+      ['the scheme and no token', 'Bearer'],
+      ['two tokens in one header', 'Bearer 1|abc, Bearer 2|def'],
+    ] as const
+  ).map(([what, authorization]): [string, Build, Expected] => [
+    `${what} → 401 invalid_token`,
+    async () => ({ method: 'GET', path: '/me', headers: { authorization } }),
+    refused(401, 'unauthenticated', { challenge: invalidToken }),
+  ]),
   // Bodies: size, media type, charset, encoding, shape.
   [
     'a 64 MB body → 413',
