@@ -471,6 +471,11 @@ const rows: [string, Build, Expected][] = [
     { ...refused(405, 'method_not_allowed', { allow: 'PUT, DELETE', cacheControl: 'no-store' }), code: null },
   ],
   [
+    'a token id followed by a fragment, sent as is → 404, nothing deleted',
+    async (kit) => ({ method: 'DELETE', path: `${tokens}/${await kit.target()}#x`, headers: session(kit) }),
+    refused(404, 'not_found', { cacheControl: 'no-store' }),
+  ],
+  [
     'a token behind an empty segment → 404, nothing deleted',
     async (kit) => ({ method: 'DELETE', path: `${tokens}//${await kit.target()}`, headers: session(kit) }),
     refused(404, 'not_found', { cacheControl: 'no-store' }),
@@ -629,7 +634,7 @@ export function answerTable(
     it.each(rows)('%s', async (_, build, expected) => {
       const sent = await build(kit)
       const response =
-        DOT_SEGMENT.test(sent.path) || !sent.path.startsWith('/')
+        DOT_SEGMENT.test(sent.path) || !sent.path.startsWith('/') || sent.path.includes('#')
           ? await sendAsIs(app.url, sent)
           : await fetch(`${app.url}${sent.path}`, {
               method: sent.method,
@@ -726,8 +731,8 @@ function chunked(text: string): ReadableStream<Uint8Array> {
   })
 }
 
-// `fetch` resolves `.` and `..` (`%2e` too) in a path before it sends it, as every browser does; a crafted client
-// need not.
+// `fetch` resolves `.` and `..` (`%2e` too) in a path before it sends it, and keeps a `#…` fragment to itself, as
+// every browser does; a crafted client need not.
 const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i
 
 /**

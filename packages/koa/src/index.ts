@@ -19,6 +19,7 @@ import {
   type RequestBody,
   RequestGuard,
   requireAuth,
+  targetPath,
 } from '@jetstream/tokens/adapter'
 import type { Context, Middleware, Next, ParameterizedContext } from 'koa'
 
@@ -177,7 +178,8 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
   const routes = new ApiTokenRoutes<U, P>(tokens, options)
   const prefix = routes.prefix
   return async function apiTokenRoutes(ctx, next) {
-    const path = ctx.path
+    // Read as Hono and Express read it (Koa's own `ctx.path` drops a `#…` the client sent).
+    const path = targetPath(ctx.url)
     if (path !== prefix && !path.startsWith(`${prefix}/`)) return next()
     const parsed = (ctx.request as { body?: unknown }).body
     const answer = await routes.handle({

@@ -526,6 +526,14 @@ describe('RequestGuard: mounted twice on one request', () => {
     expect(once.resolve(guest)).toBe(await pass(once, guest))
   })
 
+  it('resolves a request whose auth slot holds null or something else of the app’s', async () => {
+    const { plainTextToken } = await issue(ada)
+    for (const auth of [null, {}, { user: grace }]) {
+      const request = { ...fakeRequest('GET', bearer(plainTextToken)), auth } as KeepingRequest
+      expect(((await guardOn().resolve(request)) as RequestAuth).user).toBe(ada)
+    }
+  })
+
   it('leaves another guard’s auth alone: each guard resolves the request for itself', async () => {
     const { plainTextToken } = await issue(ada)
     const request: KeepingRequest = fakeRequest('GET', bearer(plainTextToken))

@@ -12,6 +12,9 @@ describe('targetPath', () => {
     ['https://user@example.com/user/api-tokens', '/user/api-tokens'],
     ['http://example.com', ''],
     ['http://example.com?x=/y', ''],
+    ['/user/api-tokens/7#x', '/user/api-tokens/7#x'],
+    ['/user/api-tokens#x?y', '/user/api-tokens#x'],
+    ['http://example.com#x/y', ''],
     ['*', ''],
     ['', ''],
   ])('%s → %s', (target, path) => {
