@@ -44,7 +44,8 @@ interface NodePostgresPool {
  *
  * @example
  * ```ts
- * const stop = ChangeFeed.on(db, db, { probeInterval: 1_000 })?.start({ changed, delivering, refused })
+ * const feed = ChangeFeed.on(db, db, personalAccessTokens, { probeInterval: 1_000 })
+ * const stop = typeof feed === 'string' ? null : feed.start({ changed, delivering, refused })
  * await stop?.()
  * ```
  */

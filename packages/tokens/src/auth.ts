@@ -129,7 +129,8 @@ export function createAuth<U, P extends string = RegisteredPermission>(
 }
 
 /**
- * The realm an {@link Auth}'s refusals carry, as its guard was told; undefined for the default.
+ * The realm an {@link Auth}'s refusals carry: its guard's (`api` unless told otherwise); undefined for an auth no
+ * guard built (`actingAs`'s), whose refusals take the answer's.
  *
  * @example
  * ```ts

@@ -70,7 +70,7 @@ export class PermissionRegistry<const P extends string = string> {
     for (const permission of permissions) {
       if (typeof permission !== 'string' || !permissionName.test(permission)) {
         throw new MisconfigurationError(
-          `Permission ${JSON.stringify(permission)} is not a valid name: use 1 to 255 characters without spaces, quotes or backslashes, not starting with "*".`,
+          `Permission ${JSON.stringify(permission)} is not a valid name: use 1 to 255 characters without spaces, double quotes or backslashes, not starting with "*".`,
         )
       }
       if (defined.has(permission)) {
