@@ -6,6 +6,8 @@ import { driverOf } from './driver-of.js'
 import type { AnyPgDatabase } from './drizzle-token-store.js'
 import { changeTriggers } from './migrate.js'
 
+/** The table the migration's triggers are made for, first on the search path. */
+const ANNOUNCED_TABLE = 'personal_access_tokens'
 /** The channel the migration's triggers announce token changes on. */
 const CHANGE_CHANNEL = 'personal_access_tokens'
 
@@ -93,7 +95,7 @@ export class ChangeFeed {
   async #triggersFound(): Promise<boolean> {
     const result = await this.#db.execute(
       sql`select count(*)::int as found from pg_trigger
-        where tgrelid = to_regclass('personal_access_tokens') and tgenabled in ('O', 'A')
+        where tgrelid = to_regclass(${ANNOUNCED_TABLE}) and tgenabled in ('O', 'A')
           and tgname in (${sql.join(
             TRIGGER_NAMES.map((name) => sql`${name}`),
             sql`, `,
@@ -226,8 +228,8 @@ const UNLISTENABLE =
 // `personal_access_tokens` first on the search path (a Laravel table of that name included, once they are added).
 function unannounced(table: PgTable): string | null {
   const { name, schema } = getTableConfig(table)
-  if (name === 'personal_access_tokens' && schema === undefined) return null
-  return `The change triggers announce changes to personal_access_tokens on the search path, not to ${schema === undefined ? '' : `${schema}.`}${name}, so a token revoked by another instance would stay in this instance's cache. The cache stays off: give drizzleStore a \`table\` named personal_access_tokens (with the change triggers added), or leave \`cache\` off.`
+  if (name === ANNOUNCED_TABLE && schema === undefined) return null
+  return `The change triggers announce changes to personal_access_tokens on the search path, not to ${schema === undefined ? '' : `${schema}.`}${name}, so a token revoked by another instance would stay in this instance's cache. The cache stays off: give drizzleStore a \`table\` named personal_access_tokens defined without a schema (\`pgTable\`, its schema first on the search_path), with the change triggers added, or leave \`cache\` off.`
 }
 
 const TRIGGER_NAMES = ['update', 'delete', 'truncate'].map(

@@ -99,7 +99,7 @@ export function auth<U = RegisteredUser, P extends string = RegisteredPermission
     header: (req, name) => nodeHeader(req.headers, name),
     // Express's `req.ip` follows the app's `trust proxy` setting.
     address: (req) => req.ip,
-    current: (req) => req.auth,
+    currentAuth: (req) => req.auth,
   })
   const enter = (
     req: Request,

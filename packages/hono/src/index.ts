@@ -96,7 +96,7 @@ export function auth<U, P extends string>(
     method: (c) => c.req.method,
     header,
     address,
-    current: (c) => c.get('auth'),
+    currentAuth: (c) => c.get('auth'),
     // Hono answers an HTTPException by itself, so a policy's refusal in a handler needs no error handler of the app's.
     refusal: (error) => httpException(errorAnswer(error), error),
   })

@@ -89,7 +89,7 @@ export function auth<U, P extends string>(
     header: (ctx, name) => nodeHeader(ctx.req.headers, name),
     // Koa's `ctx.ip` follows `app.proxy` (X-Forwarded-For only when the app trusts its proxy).
     address: (ctx) => ctx.ip || undefined,
-    current: (ctx) => (ctx.state as Partial<AuthState<unknown, string>>).auth,
+    currentAuth: (ctx) => (ctx.state as Partial<AuthState<unknown, string>>).auth,
     refusal: (error) => {
       refusals.add(error)
       return error

@@ -465,7 +465,7 @@ describe('RequestGuard: bearer tokens', () => {
 describe('RequestGuard: mounted twice on one request', () => {
   /** A request that keeps the auth set on it, as `c.var.auth`, `ctx.state.auth` and `req.auth` do. */
   type KeepingRequest = FakeRequest & { auth?: object }
-  const keeping: GuardAdapter<KeepingRequest> = { ...adapter, current: (request) => request.auth }
+  const keeping: GuardAdapter<KeepingRequest> = { ...adapter, currentAuth: (request) => request.auth }
   const guardOn = (options: Partial<AuthOptions<User, Permission, KeepingRequest>> = {}) =>
     new RequestGuard<User, Permission, KeepingRequest>(
       tokens,

@@ -52,7 +52,7 @@ export interface GuardAdapter<R> {
    * any: a guard mounted twice on one request then answers with its own earlier auth, as Sanctum's guard keeps
    * its user for the request, rather than verify, spend, count and record the token again.
    */
-  current?(request: R): object | null | undefined
+  currentAuth?(request: R): object | null | undefined
 }
 
 /**
@@ -228,7 +228,7 @@ export class RequestGuard<U, P extends string, R> {
    * ```
    */
   resolve(request: R): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
-    const current = this.#adapter.current?.(request)
+    const current = this.#adapter.currentAuth?.(request)
     if (current !== undefined && current !== null && guardOf(current) === this)
       return current as Auth<U | null, P>
     // Nothing is awaited that is not a promise: every tick counts on the path each request takes (bench/).
