@@ -167,6 +167,13 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect(await store.findById(id)).toBeNull()
       })
 
+      it('finds a token asked for beside unknown ids at the same time, as if each were asked alone', async () => {
+        const stored = await store.insert(record())
+        const unknown = ['x'.repeat(64), '9'.repeat(26), 'abc', '-1', '00000000-0000-0000-0000-000000000000']
+        const found = await Promise.all([stored.id, ...unknown, stored.id].map((id) => store.findById(id)))
+        expect(found).toEqual([stored, ...unknown.map(() => null), stored])
+      })
+
       it('finds nothing for an unknown hash', async () => {
         await store.insert(record())
         expect(await store.findByHash('0'.repeat(64))).toBeNull()
@@ -258,6 +265,33 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
       })
     })
 
+    describe('owners', () => {
+      it('tells owners apart exactly: by case, by spaces, and by where the type ends and the id begins', async () => {
+        const plain = await store.insert(record({ owner: { type: 'user', id: 'abc' } }))
+        const split = await store.insert(record({ owner: { type: 'a:b', id: 'c' } }))
+        const lookalikes: TokenOwner[] = [
+          { type: 'user', id: 'ABC' },
+          { type: 'user', id: 'abc ' },
+          { type: 'user', id: ' abc' },
+          { type: 'User', id: 'abc' },
+          { type: 'a', id: 'b:c' },
+          { type: 'a:b:c', id: '' },
+        ]
+        for (const owner of lookalikes) {
+          const who = JSON.stringify(owner)
+          expect(await store.listByOwner(owner), who).toEqual([])
+          for (const token of [plain, split]) {
+            expect(await store.update(owner, token.id, { name: 'taken', updatedAt: base }), who).toBeNull()
+            expect(await store.rotate(owner, token.id, record(), null), who).toBeNull()
+            expect(await store.delete(owner, token.id), who).toBe(false)
+          }
+          expect(await store.deleteByOwner(owner), who).toEqual([])
+        }
+        expect(await store.findById(plain.id)).toEqual(plain)
+        expect(await store.findById(split.id)).toEqual(split)
+      })
+    })
+
     describe('update', () => {
       it('changes the fields given, and only those', async () => {
         const stored = await store.insert(record({ name: 'before', abilities: ['read'] }))
@@ -336,6 +370,19 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect(await store.findByHash(hash)).toEqual(rehashed)
         expect(await store.findByHash(stored.tokenHash)).toBeNull()
         expect(await store.findById(stored.id)).toEqual(rehashed)
+      })
+
+      it('keeps every other field: the expiry and last use above all', async () => {
+        const stored = await store.insert(
+          record({ abilities: ['read', 'update'], expiresAt: at('2026-07-01T00:00:00.000Z') }),
+        )
+        const used = at('2026-06-01T13:00:00.000Z')
+        await store.touch(new Map([[stored.id, used]]))
+        const later = at('2026-06-02T00:00:00.000Z')
+        const hash = randomHash()
+        const expected = { ...stored, lastUsedAt: used, tokenHash: hash, updatedAt: later }
+        expect(await store.update(alice, stored.id, { tokenHash: hash, updatedAt: later })).toEqual(expected)
+        expect(await store.findById(stored.id)).toEqual(expected)
       })
 
       it("refuses another token's hash and changes nothing", async () => {
@@ -457,6 +504,24 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect(await store.deleteByOwner(alice)).toEqual([keep.id])
         expect(await store.deleteByOwner(alice)).toEqual([])
       })
+
+      it("deleteByOwner deletes every one of the owner's tokens when the one to keep is none of them", async () => {
+        const theirs = await store.insert(record({ owner: bob }))
+        for (const except of ['999999', 'abc', 'another spelling', "another owner's"]) {
+          const mine = [await store.insert(record()), await store.insert(record())]
+          const keep =
+            except === 'another spelling'
+              ? `0${mine[0]?.id}`
+              : except === "another owner's"
+                ? theirs.id
+                : except
+          expect((await store.deleteByOwner(alice, keep)).sort(), except).toEqual(
+            mine.map((t) => t.id).sort(),
+          )
+          expect(await store.listByOwner(alice), except).toEqual([])
+        }
+        expect(await store.findById(theirs.id)).toEqual(theirs)
+      })
     })
 
     describe('touch', () => {
@@ -482,7 +547,11 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         const kept = await store.insert(record())
         await store.delete(alice, gone.id)
         const when = at('2026-06-01T13:00:00Z')
-        await store.touch(new Map([gone.id, kept.id, '999999', 'abc'].map((id) => [id, when])))
+        await store.touch(
+          new Map(
+            [gone.id, kept.id, '999999', 'abc', 'x'.repeat(64), '9'.repeat(26)].map((id) => [id, when]),
+          ),
+        )
         expect(await store.findById(gone.id)).toBeNull()
         expect(await store.findByHash(gone.tokenHash)).toBeNull()
         expect((await store.findById(kept.id))?.lastUsedAt).toEqual(at('2026-06-01T13:00:00Z'))
@@ -569,6 +638,40 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect(after.every((found) => found === null)).toBe(true)
       })
 
+      it('loses no delete, update or rotation to uses of the same tokens written at the same time', async () => {
+        const gone = await store.insert(record())
+        const narrowed = await store.insert(record({ abilities: ['read', 'delete'] }))
+        const retired = await store.insert(record())
+        const retireAt = at('2026-06-01T13:00:00.000Z')
+        const touch = (i: number) =>
+          store.touch(
+            new Map([gone, narrowed, retired].map((t) => [t.id, new Date(base.getTime() + i * 1_000)])),
+          )
+        await Promise.all([
+          ...Array.from({ length: 25 }, (_, i) => touch(i)),
+          store.delete(alice, gone.id),
+          store.update(alice, narrowed.id, { abilities: ['read'], updatedAt: base }),
+          store.rotate(alice, retired.id, record(), retireAt),
+          ...Array.from({ length: 25 }, (_, i) => touch(25 + i)),
+        ])
+        expect(await store.findById(gone.id)).toBeNull()
+        expect(await store.findByHash(gone.tokenHash)).toBeNull()
+        expect((await store.findById(narrowed.id))?.abilities).toEqual(['read'])
+        expect((await store.findByHash(narrowed.tokenHash))?.abilities).toEqual(['read'])
+        expect((await store.findById(retired.id))?.expiresAt).toEqual(retireAt)
+      })
+
+      it('lets only one of two parallel rotations of a token succeed, when the old one goes at once', async () => {
+        const old = await store.insert(record())
+        const results = await Promise.all([
+          store.rotate(alice, old.id, record(), null),
+          store.rotate(alice, old.id, record(), null),
+        ])
+        const made = results.filter((next) => next !== null)
+        expect(made).toHaveLength(1)
+        expect((await store.listByOwner(alice)).map((t) => t.id)).toEqual([made[0]?.id])
+      })
+
       it('keeps every update of parallel updates to different tokens', async () => {
         const tokens = await Promise.all(Array.from({ length: 20 }, () => store.insert(record())))
         await Promise.all(
@@ -589,14 +692,35 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         const changed: string[] = []
         const delivering: boolean[] = []
         const refused: Error[] = []
+        // A cache trusts nothing until the store says it listens; a refusal fails the check at once, with its reason.
+        let live: () => void = () => {}
+        let fail: (error: Error) => void = () => {}
+        const listening = new Promise<void>((resolve, reject) => {
+          live = resolve
+          fail = reject
+        })
         const stop = watch({
           changed: (ids) => changed.push(...(ids ?? ['*'])),
-          delivering: (live) => delivering.push(live),
-          refused: (error) => refused.push(error),
+          delivering: (on) => {
+            delivering.push(on)
+            if (on) live()
+          },
+          refused: (error) => {
+            refused.push(error)
+            fail(new Error(`\`watch\` refused to deliver: ${error.message}`, { cause: error }))
+          },
         })
+        let timer: ReturnType<typeof setTimeout> | undefined
         try {
-          // A cache trusts nothing until the store says it listens.
-          await vi.waitFor(() => expect(delivering.at(-1)).toBe(true), { timeout: 10_000 })
+          await Promise.race([
+            listening,
+            new Promise((_, reject) => {
+              timer = setTimeout(
+                () => reject(new Error('`watch` did not call delivering(true) within 10 s')),
+                10_000,
+              )
+            }),
+          ])
           // Every way a token changes or goes, made by another instance where the options name one: each must
           // reach this store's listener, by id.
           const writer = options.peer ? await options.peer(store) : store
@@ -605,19 +729,27 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
           const rotated = await writer.insert(record())
           const bobs = await writer.insert(record({ owner: { ...bob } }))
           const expired = await writer.insert(record({ expiresAt: at('2026-05-01T00:00:00.000Z') }))
+          const retired = await writer.insert(record())
+          const rehashed = await writer.insert(record())
           await writer.update(alice, kept.id, { abilities: ['write'], updatedAt: base })
           await writer.delete(alice, gone.id)
           await writer.rotate(alice, rotated.id, record(), null)
+          // The old token stays, with an end: a cache must drop what it holds of it.
+          await writer.rotate(alice, retired.id, record(), at('2026-06-01T13:00:00.000Z'))
+          await writer.update(alice, rehashed.id, { tokenHash: randomHash(), updatedAt: base })
           await writer.deleteByOwner(bob)
           await writer.deleteExpired({ expiredBefore: base })
           await vi.waitFor(
             () => {
-              for (const token of [kept, gone, rotated, bobs, expired]) expect(changed).toContain(token.id)
+              for (const token of [kept, gone, rotated, bobs, expired, retired, rehashed]) {
+                expect(changed).toContain(token.id)
+              }
             },
             { timeout: 5_000 },
           )
           expect(refused).toEqual([])
         } finally {
+          clearTimeout(timer)
           await stop()
         }
         expect(delivering.at(-1)).toBe(false)

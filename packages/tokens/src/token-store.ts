@@ -114,11 +114,12 @@ export interface TokenChangeListener {
  *   store's lifetime: a deleted token's id is never given again. A numeric id is canonical decimal (no sign, no
  *   leading zero), as `isTokenId` says.
  * - A token has one id: a lookup by any other spelling of it (`01` for `1`, an upper-case uuid) resolves to null.
- * - `tokenHash` is unique across all tokens; an insert that would duplicate one rejects.
+ * - `tokenHash` is unique across all tokens; an insert, update or rotation that would duplicate one rejects.
  * - Lookups of unknown ids or hashes — including ids the store could never have issued, such as `abc` for a
  *   numeric id column — resolve to `null`; they never throw for that reason.
  * - Every method that changes a token is scoped to its owner where it takes one: another owner's token is left
- *   alone and reported as not found.
+ *   alone and reported as not found. Two owners are one only when their types and ids are the same text exactly:
+ *   not `ABC` and `abc`, not `abc ` and `abc`, not the type `a:b` with the id `c` and the type `a` with `b:c`.
  * - Records come back as fresh objects: changing one never changes what the store holds. (A frozen
  *   `abilities` list may be shared, since nobody can change it.)
  * - When the database cannot be reached or fails, a method rejects (ideally with `StorageUnavailableError`,
