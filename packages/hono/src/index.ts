@@ -20,7 +20,7 @@ import {
   requireAuth,
   targetPath,
 } from '@jetstream/tokens/adapter'
-import { type Context, Hono, type MiddlewareHandler } from 'hono'
+import { type Context, Hono, type MiddlewareHandler, type Next } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status'
 
@@ -174,18 +174,22 @@ export function apiTokenRoutes<U = RegisteredUser, P extends string = Registered
 ): Hono<AuthEnv<U | null, P>> {
   const routes = new ApiTokenRoutes<U, P>(tokens, options)
   const app = new Hono<AuthEnv<U | null, P>>()
-  const handler = async (c: Context<AuthEnv<U | null, P>>) =>
-    send(
+  const handler = async (c: Context<AuthEnv<U | null, P>>, next: Next) => {
+    const path = below(c)
+    // Not the routes' path as sent: what an unmatched path gets, as in Express and Koa.
+    if (path === null) return next()
+    return send(
       c,
       await routes.handle({
         method: c.req.method,
-        path: below(c),
+        path,
         header: (name) => header(c, name),
         body: await body(c),
         auth: c.get('auth'),
         ...withAddress(address(c)),
       }),
     )
+  }
   app.all(routes.prefix, handler)
   app.all(`${routes.prefix}/*`, handler)
   return app
@@ -254,15 +258,17 @@ async function body(c: Context): Promise<RequestBody> {
 }
 
 // The path below the routes' prefix, still percent-encoded: what follows the segments the matched route names
-// (wherever the app mounted the routes). `c.req.routePath` rather than `hono/route`'s helper, which hono 4.6, the
-// lowest version the peer range admits, does not have.
-function below(c: Context): string {
+// (wherever the app mounted the routes); null when the path as sent is not the route's. `c.req.routePath` rather
+// than `hono/route`'s helper, which hono 4.6, the lowest version the peer range admits, does not have.
+function below(c: Context): string | null {
   // On Node, the path as the client sent it, as Express and Koa read it: the Fetch URL has `.` and `..` segments
   // resolved already, so `/user/api-tokens/x/../7` would reach token 7 here alone. Other runtimes give only that URL.
-  const path = targetPath(nodeRequest(c)?.url ?? c.req.url)
-  const route = c.req.routePath.replace(/\/\*$/, '')
-  const segments = route.split('/').length
-  return path.split('/').length > segments ? `/${path.split('/').slice(segments).join('/')}` : ''
+  const path = targetPath(nodeRequest(c)?.url ?? c.req.url).split('/')
+  const route = c.req.routePath.replace(/\/\*$/, '').split('/')
+  // Hono's router matches the decoded path; Express and Koa match the route's own words as sent, so there
+  // `/user/api%2Dtokens/7` is no token route. A parameter's or a wildcard's segment matches whatever it holds.
+  if (route.some((segment, i) => segment !== path[i] && !/^[:*]/.test(segment))) return null
+  return path.length > route.length ? `/${path.slice(route.length).join('/')}` : ''
 }
 
 function currentAuth(c: Context): Auth<unknown, string> {

@@ -673,6 +673,18 @@ export function answerTable(
       expect(others).toEqual([])
     })
 
+    // Not a row: an unmatched path gets the framework's own 404 (Express's HTML page, Koa's text), not the core's.
+    it('reaches no token through a prefix the client percent-encoded, as Express and Koa match it as sent', async () => {
+      const id = await kit.target()
+      const response = await fetch(`${app.url}/user/api%2Dtokens/${id}`, {
+        method: 'DELETE',
+        headers: session(kit),
+      })
+      await response.arrayBuffer()
+      expect(response.status).toBe(404)
+      expect((await kit.setup.tokens.list('1')).map((token) => token.id)).toContain(id)
+    })
+
     it('clamps a child to its maker’s end, and the child stops with it', async () => {
       const maker = await kit.bearer(['create', 'read'], 2_000)
       const makerEnd = (await kit.setup.tokens.authenticate(maker))?.expiresAt?.toISOString()
