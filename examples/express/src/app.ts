@@ -44,6 +44,9 @@ export function createApp({
   // Nothing the other example apps do not send: no X-Powered-By, no ETag (nor the 304s it would bring).
   app.disable('x-powered-by')
   app.set('etag', false)
+  // Routes matched as Hono matches them: `/API/POSTS` and `/api/posts/` are no route of the app.
+  app.set('case sensitive routing', true)
+  app.set('strict routing', true)
   app.use(
     session({
       name: 'session',
@@ -54,6 +57,10 @@ export function createApp({
     }),
   )
   const sessionUser = (req: Request) => findUser(req.session.userId)
+  // JSON as the token routes send it: `application/json`, which has no charset parameter (RFC 8259); Express's
+  // `res.json` and `res.set` would add one, so Node's own `setHeader`.
+  const send = (res: Response, status: number, body: unknown) =>
+    void res.status(status).setHeader('content-type', 'application/json').end(JSON.stringify(body))
   // The same reading as the other example apps and the token routes: 415, 413 and 400 as the core answers them.
   const json = (req: Request) =>
     readJsonObject(req, { header: (name) => nodeHeader(req.headers, name), limit: 102_400 })
@@ -64,8 +71,8 @@ export function createApp({
   // Sign-in for the page: the session cookie is how first-party requests authenticate.
   app.get('/session', (req, res) => {
     const user = sessionUser(req)
-    if (user) res.json({ user })
-    else res.status(401).json({ message: 'Unauthenticated.', code: 'unauthenticated' })
+    if (user) send(res, 200, { user })
+    else send(res, 401, { message: 'Unauthenticated.', code: 'unauthenticated' })
   })
   app.post('/session', async (req, res, next) => {
     const refusal = signInRefusal({
@@ -74,47 +81,52 @@ export function createApp({
       referer: nodeHeader(req.headers, 'referer'),
       host: nodeHeader(req.headers, 'host'),
     })
-    if (refusal) return void res.status(refusal.status).json(refusal.body)
+    if (refusal) return send(res, refusal.status, refusal.body)
     const fields = await json(req)
     const user = signIn(fields.email, fields.password)
     if (!user) {
       const message = 'These credentials do not match our records.'
-      res.status(422).json({ message, code: 'invalid_input', errors: { email: [message] } })
+      send(res, 422, { message, code: 'invalid_input', errors: { email: [message] } })
       return
     }
     // A new session id on sign-in, so a session fixed before it is worthless.
     req.session.regenerate((error) => {
       if (error) return next(error)
       req.session.userId = user.id
-      res.json({ user })
+      send(res, 200, { user })
     })
   })
   app.delete('/session', (req, res, next) => {
-    req.session.destroy((error) => (error ? next(error) : res.status(204).end()))
+    req.session.destroy((error) => {
+      if (error) return next(error)
+      // The browser forgets the cookie too, as the other example apps tell it to.
+      res.clearCookie('session', { path: '/', httpOnly: true, sameSite: 'lax' })
+      res.status(204).end()
+    })
   })
 
   // Everything below needs a signed-in user: by the session cookie, or by a bearer token.
   const signedIn = auth(tokens, { session: sessionUser, user: userForToken })
   const find = (req: Request, res: Response): Post | null => {
     const post = repository.find(String(req.params.id))
-    if (!post) res.status(404).json({ message: 'No such post.', code: 'not_found' })
+    if (!post) send(res, 404, { message: 'No such post.', code: 'not_found' })
     return post
   }
-  const invalidTitle = (res: Response) => res.status(422).json(titleRequired)
+  const invalidTitle = (res: Response) => send(res, 422, titleRequired)
 
   app.get('/api/posts', signedIn, abilities('read'), (_req, res) => {
-    res.json({ posts: repository.all() })
+    send(res, 200, { posts: repository.all() })
   })
   app.get('/api/posts/:id', signedIn, abilities('read'), async (req, res) => {
     const post = find(req, res)
     if (!post) return
     await authOf(req).authorize(posts.view, post)
-    res.json({ post })
+    send(res, 200, { post })
   })
   app.post('/api/posts', signedIn, abilities('create'), async (req, res) => {
     const title = postTitle(await json(req))
     if (!title) return void invalidTitle(res)
-    res.status(201).json({ post: repository.create(authOf(req).user.id, title) })
+    send(res, 201, { post: repository.create(authOf(req).user.id, title) })
   })
   app.put('/api/posts/:id', signedIn, abilities('update'), async (req, res) => {
     const post = find(req, res)
@@ -122,7 +134,7 @@ export function createApp({
     await authOf(req).authorize(posts.update, post)
     const title = postTitle(await json(req))
     if (!title) return void invalidTitle(res)
-    res.json({ post: repository.update(post, title) })
+    send(res, 200, { post: repository.update(post, title) })
   })
   app.delete('/api/posts/:id', signedIn, ability('delete'), async (req, res) => {
     const post = find(req, res)
@@ -133,7 +145,7 @@ export function createApp({
   })
   app.use('/user/api-tokens', signedIn)
   app.use(apiTokenRoutes(tokens))
-  app.use((_req, res) => void res.status(404).json(notFound))
+  app.use((_req, res) => send(res, 404, notFound))
   app.use(errorHandler())
   return app
 }

@@ -32,10 +32,27 @@ export interface AppOptions {
 
 type ApiContext = ParameterizedContext<AuthState>
 
+// Where the token routes are (their default prefix), and so where a signed-in user is required.
+const TOKEN_ROUTES = '/user/api-tokens'
+
 /** The example app: cookie sessions, the API-token page and routes, and a posts API guarded by the shared policies. */
 export function createApp({ tokens, sessionKey, posts: repository = new PostRepository() }: AppOptions): Koa {
   const app = new Koa()
   app.keys = [sessionKey]
+  // JSON as the token routes send it: `application/json`, which has no charset parameter (RFC 8259); Koa adds one
+  // to a body it serialises itself.
+  app.use(async (ctx, next) => {
+    await next()
+    const body: unknown = ctx.body
+    const plain =
+      typeof body === 'object' &&
+      body !== null &&
+      [Object.prototype, Array.prototype, null].includes(Object.getPrototypeOf(body))
+    if (plain && ctx.response.is('json')) {
+      ctx.body = JSON.stringify(body)
+      ctx.set('Content-Type', 'application/json')
+    }
+  })
   // This library's errors (a body refused by readJsonObject, say) answered as every adapter answers them.
   app.use(errorHandler())
   // The session lives on the server; its cookie holds a random key, signed, so signing out ends it for good.
@@ -59,7 +76,9 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
       limit: 102_400,
     })
 
-  const open = new Router()
+  // Routes matched as Hono matches them: `/API/POSTS` and `/api/posts/` are no route of the app.
+  const routing = { sensitive: true, strict: true } as const
+  const open = new Router(routing)
   open.get('/', (ctx) => {
     ctx.type = 'html'
     ctx.body = apiTokenPage()
@@ -102,7 +121,7 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
   app.use(open.routes())
 
   // Everything below needs a signed-in user: by the session cookie, or by a bearer token.
-  const api = new Router<AuthState>()
+  const api = new Router<AuthState>(routing)
   const signedIn = auth(tokens, { session: sessionUser, user: userForToken })
   const find = (ctx: ApiContext): Post | null => {
     const post = repository.find(ctx.params.id ?? '')
@@ -148,7 +167,9 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
   })
   app.use(api.routes())
   app.use(async (ctx, next) =>
-    ctx.path.startsWith('/user/api-tokens') ? signedIn(ctx as never, next) : next(),
+    ctx.path === TOKEN_ROUTES || ctx.path.startsWith(`${TOKEN_ROUTES}/`)
+      ? signedIn(ctx as never, next)
+      : next(),
   )
   app.use(apiTokenRoutes(tokens))
   app.use((ctx) => {
