@@ -159,7 +159,7 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     expect(await dialog.textContent()).toContain("it won't be shown again")
     await dialog.getByRole('button', { name: 'Close' }).click()
     // Gone from the field itself, whose value the page's HTML never shows (a closed dialog has no role to find).
-    expect(await page.locator('#token-value').inputValue()).toBe('')
+    await expect.poll(() => page.locator('#token-value').inputValue()).toBe('')
     const item = row(liveList(page), 'Browser test')
     expect(await item.textContent()).toContain('Never used')
 
@@ -394,7 +394,7 @@ describe.skipIf(!hasChromium)('the API-token page in a real browser', () => {
     expect(fresh).toMatch(PLAIN_TEXT)
     expect(fresh).not.toBe(old)
     await dialog.getByRole('button', { name: 'Close' }).click()
-    expect(await page.locator('#token-value').inputValue()).toBe('')
+    await expect.poll(() => page.locator('#token-value').inputValue()).toBe('')
     expect(await api('GET', '/api/posts', fresh)).toBe(200)
     expect(await api('GET', '/api/posts', old)).toBe(200)
     // Both are listed until the old one retires, which it says.
