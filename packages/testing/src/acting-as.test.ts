@@ -85,9 +85,11 @@ describe('actingAs', () => {
     expect(auth.token?.metadata).toMatchObject({ nested: { team: 'a' } })
   })
 
-  it('makes a guest of a null user, as the guard does: no token, so no ability', () => {
-    const guest = actingAs(null, ['read'])
-    expect(guest.token).toBeNull()
-    expect(guest.tokenCan('read' as never)).toBe(false)
+  it('makes a guest of a null user, or any falsy one, as the guard does: no token, so no ability', () => {
+    for (const user of [null, undefined, false, 0, '']) {
+      const guest = actingAs(user, ['read'])
+      expect(guest.token, String(user)).toBeNull()
+      expect(guest.tokenCan('read' as never)).toBe(false)
+    }
   })
 })

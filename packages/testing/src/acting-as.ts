@@ -58,7 +58,8 @@ export function actingAs<U, P extends string = RegisteredPermission>(
   abilities: readonly NoInfer<Grant<P>>[] | 'session' = [],
   options: ActingAsOptions = {},
 ): Auth<U, P> {
-  if (user === null || user === undefined) return createAuth<U, P>(user, null)
+  // Any falsy user is a guest, as the guard reads what `session` and `user` return.
+  if (!user) return createAuth<U, P>(user, null)
   if (abilities === 'session') return createAuth<U, P>(user, new TransientToken())
   const registry = options.permissions
   const allowWildcard = options.allowWildcard ?? registry === undefined

@@ -190,7 +190,7 @@ interface SignedIn<U, P extends string> {
 export function isSignedIn<U, P extends string>(
   auth: Auth<U | null, P>,
 ): auth is Auth<U | null, P> & SignedIn<U, P> {
-  return auth.user !== null && auth.user !== undefined && auth.token !== null
+  return Boolean(auth.user) && auth.token !== null
 }
 
 /**

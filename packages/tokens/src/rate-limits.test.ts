@@ -2,6 +2,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { describe, expect, it } from 'vitest'
 import { abilityCheck } from './ability-checks.js'
 import { type Auth, createAuth } from './auth.js'
+import { crc32Hex } from './crc32.js'
 import {
   MisconfigurationError,
   MissingAbilitiesError,
@@ -437,6 +438,33 @@ describe('the request guard with rate limits', () => {
     expect(await byOption.resolve({ headers: { authorization: `Bearer ${wrong}` } })).toMatchObject({
       status: 429,
     })
+  })
+
+  it('answers a blocked address the same 429 whether a token’s id is cached or not; a cached token still passes', async () => {
+    const store = new MemoryTokenStore()
+    const tokens = createTokens({
+      store,
+      cache: true,
+      lastUsed: false,
+      rateLimit: { limit: 100, window: 60, failures: { limit: 2, window: 60 } },
+    })
+    const guard = new RequestGuard(tokens, { user: () => user, clientAddress: () => '203.0.113.7' }, adapter)
+    const cached = await tokens.create('42', 'cached', ['read'])
+    const stored = await tokens.create('42', 'not cached', ['read'])
+    const bearer = (plainText: string) => ({ headers: { authorization: `Bearer ${plainText}` } })
+    expect(await guard.resolve(bearer(cached.plainTextToken))).toMatchObject({ user })
+    for (let i = 0; i < 2; i++) await guard.resolve(bearer('nope'))
+    // Well formed, its checksum right, the secret not the token's.
+    const entropy = 'x'.repeat(40)
+    const guess = (id: string) => `${id}|${entropy}${crc32Hex(entropy)}`
+    const answers = [guess(cached.token.id), guess(stored.token.id), 'nope']
+    for (const plainText of answers) {
+      expect(await guard.resolve(bearer(plainText)), plainText).toMatchObject({
+        status: 429,
+        headers: { 'ratelimit-policy': expect.stringContaining('"failures"') },
+      })
+    }
+    expect(await guard.resolve(bearer(cached.plainTextToken))).toMatchObject({ user })
   })
 
   it('has ability checks spend the guard’s ability limits: at once from memory, through a promise from Redis and the like', async () => {

@@ -69,7 +69,8 @@ export interface RateLimitOptions<P extends string = string> {
   readonly window: number
   /**
    * Refused authentications (malformed, unknown, wrong or expired tokens) a client address may make per window;
-   * past them, its requests with a token only the store could check are answered 429 before the store is asked.
+   * past them, its requests with a token are answered 429 before the store is asked (one the verification cache
+   * accepts still passes; one it refuses gets the same 429, so a blocked client cannot tell which ids are cached).
    * A refusal counts once its lookup answers, so lookups already in flight as the limit is reached still run.
    * Default `{ limit: 20, window: 60 }`; `false` to count none.
    */

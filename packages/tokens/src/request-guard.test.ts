@@ -211,6 +211,49 @@ describe('RequestGuard: session requests', () => {
   })
 })
 
+describe('RequestGuard: a falsy user is no user, as in Sanctum', () => {
+  // `false` is what Hono's getSignedCookie gives for a forged cookie, and what `a && b` passes on.
+  it.each([false, 0, ''])(
+    'reads a session of %j as no session: a guest, or the bearer token',
+    async (value) => {
+      const session = () => value as unknown as User
+      const guest = await resolve(fakeRequest('POST', {}), { session })
+      expect(guest.user).toBeNull()
+      expect(guest.token).toBeNull()
+      const { plainTextToken } = await issue(ada, ['read'])
+      const byToken = await resolve(fakeRequest('POST', bearer(plainTextToken)), { session })
+      expect(byToken.user).toBe(ada)
+      expect(byToken.tokenCan('delete')).toBe(false)
+    },
+  )
+
+  it.each([false, 0, ''])(
+    'refuses a token whose `user` gives %j, as when it gives null, and records no use',
+    async (value) => {
+      const authenticated: string[] = []
+      tokens = createTokens({
+        store,
+        permissions,
+        lastUsed: false,
+        now: clock.now,
+        on: {
+          authenticated: (token) => void authenticated.push(token.id),
+        },
+      })
+      const { plainTextToken } = await issue(ada, ['read'])
+      const answer = await guard({ required: true, user: () => value as unknown as User }).resolve(
+        fakeRequest('GET', bearer(plainTextToken)),
+      )
+      const gone = await guard({ required: true, user: () => null }).resolve(
+        fakeRequest('GET', bearer(plainTextToken)),
+      )
+      expect(refusal(answer)).toEqual(refusal(gone))
+      expect(refusal(answer)).toMatchObject({ status: 401, code: 'unauthenticated' })
+      expect(authenticated).toEqual([])
+    },
+  )
+})
+
 describe('RequestGuard: session requests that change state need a first-party origin', () => {
   const foreign = { origin: 'https://evil.test', host: 'api.example.com' }
 

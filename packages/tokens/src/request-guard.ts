@@ -70,15 +70,16 @@ export interface GuardAdapter<R> {
 export interface AuthOptions<U = RegisteredUser, P extends string = RegisteredPermission, R = unknown> {
   /**
    * The user signed in through the app's own session (a cookie), or null. Such a request gets a
-   * {@link TransientToken}: it can do everything.
+   * {@link TransientToken}: it can do everything. Any falsy value is no user, as in Sanctum: `false` too, which
+   * Hono's `getSignedCookie` gives for a forged cookie and `a && b` passes on.
    */
-  readonly session?: (request: R) => MaybePromise<U | null | undefined>
+  readonly session?: (request: R) => MaybePromise<U | false | null | undefined>
   /**
-   * The user who owns a verified token, or null when there is none any more (the token is then refused). Where more
-   * than one kind of owner holds tokens (users and teams), read `token.owner.type` too: team 5's token is not
-   * user 5's.
+   * The user who owns a verified token, or null when there is none any more (the token is then refused; any falsy
+   * value is none, as for `session`). Where more than one kind of owner holds tokens (users and teams), read
+   * `token.owner.type` too: team 5's token is not user 5's.
    */
-  readonly user: (token: PersonalAccessToken<P>, request: R) => MaybePromise<U | null | undefined>
+  readonly user: (token: PersonalAccessToken<P>, request: R) => MaybePromise<U | false | null | undefined>
   /**
    * Where the token is: a header name (its whole value is the token), or a function. Default: `Authorization:
    * Bearer …`.
@@ -239,9 +240,10 @@ export class RequestGuard<U, P extends string, R> {
 
   #afterSession(
     request: R,
-    sessionUser: U | null | undefined,
+    sessionUser: U | false | null | undefined,
   ): Auth<U | null, P> | HttpAnswer | Promise<Auth<U | null, P> | HttpAnswer> {
-    if (sessionUser !== null && sessionUser !== undefined) {
+    // Falsy is no user (Sanctum's `if ($user = …)`): a forged cookie's `false` must not sign a request in.
+    if (sessionUser) {
       if (STATE_CHANGING.has(this.#adapter.method(request).toUpperCase()) && !this.#fromFirstParty(request)) {
         return errorAnswer(
           new ForbiddenError(
@@ -266,20 +268,24 @@ export class RequestGuard<U, P extends string, R> {
     if (limits === null) return this.#bearer(request, plainText, client)
     // The address the audit trail read already, else read now: `clientAddress` runs once per request.
     const address = client === undefined ? this.#address?.(request) : (client.ip ?? undefined)
-    // What needs no lookup (a cached token, a malformed one) is settled at once; a client that keeps presenting
-    // refused tokens is stopped before the next one reaches the store.
+    // A cached token is accepted at once. Anything else waits for the client's failures first: a client that keeps
+    // presenting refused tokens is stopped before the next one reaches the store, and is answered 429 whether or
+    // not a token's id is cached, so it cannot tell which are.
     let early: ReturnType<typeof verifyWithoutLookup<P>>
     try {
       early = plainText === '' ? null : verifyWithoutLookup(this.#tokens, plainText, client)
     } catch (error) {
       return this.#storageAnswer(error)
     }
-    if (early !== NEEDS_LOOKUP) return this.#limited(this.#found(request, early, client), address, limits)
-    return settled(address === undefined ? null : limits.blocked(address), (refusal) =>
-      refusal
-        ? errorAnswer(refusal)
-        : this.#limited(this.#bearer(request, plainText, client), address, limits),
-    )
+    if (early !== NEEDS_LOOKUP && early !== null) {
+      return this.#limited(this.#found(request, early, client), address, limits)
+    }
+    return settled(address === undefined ? null : limits.blocked(address), (refusal) => {
+      if (refusal) return errorAnswer(refusal)
+      const resolved =
+        early === null ? this.#found(request, null, client) : this.#bearer(request, plainText, client)
+      return this.#limited(resolved, address, limits)
+    })
   }
 
   // A refused token counts against the client's address; an accepted one spends a request of its allowance.
@@ -342,13 +348,16 @@ export class RequestGuard<U, P extends string, R> {
   // Only an owner the app knows makes this a use: a refused one leaves no touch and no `authenticated` call, and
   // telemetry counts the token refused.
   #signedIn(
-    owner: U | null | undefined,
+    owner: U | false | null | undefined,
     token: PersonalAccessToken<P>,
     client: AuditContext | undefined,
   ): Auth<U | null, P> | HttpAnswer {
-    const ownerFound = owner !== null && owner !== undefined
-    const used = useToken(this.#tokens, token, ownerFound)
-    return ownerFound ? createAuth<U | null, P>(owner, used, this.#withClient(client)) : this.#refused
+    // Falsy is no owner, as for the session: `owner.type === 'user' && users.find(…)` gives a team's token `false`.
+    if (!owner) {
+      useToken(this.#tokens, token, false)
+      return this.#refused
+    }
+    return createAuth<U | null, P>(owner, useToken(this.#tokens, token, true), this.#withClient(client))
   }
 
   // The guard's context, and, when the service keeps a trail, the request's client as this guard read it, so the

@@ -623,6 +623,25 @@ export function tokenServiceSuite(cache: boolean): void {
       expect(await tokens.update('42', theirs.id, { abilities: ['read'], grantedBy: maker })).toBeNull()
     })
 
+    it('lets a token add abilities only to a token of its own metadata, as it may only make and rotate those', async () => {
+      const tokens = service()
+      const maker = (await tokens.create('42', 'maker', ['read', 'update'], { metadata: { project: 1 } }))
+        .token
+      const sibling = (await tokens.create('42', 'sibling', ['read'], { metadata: { project: 2 } })).token
+      const bare = (await tokens.create('42', 'bare', ['read'])).token
+      const own = (await tokens.create('42', 'own', ['read'], { metadata: { project: 1 } })).token
+      for (const target of [sibling, bare]) {
+        const widen = tokens.update('42', target.id, { abilities: ['read', 'update'], grantedBy: maker })
+        await expect(widen, target.name).rejects.toBeInstanceOf(ForbiddenError)
+        // Narrowing hands nothing on.
+        expect(
+          (await tokens.update('42', target.id, { abilities: [], grantedBy: maker }))?.abilities,
+        ).toEqual([])
+      }
+      const widened = await tokens.update('42', own.id, { abilities: ['read', 'update'], grantedBy: maker })
+      expect(widened?.abilities).toEqual(['read', 'update'])
+    })
+
     it('changed abilities apply to the next authenticate', async () => {
       const tokens = service()
       const { token, plainTextToken } = await tokens.create('42', 'x', ['read'])

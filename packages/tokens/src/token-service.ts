@@ -1038,6 +1038,11 @@ export class TokenService<P extends string = string> {
       if (added && this.#endOf(target) > this.#endOf(maker)) {
         throw new ForbiddenError('A token cannot add abilities to a token that lives longer than it does.')
       }
+      // Nor to a token of other metadata (another project's, say), as it cannot make or rotate one: the ability
+      // would reach what a policy reading the metadata refuses the maker itself.
+      if (added && !sameJson(target.metadata ?? null, maker.metadata)) {
+        throw new ForbiddenError('A token can only add abilities to tokens that carry its own metadata.')
+      }
     }
     const record = await this.#call('update', () =>
       this.#store.update(who, id, {
