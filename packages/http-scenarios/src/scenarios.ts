@@ -195,6 +195,8 @@ export function httpScenarios(framework: string, start: StartApp, options: { cac
           { referer: 'https://evil.example/page' },
           // Not the Referer header, whatever some frameworks' getters read as one.
           { headers: { referrer: `${own()}/user/api-tokens` } },
+          // A sandboxed frame of the app's own pages: an opaque origin, the app's own Referer.
+          { origin: 'null', referer: `${own()}/uploads/preview` },
           {},
         ]) {
           const answer = await call('POST', '/session/ping', { session: '1', ...headers })

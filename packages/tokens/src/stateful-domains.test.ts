@@ -36,10 +36,11 @@ describe('statefulDomains: which header is read', () => {
     expect(isFirstParty(request({ referer: 'https://evil.test/app.example.com' }))).toBe(false)
   })
 
-  it('ignores the literal Origin value "null" and falls back to the Referer', () => {
+  it('refuses the Origin "null" whatever the Referer: a sandboxed frame of the app’s own pages sends both', () => {
     expect(isFirstParty(request({ origin: 'null' }))).toBe(false)
-    expect(isFirstParty(request({ origin: 'null', referer: 'https://app.example.com/' }))).toBe(true)
+    expect(isFirstParty(request({ origin: 'null', referer: 'https://app.example.com/' }))).toBe(false)
     expect(isFirstParty(request({ origin: 'null', referer: 'https://evil.test/' }))).toBe(false)
+    expect(isFirstParty(request({ origin: 'not a url', referer: 'https://app.example.com/' }))).toBe(false)
   })
 
   it('ignores an empty Origin and falls back to the Referer', () => {

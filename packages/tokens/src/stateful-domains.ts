@@ -1,8 +1,11 @@
 /**
  * Sanctum's first-party check: does a request come from one of the app's own front ends? The `Origin` header is
- * read, else `Referer`; its host (and port) must match one of the stateful domains, where `*.example.com` matches
- * any subdomain of example.com. Without configured domains, the request's own `Host` is the one allowed (the app
- * serves its own pages).
+ * read, else (absent or empty) `Referer`; its host (and port) must match one of the stateful domains, where
+ * `*.example.com` matches any subdomain of example.com. Without configured domains, the request's own `Host` is the
+ * one allowed (the app serves its own pages). An `Origin` of `null` is refused, whatever the `Referer` says: a
+ * browser sends it from a sandboxed frame, which may be a page of the app's own (user content shown sandboxed) and
+ * so carry the app's own `Referer`; a first-party page never sends it with a `Referer` (Fetch sends `null` where
+ * the referrer policy withholds both).
  *
  * @example
  * ```ts
@@ -19,7 +22,7 @@ export function statefulDomains(
 }) => boolean {
   const patterns = domains?.map(compile)
   return (request) => {
-    const from = hostOf(request.origin) ?? hostOf(request.referer)
+    const from = request.origin ? hostOf(request.origin) : hostOf(request.referer)
     if (from === undefined) return false
     if (!patterns) return request.host !== undefined && from === request.host.toLowerCase()
     return patterns.some((pattern) => pattern.test(from))
