@@ -273,7 +273,15 @@ describe.skipIf(!serverUrl)('the jetstream-tokens command line', () => {
 
     const again = await cli(['revoke', '--owner', 'revoker', '--id', id], env)
     expectOneLine(again, 1)
-    expect(again.stderr).toBe(`jetstream-tokens: user revoker has no token ${id}\n`)
+    expect(again.stderr).toBe(`jetstream-tokens: user revoker has no token '${id}'\n`)
+    // A plain text, or its secret, pasted as the id by mistake: refused, and not repeated.
+    const secret = plainText.slice(plainText.indexOf('|') + 1)
+    for (const pasted of [plainText, secret]) {
+      const answer = await cli(['revoke', '--owner', 'revoker', '--id', pasted], env)
+      expectOneLine(answer, pasted === secret ? 1 : 2)
+      expect(answer.stderr).not.toContain(secret)
+      expect(answer.stderr).toContain('not repeated: it may be a secret')
+    }
   }, 60_000)
 
   it('prune removes tokens expired for more than --hours, by age too with --expiration, and warns without it', async () => {

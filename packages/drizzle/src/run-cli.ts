@@ -264,10 +264,14 @@ const commands: Readonly<Record<string, Command>> = {
     async run(options, { io, tokens }) {
       const owner = options.owner()
       const id = options.required('id')
+      // A plain text or its secret pasted here by mistake is not repeated: stderr ends up in cron mail and journals.
+      const given = mayBeSecret(id)
+        ? 'the value given (not repeated: it may be a secret)'
+        : `'${printable(id)}'`
       // `01` or `1.5` is no token's id: a bad value, not a token that is missing.
-      if (!isTokenId(id)) throw usage(`--id must be a token id as list shows it, not '${printable(id)}'`)
+      if (!isTokenId(id)) throw usage(`--id must be a token id as list shows it, not ${given}`)
       if (!(await (await tokens()).revoke(owner, id, { context: AUDIT_CONTEXT }))) {
-        throw new CliError(`${owner.type} ${owner.id} has no token ${id}`, FAILED)
+        throw new CliError(`${owner.type} ${owner.id} has no token ${given}`, FAILED)
       }
       await output(io, `Revoked token ${id} of ${owner.type} ${owner.id}.\n`)
       return OK
@@ -276,6 +280,12 @@ const commands: Readonly<Record<string, Command>> = {
 }
 
 const HELP: OptionSpec & { short: string } = { type: 'boolean', short: 'h', help: 'Show this help' }
+
+// A plain text (`7|…`) or a secret (40 characters and an 8-character checksum, a prefix before them): longer than
+// any id `list` shows but the longest text ids, which are then not repeated either.
+function mayBeSecret(value: string): boolean {
+  return value.includes('|') || value.length > 40
+}
 
 /** A command's options as given: each name once, its last value. */
 class Options {

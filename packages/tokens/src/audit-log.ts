@@ -99,8 +99,9 @@ export interface AuditSink {
 
 /**
  * An {@link AuditSink} in process memory, keeping the last `capacity` events (default 10 000): for tests, demos and
- * single-process apps. Events of no owner (a refused token that matched none, a prune) are kept apart, up to
- * `capacity` too, so a flood of junk tokens cannot push the owners' events out of `recent`.
+ * single-process apps. Refusals (whatever a client sends: a real token's id with a guessed secret has an owner) and
+ * events of no owner (a prune) are kept apart, up to `capacity` too, so a flood of junk tokens cannot push the
+ * owners' own events out of `recent`; `recent` still shows a token's latest refusals among them.
  *
  * @example
  * ```ts
@@ -111,9 +112,9 @@ export interface AuditSink {
  */
 export class MemoryAuditLog implements AuditSink {
   readonly #capacity: number
-  // Each event with its place in the order of recording, so `all()` can merge the two lists back.
+  // Each event with its place in the order of recording, so the two lists can be merged back.
   readonly #owned: Recorded[] = []
-  readonly #ownerless: Recorded[] = []
+  readonly #others: Recorded[] = []
   #recorded = 0
 
   constructor(options: { capacity?: number } = {}) {
@@ -127,7 +128,7 @@ export class MemoryAuditLog implements AuditSink {
 
   /** @example audit.record(event) */
   record(event: AuditEvent): void {
-    const list = event.owner ? this.#owned : this.#ownerless
+    const list = event.owner && event.action !== 'refused' ? this.#owned : this.#others
     list.push({ order: this.#recorded++, event: copyOf(event) })
     // One in, one out once full: no copy of the whole list on every event.
     if (list.length > this.#capacity) list.shift()
@@ -135,19 +136,28 @@ export class MemoryAuditLog implements AuditSink {
 
   /** @example await audit.recent(owner, '7', 20) */
   async recent(owner: TokenOwner, tokenId: string, limit: number): Promise<AuditEvent[]> {
-    const found: AuditEvent[] = []
-    for (let i = this.#owned.length - 1; i >= 0 && found.length < limit; i--) {
-      const { event } = this.#owned[i] as Recorded
-      const concerns = event.tokenId === tokenId || event.previousTokenId === tokenId
-      if (concerns && event.owner?.type === owner.type && event.owner.id === owner.id)
-        found.push(copyOf(event))
+    const found: Recorded[] = []
+    for (const list of [this.#owned, this.#others]) {
+      let taken = 0
+      for (let i = list.length - 1; i >= 0 && taken < limit; i--) {
+        const recorded = list[i] as Recorded
+        const { event } = recorded
+        const concerns = event.tokenId === tokenId || event.previousTokenId === tokenId
+        if (concerns && event.owner?.type === owner.type && event.owner.id === owner.id) {
+          found.push(recorded)
+          taken++
+        }
+      }
     }
     return found
+      .sort((a, b) => b.order - a.order)
+      .slice(0, limit)
+      .map(({ event }) => copyOf(event))
   }
 
   /** Every event kept, oldest first: for tests. @example audit.all() */
   all(): readonly AuditEvent[] {
-    return [...this.#owned, ...this.#ownerless]
+    return [...this.#owned, ...this.#others]
       .sort((a, b) => a.order - b.order)
       .map(({ event }) => copyOf(event))
   }

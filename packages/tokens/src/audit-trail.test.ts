@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { type AuditEvent, MemoryAuditLog } from './audit-log.js'
 import { MisconfigurationError } from './errors.js'
 import { MemoryTokenStore } from './memory-token-store.js'
@@ -81,6 +81,20 @@ describe('the audit trail', () => {
     }
   })
 
+  it('keeps what a client sent within bounds and free of controls: the user agent and the address', async () => {
+    const { audit, tokens, guard } = setup()
+    const { plainTextToken } = await tokens.create('42', 'x')
+    const userAgent = `curl\u001b[31m\u0085\u202eevil${'🔑'.repeat(600)}`
+    await guard.resolve({
+      headers: { authorization: `Bearer ${plainTextToken}`, 'user-agent': userAgent },
+      address: `203.0.113.7\n${'9'.repeat(100)}`,
+    })
+    const [, used] = audit.all()
+    expect(used?.userAgent?.startsWith('curl\ufffd[31m\ufffd\ufffdevil🔑')).toBe(true)
+    expect(Array.from(used?.userAgent ?? '')).toHaveLength(512)
+    expect(used?.ip).toBe(`203.0.113.7\ufffd${'9'.repeat(52)}`)
+  })
+
   it('gives a token’s recent events to its owner only, newest first, the rotation found by either id', async () => {
     const { tokens, guard } = setup()
     const made = await tokens.create('42', 'mine', ['read'], { context: session })
@@ -125,6 +139,27 @@ describe('the audit trail', () => {
     expect(await tokens.authenticate(plainTextToken)).not.toBeNull()
     await new Promise((resolve) => setImmediate(resolve))
     expect(errors).toEqual([failure, failure])
+  })
+
+  it('prints a failing sink’s message without an error hook, once a minute rather than never or every time', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const tokens = createTokens({
+        store: new MemoryTokenStore(),
+        lastUsed: false,
+        audit: {
+          record: async () => Promise.reject(Object.assign(new Error('the log is full'), { detail: 'k=v' })),
+        },
+      })
+      const { plainTextToken } = await tokens.create('42', 'x')
+      for (let i = 0; i < 5; i++) expect(await tokens.authenticate(plainTextToken)).not.toBeNull()
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(printed.mock.calls).toEqual([
+        ['@jetstream/tokens: the log is full (give createTokens an `on.error` hook to handle such errors)'],
+      ])
+    } finally {
+      printed.mockRestore()
+    }
   })
 
   it('shows only the owner’s events of the token, whatever the sink gives back', async () => {
@@ -183,6 +218,27 @@ describe('MemoryAuditLog', () => {
     expect(kept.map((event) => event.at.getUTCSeconds())).toEqual([50, 1, 0])
     // All of them, in the order they were recorded: the owner's, and the last three of no owner.
     expect(audit.all().map((event) => event.at.getUTCSeconds())).toEqual([0, 1, 47, 48, 49, 50])
+  })
+
+  it('keeps refusals apart too, so guessed secrets for a real token cannot push its owner’s events out', async () => {
+    const audit = new MemoryAuditLog({ capacity: 3 })
+    audit.record(at(0))
+    audit.record(at(1))
+    for (let second = 2; second < 50; second++) {
+      audit.record({ ...at(second), action: 'refused', reason: 'mismatch' })
+    }
+    audit.record(at(50))
+    // The owner's own events, and the token's latest refusals among them, newest first.
+    const kept = await audit.recent(ada, '7', 10)
+    expect(kept.map((event) => [event.at.getUTCSeconds(), event.action])).toEqual([
+      [50, 'authenticated'],
+      [49, 'refused'],
+      [48, 'refused'],
+      [47, 'refused'],
+      [1, 'authenticated'],
+      [0, 'authenticated'],
+    ])
+    expect((await audit.recent(ada, '7', 2)).map((event) => event.at.getUTCSeconds())).toEqual([50, 49])
   })
 
   it('keeps its events as recorded, whatever is done to what was given or handed out', async () => {

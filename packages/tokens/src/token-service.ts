@@ -191,7 +191,10 @@ export interface TokenServiceHooks<P extends string> {
   authenticated?(token: PersonalAccessToken<P>): void
   /** A token was refused; `tokenId` is the id part when the plain text had one and it was well formed. */
   failed?(event: { reason: AuthenticationFailure; tokenId: string | null }): void
-  /** A background task failed (a last-used flush) or a hook threw. */
+  /**
+   * A background task failed (a last-used flush, the audit sink, a shared rate limiter) or a hook threw. Without
+   * this hook, the error's message goes to `console.error`, each message at most once a minute, rather than nowhere.
+   */
   error?(error: unknown): void
 }
 
@@ -388,6 +391,8 @@ export class TokenService<P extends string = string> {
   // Ids whose rehash to the current key is on its way, so a burst of requests writes it once.
   readonly #rehashing = new Set<string>()
   readonly #hooks: TokenServiceHooks<P>
+  // When each error message went to the console, without an `error` hook (see #report).
+  readonly #printed = new Map<string, number>()
   readonly #telemetry: TokenTelemetry | null
   // With telemetry or an audit trail, each authentication is followed (an `Attempt`): an accepted token carries its
   // attempt (`swapVerification`) until it is used or its owner is not found.
@@ -878,8 +883,8 @@ export class TokenService<P extends string = string> {
         ...(fields.previousTokenId !== undefined && { previousTokenId: fields.previousTokenId }),
         reason: fields.reason ?? null,
         count: fields.count ?? null,
-        ip: context?.ip ?? null,
-        userAgent: context?.userAgent ?? null,
+        ip: clientText(context?.ip, 64),
+        userAgent: clientText(context?.userAgent, 512),
       })
       if (isPromiseLike(recorded)) Promise.resolve(recorded).catch((error: unknown) => this.#report(error))
     } catch (error) {
@@ -1339,11 +1344,26 @@ export class TokenService<P extends string = string> {
   }
 
   #report(error: unknown): void {
-    try {
-      this.#hooks.error?.(error)
-    } catch {
-      // An error hook that throws has nowhere left to report to.
+    const hook = this.#hooks.error
+    if (hook) {
+      try {
+        hook(error)
+      } catch {
+        // An error hook that throws has nowhere left to report to.
+      }
+      return
     }
+    // A write that keeps failing unseen (last uses never written, an audit trail that keeps nothing) is worse than
+    // a line in the log. The message only: a driver's error may carry values (a key's) that no message of this
+    // library holds. Once a minute per message, so an outage of a shared limiter does not print every request.
+    const message = error instanceof Error ? error.message : String(error)
+    const now = Date.now()
+    if ((this.#printed.get(message) ?? Number.NEGATIVE_INFINITY) > now - 60_000) return
+    if (this.#printed.size >= 100) this.#printed.clear()
+    this.#printed.set(message, now)
+    console.error(
+      `@jetstream/tokens: ${message} (give createTokens an \`on.error\` hook to handle such errors)`,
+    )
   }
 
   async #call<T>(operation: string, call: () => Promise<T>): Promise<T> {
@@ -1383,6 +1403,15 @@ function isStore(store: unknown): store is TokenStore {
 }
 
 // Whether two JSON values are equal, whatever the order of their keys.
+// What a client sent (its User-Agent; its address, from a forwarding header a proxy is trusted with), as every
+// sink and the events route should get it: at most `max` characters, none of them a control or a bidirectional
+// formatting character (a terminal's escape, text that reads backwards in a log), each of those shown as U+FFFD.
+function clientText(text: string | null | undefined, max: number): string | null {
+  if (text === null || text === undefined) return null
+  const characters = Array.from(text.slice(0, max * 2)).slice(0, max)
+  return characters.join('').replace(/[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu, '\ufffd')
+}
+
 function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
