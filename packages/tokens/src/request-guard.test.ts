@@ -7,7 +7,7 @@ import { PermissionRegistry } from './permission-registry.js'
 import { PersonalAccessToken } from './personal-access-token.js'
 import { definePolicies, type Policy } from './policies.js'
 import { type AuthOptions, type GuardAdapter, RequestGuard } from './request-guard.js'
-import { createTokens, type TokenService } from './token-service.js'
+import { createTokens, type TokenService, type TokenServiceOptions } from './token-service.js'
 import { TransientToken } from './transient-token.js'
 
 const permissions = new PermissionRegistry({
@@ -140,6 +140,20 @@ function bearer(plainText: string): Record<string, string> {
   return { authorization: `Bearer ${plainText}` }
 }
 
+/** Makes `tokens` a service on the test's store and clock that keeps the ids its `authenticated` hook is given. */
+function recordingUses(options: Partial<TokenServiceOptions<Permission>> = {}): string[] {
+  const authenticated: string[] = []
+  tokens = createTokens({
+    store,
+    permissions,
+    lastUsed: false,
+    now: clock.now,
+    on: { authenticated: (token) => void authenticated.push(token.id) },
+    ...options,
+  })
+  return authenticated
+}
+
 beforeEach(() => {
   store = new CountingStore()
   clock = new Clock()
@@ -230,16 +244,7 @@ describe('RequestGuard: a falsy user is no user, as in Sanctum', () => {
   it.each([false, 0, ''])(
     'refuses a token whose `user` gives %j, as when it gives null, and records no use',
     async (value) => {
-      const authenticated: string[] = []
-      tokens = createTokens({
-        store,
-        permissions,
-        lastUsed: false,
-        now: clock.now,
-        on: {
-          authenticated: (token) => void authenticated.push(token.id),
-        },
-      })
+      const authenticated = recordingUses()
       const { plainTextToken } = await issue(ada, ['read'])
       const answer = await guard({ required: true, user: () => value as unknown as User }).resolve(
         fakeRequest('GET', bearer(plainTextToken)),
@@ -527,15 +532,7 @@ describe('RequestGuard: mounted twice on one request', () => {
   }
 
   it('answers with its own earlier auth: the token verified, spent, counted and recorded once', async () => {
-    const authenticated: string[] = []
-    tokens = createTokens({
-      store,
-      permissions,
-      lastUsed: false,
-      now: clock.now,
-      rateLimit: { limit: 1, window: 60 },
-      on: { authenticated: (token) => void authenticated.push(token.id) },
-    })
+    const authenticated = recordingUses({ rateLimit: { limit: 1, window: 60 } })
     const { plainTextToken, token } = await issue(ada)
     const once = guardOn()
     const request: KeepingRequest = fakeRequest('GET', bearer(plainTextToken))
