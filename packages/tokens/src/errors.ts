@@ -58,6 +58,36 @@ export class TokenError extends Error {
   }
 }
 
+// The errors this package built where a store or a limiter failed, message and all: the span status lends their
+// messages and no other error's, since a driver's or an app's own (even of these classes) may hold anything.
+const writtenHere = new WeakSet<Error>()
+
+/**
+ * Marks an error this package built itself, so telemetry may show its message. Internal to the package; the main
+ * entry does not export it.
+ *
+ * @example
+ * ```ts
+ * throw ownMessage(new StorageUnavailableError('The token store failed to find.', { cause: error }))
+ * ```
+ */
+export function ownMessage<E extends Error>(error: E): E {
+  writtenHere.add(error)
+  return error
+}
+
+/**
+ * Whether {@link ownMessage} marked this error.
+ *
+ * @example
+ * ```ts
+ * if (hasOwnMessage(error)) span.setStatus({ code: SpanStatusCode.ERROR, message: error.message })
+ * ```
+ */
+export function hasOwnMessage(error: unknown): error is Error {
+  return error instanceof Error && writtenHere.has(error)
+}
+
 /**
  * True for any {@link TokenError}, even one thrown by another installed copy of this package.
  *

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ForbiddenError } from './errors.js'
+import { ForbiddenError, StorageUnavailableError } from './errors.js'
 import { HttpAnswer } from './http-answer.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { openTelemetry } from './opentelemetry.js'
@@ -180,6 +180,18 @@ describe('openTelemetry: authentication spans and metrics', () => {
     const span = await authenticationSpan(harness)
     expect(span.status).toEqual({ code: SpanStatusCode.ERROR })
     expect(span.attributes['error.type']).toBe('Error')
+  })
+
+  it('keeps a custom store’s own message out of the span status, though its error is StorageUnavailableError', async () => {
+    const store = new MemoryTokenStore()
+    const { harness, tokens } = setup({ store })
+    const { plainTextToken } = await tokens.create('42', 'CI')
+    store.findById = () =>
+      Promise.reject(new StorageUnavailableError('redis://app:hunter2@cache.internal:6379 is down'))
+    await expect(tokens.authenticate(plainTextToken)).rejects.toMatchObject({ code: 'storage_unavailable' })
+    const span = await authenticationSpan(harness)
+    expect(span.status).toEqual({ code: SpanStatusCode.ERROR })
+    expect(span.attributes['error.type']).toBe('StorageUnavailableError')
   })
 
   it('keeps the message of an app’s error out even when it is one of this package’s classes, and its name bounded', async () => {

@@ -19,7 +19,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api'
-import { isTokenError, MisconfigurationError } from './errors.js'
+import { hasOwnMessage, isTokenError, MisconfigurationError } from './errors.js'
 import type {
   ActionEvent,
   AuthenticationEvent,
@@ -240,11 +240,12 @@ const BUILT_IN_ERRORS: ReadonlySet<string> = new Set([
   'AggregateError',
 ])
 
-// Only the errors this package raises when the service fails lend their message: written here, they never hold a
-// secret (a driver's message is kept only as the redacted `cause`). Any other error, an app's from
-// `authenticateUsing` say (even one of this package's classes, with a message of its own), might hold anything.
+// Only the errors this package built when a store or a limiter failed lend their message: written here, they never
+// hold a secret (a driver's message is kept only as the redacted `cause`). Any other error, an app's from
+// `authenticateUsing` or a custom store's (even one of this package's classes, with a message of its own), might
+// hold anything.
 function errorStatus(error: unknown): { code: SpanStatusCode; message?: string } {
-  return isTokenError(error) && (error.code === 'storage_unavailable' || error.code === 'misconfigured')
+  return hasOwnMessage(error)
     ? { code: SpanStatusCode.ERROR, message: error.message }
     : { code: SpanStatusCode.ERROR }
 }

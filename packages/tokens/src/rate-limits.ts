@@ -1,5 +1,5 @@
 import MemoryStorage from 'rate-limiter-flexible/lib/component/MemoryStorage/MemoryStorage.js'
-import { MisconfigurationError, StorageUnavailableError, TooManyRequestsError } from './errors.js'
+import { MisconfigurationError, ownMessage, StorageUnavailableError, TooManyRequestsError } from './errors.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
 
 /**
@@ -329,7 +329,7 @@ export class RateLimits {
   #unavailable(error: unknown): StorageUnavailableError | null {
     this.#report(error)
     return this.#refuse
-      ? new StorageUnavailableError('The rate limiter is unavailable.', { cause: error })
+      ? ownMessage(new StorageUnavailableError('The rate limiter is unavailable.', { cause: error }))
       : null
   }
 }

@@ -6,6 +6,7 @@ import {
   isTokenError,
   MisconfigurationError,
   MissingAbilitiesError,
+  ownMessage,
   StorageUnavailableError,
 } from './errors.js'
 import { type LastUsedOptions, LastUsedTracker } from './last-used-tracker.js'
@@ -1379,7 +1380,7 @@ export class TokenService<P extends string = string> {
 function storageError(operation: string, error: unknown): Error {
   return isTokenError(error)
     ? error
-    : new StorageUnavailableError(`The token store failed to ${operation}.`, { cause: error })
+    : ownMessage(new StorageUnavailableError(`The token store failed to ${operation}.`, { cause: error }))
 }
 
 function isStore(store: unknown): store is TokenStore {
