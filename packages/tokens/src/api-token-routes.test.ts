@@ -815,6 +815,30 @@ describe('ApiTokenRoutes: first-party by default', () => {
     ])
   })
 
+  it('records the signed-in user as the actor, and no actor rather than a team’s id read as a user’s', async () => {
+    const audit = new MemoryAuditLog()
+    const audited = createTokens({ store, permissions, lastUsed: false, now: clock.now, audit })
+    const create = async (routes: ApiTokenRoutes<User, Permission>, user: User) => {
+      const auth = createAuth<User | null, Permission>(user, new TransientToken())
+      expect((await routes.handle(request('POST', '', auth, '{"name":"x"}'))).status).toBe(201)
+    }
+    const teams = { owner: (user: User) => ({ type: 'team', id: user.teamId }) }
+    await create(new ApiTokenRoutes<User, Permission>(audited, teams), ada)
+    // A user object without an id of its own, whose team owns the tokens.
+    const { id: _, ...withoutId } = ada
+    await create(new ApiTokenRoutes<User, Permission>(audited, teams), withoutId as User)
+    // A bare owner id is the user's own: it names the actor.
+    await create(
+      new ApiTokenRoutes<User, Permission>(audited, { owner: (user) => `u-${user.teamId}` }),
+      withoutId as User,
+    )
+    expect(audit.all().map((event) => event.actor)).toEqual([
+      { type: 'user', id: ada.id },
+      null,
+      { type: 'user', id: `u-${ada.teamId}` },
+    ])
+  })
+
   it('answers in the realm of the request’s guard', async () => {
     const routes = new ApiTokenRoutes<User, Permission>(tokens)
     const guest = createAuth<User | null, Permission>(null, null, { realm: 'acme' })

@@ -354,13 +354,17 @@ function contextOf(
   owner: OwnerInput,
   request: { header(name: string): string | undefined; readonly address?: string },
 ): AuditContext {
-  // The signed-in user by their own id (the owner may be their team), else by the owner's.
-  const userId = (auth.user as { id?: unknown } | null)?.id
-  const ownerId = typeof owner === 'object' && owner !== null ? owner.id : owner
+  // The signed-in user by their own id, read as the default owner reads it; else by the owner's id where that is
+  // the user's (a bare id: the user owns their tokens). A team's id is no user's: then no actor, rather than
+  // whichever user has that id.
+  const given = typeof owner === 'object' && owner !== null ? owner : { id: owner }
+  const userId = userIdOf(auth.user) ?? (given.type === undefined ? given.id : null)
   const client = clientOf(auth)
   return {
     actor: isTransientToken(auth.token)
-      ? { type: 'user', id: String(userId ?? ownerId) }
+      ? userId === null
+        ? null
+        : { type: 'user', id: String(userId) }
       : { type: 'token', id: auth.token.id },
     ip: client ? (client.ip ?? null) : (request.address ?? null),
     userAgent: client ? (client.userAgent ?? null) : (request.header('user-agent') ?? null),
