@@ -515,8 +515,7 @@ export class TokenService<P extends string = string> {
         refused: (error) => {
           watched.trust(false)
           // Loud: a cache that silently never starts would hide a misconfigured table until someone measured it.
-          if (this.#hooks.error) this.#report(error)
-          else console.error(`@jetstream/tokens: the verification cache is off. ${error.message}`)
+          this.#report(error, 'the verification cache is off. ')
         },
       })
     } else {
@@ -1344,7 +1343,8 @@ export class TokenService<P extends string = string> {
     }
   }
 
-  #report(error: unknown): void {
+  // `about` leads the console's line, where there is no hook to hand the error to.
+  #report(error: unknown, about = ''): void {
     const hook = this.#hooks.error
     if (hook) {
       try {
@@ -1363,7 +1363,7 @@ export class TokenService<P extends string = string> {
     if (this.#printed.size >= 100) this.#printed.clear()
     this.#printed.set(message, now)
     console.error(
-      `@jetstream/tokens: ${message} (give createTokens an \`on.error\` hook to handle such errors)`,
+      `@jetstream/tokens: ${about}${message} (give createTokens an \`on.error\` hook to handle such errors)`,
     )
   }
 
