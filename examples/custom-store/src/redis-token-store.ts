@@ -144,8 +144,9 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /**
-   * A script: the owner check, the new token's insert and the old one's retirement (deleted, or its expiresAt
-   * brought forward) with nothing in between; every check comes before the first write.
+   * A script: the checks (the owner's token, still with the new one's name and abilities), the new token's insert
+   * and the old one's retirement (deleted, or its expiresAt brought forward) with nothing in between; every check
+   * comes before the first write.
    *
    * @example
    * ```ts
@@ -602,10 +603,12 @@ return insert_token(ARGV[1], { KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5] }, { 
 
 // KEYS: token:{old id}, next-id, hash:{new tokenHash}, owner set, created, expires.
 // ARGV: prefix, insert_token's nine values, old id, ownerType, ownerId, retireAt ('' = delete the old token).
-// Answers 0 when the owner has no such token, nil when the new hash is taken (nothing written), else the new id.
+// Answers 0 when the owner has no such token or its name or abilities are not the new token's (this store writes
+// abilities as JSON.stringify does, so equal lists are equal text), nil when the new hash is taken (nothing
+// written), else the new id.
 const ROTATE = `
-local owner = redis.call('HMGET', KEYS[1], 'ownerType', 'ownerId')
-if owner[1] ~= ARGV[12] or owner[2] ~= ARGV[13] then return 0 end
+local old = redis.call('HMGET', KEYS[1], 'ownerType', 'ownerId', 'name', 'abilities')
+if old[1] ~= ARGV[12] or old[2] ~= ARGV[13] or old[3] ~= ARGV[4] or old[4] ~= ARGV[5] then return 0 end
 if redis.call('EXISTS', KEYS[3]) == 1 then return false end
 local id = insert_token(ARGV[1], { KEYS[3], KEYS[2], KEYS[4], KEYS[5], KEYS[6] }, { unpack(ARGV, 2, 10) })
 if ARGV[14] == '' then

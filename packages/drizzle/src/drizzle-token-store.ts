@@ -180,8 +180,9 @@ export class DrizzleTokenStore implements TokenStore {
   }
 
   /**
-   * One transaction: the old row is deleted (or its `expires_at` brought forward to `retireAt`), then the new row
-   * inserted; a refused insert rolls both back.
+   * One transaction: the old row is locked and compared with `token` (same name and abilities, as the contract
+   * asks), then deleted (or its `expires_at` brought forward to `retireAt`), then the new row inserted; a refused
+   * insert rolls it all back.
    *
    * @example
    * ```ts
@@ -202,17 +203,19 @@ export class DrizzleTokenStore implements TokenStore {
     const retire = retireAt && sql.param(encodeDate(t.expiresAt, retireAt), t.expiresAt)
     const row = await this.#run('rotate', () =>
       this.#db.transaction(async (tx) => {
-        const old = await (retire === null
-          ? tx.delete(t).where(where).returning({ token: t.token })
+        // Compared as decoded, the way the service read it: the same text in any column type reads the same.
+        const [locked] = await tx.select(this.#selection).from(t).where(where).for('update')
+        const old = locked && decodeRow(locked as TokenRow)
+        if (!old || old.name !== token.name || !sameList(old.abilities, token.abilities)) return undefined
+        // Deleted first, the old row no longer holds its hash when the new one is inserted: the unique index
+        // would let the same hash through, which the contract refuses as any stored hash.
+        if (old.tokenHash === token.tokenHash) throw new Error('A token with this hash is already stored.')
+        await (retire === null
+          ? tx.delete(t).where(where)
           : tx
               .update(t)
               .set({ expiresAt: sql`least(coalesce(${t.expiresAt}, ${retire}), ${retire})` })
-              .where(where)
-              .returning({ token: t.token }))
-        if (old.length === 0) return undefined
-        // Deleted first, the old row no longer holds its hash when the new one is inserted: the unique index
-        // would let the same hash through, which the contract refuses as any stored hash.
-        if (old[0]?.token === values.token) throw new Error('A token with this hash is already stored.')
+              .where(where))
         const rows = await tx.insert(t).values(values).returning(this.#selection)
         return rows[0] as TokenRow
       }),
@@ -478,6 +481,10 @@ function codecFor(column: AnyPgColumn): Codec {
     encode = (id) => (id.includes('\0') ? undefined : id)
   }
   return { sqlType, encode }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, index) => item === b[index])
 }
 
 // Sanctum writes abilities as JSON text (`["read","update"]`); a json/jsonb column takes the list itself.

@@ -231,7 +231,9 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect(found?.expiresAt).toEqual(expiresAt)
         expect(found?.updatedAt).toEqual(later)
         expect(found?.name).toBe('renamed')
-        const next = await store.rotate(alice, stored.id, record({ expiresAt: new Date(expiresAt) }), null)
+        const copy = record({ name: 'renamed', expiresAt: new Date(expiresAt) })
+        const next = await store.rotate(alice, stored.id, copy, null)
+        expect(next).not.toBeNull()
         next?.expiresAt?.setFullYear(2200)
         expect((await store.findById(next?.id ?? ''))?.expiresAt).toEqual(expiresAt)
       })
@@ -348,7 +350,12 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         const updated = await store.update(alice, stored.id, { name: 'renamed', updatedAt: base })
         expect(updated?.metadata).toEqual({ environment: 'ci', nested: { n: 1 } })
         expect((await store.findById(stored.id))?.metadata).toEqual({ environment: 'ci', nested: { n: 1 } })
-        const next = await store.rotate(alice, stored.id, record({ metadata: { carried: true } }), null)
+        const next = await store.rotate(
+          alice,
+          stored.id,
+          record({ name: 'renamed', metadata: { carried: true } }),
+          null,
+        )
         expect(next?.metadata).toEqual({ carried: true })
         expect((await store.findById(next?.id ?? ''))?.metadata).toEqual({ carried: true })
       })
@@ -437,6 +444,25 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect(await store.rotate(alice, 'abc', next, null)).toBeNull()
         expect(await store.findById(old.id)).toEqual(old)
         expect(await store.findByHash(next.tokenHash)).toBeNull()
+      })
+
+      it('changes nothing when the token no longer has the new one’s name and abilities, as after a rename or a narrowing', async () => {
+        const old = await store.insert(record({ name: 'deploy', abilities: ['read', 'delete'] }))
+        const notCopies = [
+          record({ name: 'deploy', abilities: ['read'] }),
+          record({ name: 'deploy', abilities: ['read', 'delete', 'update'] }),
+          record({ name: 'deploy', abilities: [] }),
+          record({ name: 'Deploy', abilities: ['read', 'delete'] }),
+          record({ name: 'deploy ', abilities: ['read', 'delete'] }),
+        ]
+        for (const next of notCopies) {
+          const what = `${JSON.stringify(next.name)} ${JSON.stringify(next.abilities)}`
+          expect(await store.rotate(alice, old.id, next, null), what).toBeNull()
+          expect(await store.rotate(alice, old.id, next, at('2026-06-01T13:00:00.000Z')), what).toBeNull()
+          expect(await store.findByHash(next.tokenHash), what).toBeNull()
+        }
+        expect(await store.findById(old.id)).toEqual(old)
+        expect(await store.listByOwner(alice)).toEqual([old])
       })
 
       it('refuses a hash already stored and changes nothing', async () => {
@@ -670,6 +696,24 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         const made = results.filter((next) => next !== null)
         expect(made).toHaveLength(1)
         expect((await store.listByOwner(alice)).map((t) => t.id)).toEqual([made[0]?.id])
+      })
+
+      it('never lets a rotation and a narrowing of the same token both succeed, so no successor keeps what was taken away', async () => {
+        for (let round = 0; round < 10; round++) {
+          const old = await store.insert(record({ abilities: ['read', 'delete'] }))
+          const [narrowed, next] = await Promise.all([
+            store.update(alice, old.id, { abilities: ['read'], updatedAt: base }),
+            store.rotate(alice, old.id, record({ abilities: ['read', 'delete'] }), null),
+          ])
+          // Whichever went first won; the other found the token gone, or no longer the one it copies.
+          expect(
+            [narrowed, next].filter((done) => done !== null),
+            `round ${round}`,
+          ).toHaveLength(1)
+          const left = await store.listByOwner(alice)
+          expect(left.map((token) => token.abilities)).toEqual([narrowed ? ['read'] : ['read', 'delete']])
+          await store.deleteByOwner(alice)
+        }
       })
 
       it('keeps every update of parallel updates to different tokens', async () => {

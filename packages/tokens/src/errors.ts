@@ -18,6 +18,7 @@ export type TokenErrorCode =
   | 'bad_request'
   | 'not_found'
   | 'method_not_allowed'
+  | 'conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'unauthenticated'
@@ -222,6 +223,21 @@ export class MethodNotAllowedError extends TokenError {
   constructor(allow: readonly string[]) {
     super('method_not_allowed', 405, `This route takes ${allow.join(', ')} only.`)
     this.allow = [...allow]
+  }
+}
+
+/**
+ * The thing changed while the request was acting on it, every time it was tried (HTTP 409): trying again later
+ * acts on it as it is then.
+ *
+ * @example
+ * ```ts
+ * throw new ConflictError('The token kept changing while it was rotated: try again.')
+ * ```
+ */
+export class ConflictError extends TokenError {
+  constructor(message = 'The resource changed while the request acted on it: try again.') {
+    super('conflict', 409, message)
   }
 }
 

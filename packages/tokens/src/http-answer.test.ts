@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import {
   BadRequestError,
+  ConflictError,
   ForbiddenError,
   InvalidInputError,
   MethodNotAllowedError,
@@ -270,6 +271,7 @@ describe('errorAnswer: what the management routes and body readers raise', () =>
     [new PayloadTooLargeError(102_400), 413, 'payload_too_large'],
     [new UnsupportedMediaTypeError(), 415, 'unsupported_media_type'],
     [new MethodNotAllowedError(['GET', 'POST']), 405, 'method_not_allowed'],
+    [new ConflictError(), 409, 'conflict'],
   ])('answers %s with its status and code', (error, status, code) => {
     const response = errorResponse(error)
     expect(response.status).toBe(status)

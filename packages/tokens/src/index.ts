@@ -6,6 +6,7 @@ export { isSignedIn } from './auth.js'
 export type { FieldErrors, TokenErrorCode } from './errors.js'
 export {
   BadRequestError,
+  ConflictError,
   DriverError,
   ForbiddenError,
   InvalidInputError,

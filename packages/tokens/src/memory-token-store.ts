@@ -110,7 +110,7 @@ export class MemoryTokenStore implements TokenStore {
     retireAt: Date | null,
   ): Promise<TokenRecord | null> {
     const stored = this.#byId.get(id)
-    if (!stored || !owns(owner, stored)) return null
+    if (!stored || !owns(owner, stored) || !isCopyOf(token, stored)) return null
     // The insert may throw (a duplicate hash): it goes first, so a refusal leaves the old token as it was.
     const issued = this.#insert(token)
     if (retireAt === null) this.#remove(stored)
@@ -232,6 +232,16 @@ interface Stored {
 
 function owns(owner: TokenOwner, stored: Stored): boolean {
   return stored.ownerType === owner.type && stored.ownerId === owner.id
+}
+
+// Whether a rotation's new token copies the stored one's name and abilities, as the contract requires.
+function isCopyOf(token: NewTokenRecord, stored: Stored): boolean {
+  const { abilities } = token
+  return (
+    token.name === stored.name &&
+    abilities.length === stored.abilities.length &&
+    abilities.every((ability, index) => ability === stored.abilities[index])
+  )
 }
 
 // A fresh record on every read; only the frozen abilities list is shared, since nobody can change it.

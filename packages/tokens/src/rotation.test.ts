@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { ForbiddenError, InvalidInputError, MissingAbilitiesError } from './errors.js'
+import { ConflictError, ForbiddenError, InvalidInputError, MissingAbilitiesError } from './errors.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { PersonalAccessToken } from './personal-access-token.js'
+import type { TokenOwner } from './token-owner.js'
 import { createTokens, type TokenServiceOptions } from './token-service.js'
+import type { NewTokenRecord, TokenRecord } from './token-store.js'
 
 const start = Date.parse('2026-06-01T12:00:00Z')
 
@@ -116,5 +118,82 @@ describe('rotate', () => {
     expect(await tokens.authenticate(tagged.plainTextToken)).not.toBeNull()
     const alike = (await tokens.create('42', 'alike', ['read'], { metadata: { admin: true } })).token
     expect(await tokens.rotate('42', tagged.token.id, { grantedBy: alike })).not.toBeNull()
+  })
+
+  describe('beside a change of the same token', () => {
+    // A store where `change` runs between the service's read of the token and the store's rotation, as a request
+    // that lands in between would.
+    class ChangedInBetween extends MemoryTokenStore {
+      change: ((store: MemoryTokenStore, id: string) => Promise<unknown>) | null = null
+      rotations = 0
+
+      override async rotate(
+        owner: TokenOwner,
+        id: string,
+        token: NewTokenRecord,
+        retireAt: Date | null,
+      ): Promise<TokenRecord | null> {
+        this.rotations++
+        await this.change?.(this, id)
+        return super.rotate(owner, id, token, retireAt)
+      }
+    }
+    const alice = { type: 'user', id: '42' }
+    const later = () => new Date(start + 1_000)
+
+    it('gives the new token the abilities as narrowed in between, never those taken away', async () => {
+      const store = new ChangedInBetween()
+      const tokens = createTokens({ store, lastUsed: false, now: () => new Date(start) })
+      const old = await tokens.create('42', 'deploy', ['read', 'delete'])
+      store.change = async (each, id) => {
+        store.change = null
+        await each.update(alice, id, { abilities: ['read'], name: 'deploy (read only)', updatedAt: later() })
+      }
+      const next = await tokens.rotate('42', old.token.id)
+      expect(next?.token).toMatchObject({ name: 'deploy (read only)', abilities: ['read'] })
+      expect(store.rotations).toBe(2)
+      expect((await tokens.list('42')).map((token) => token.id)).toEqual([next?.token.id])
+      const used = await tokens.authenticate(next?.plainTextToken ?? '')
+      expect(used?.can('delete')).toBe(false)
+    })
+
+    it('checks a managing token against the abilities as widened in between', async () => {
+      const store = new ChangedInBetween()
+      const tokens = createTokens({ store, lastUsed: false, now: () => new Date(start) })
+      const maker = (await tokens.create('42', 'maker', ['read'])).token
+      const old = await tokens.create('42', 'deploy', ['read'])
+      store.change = async (each, id) => {
+        store.change = null
+        await each.update(alice, id, { abilities: ['read', 'delete'], updatedAt: later() })
+      }
+      const refused = await tokens.rotate('42', old.token.id, { grantedBy: maker }).catch((error) => error)
+      expect(refused).toBeInstanceOf(MissingAbilitiesError)
+      expect(refused.abilities).toEqual(['delete'])
+      expect((await tokens.list('42')).map((token) => token.name).sort()).toEqual(['deploy', 'maker'])
+    })
+
+    it('answers null when the token was deleted in between', async () => {
+      const store = new ChangedInBetween()
+      const tokens = createTokens({ store, lastUsed: false, now: () => new Date(start) })
+      const old = await tokens.create('42', 'deploy', ['read'])
+      store.change = (each, id) => each.delete(alice, id)
+      expect(await tokens.rotate('42', old.token.id)).toBeNull()
+      expect(await tokens.list('42')).toEqual([])
+    })
+
+    it('gives up with a 409 on a token that changes before each of three rotations, leaving it as changed', async () => {
+      const store = new ChangedInBetween()
+      const tokens = createTokens({ store, lastUsed: false, now: () => new Date(start) })
+      const old = await tokens.create('42', 'deploy', ['read'])
+      let renames = 0
+      store.change = (each, id) => each.update(alice, id, { name: `deploy ${++renames}`, updatedAt: later() })
+      const refused = await tokens.rotate('42', old.token.id).catch((error) => error)
+      expect(refused).toBeInstanceOf(ConflictError)
+      expect(refused).toMatchObject({ status: 409, code: 'conflict' })
+      expect(store.rotations).toBe(3)
+      const left = await tokens.list('42')
+      expect(left.map((token) => [token.id, token.name])).toEqual([[old.token.id, 'deploy 3']])
+      expect(await tokens.authenticate(old.plainTextToken)).not.toBeNull()
+    })
   })
 })

@@ -1,6 +1,7 @@
 import type { AuditAction, AuditContext, AuditEvent, AuditSink } from './audit-log.js'
 import type { AccessToken } from './auth.js'
 import {
+  ConflictError,
   ForbiddenError,
   InvalidInputError,
   isTokenError,
@@ -36,7 +37,7 @@ import {
   tokenName,
   tokenOwner,
 } from './token-input.js'
-import type { OwnerInput } from './token-owner.js'
+import type { OwnerInput, TokenOwner } from './token-owner.js'
 import type { TokenMetadata, TokenRecord, TokenStore } from './token-store.js'
 import { Attempt, type TokenAction, type TokenTelemetry, telemetryNow } from './token-telemetry.js'
 import { isTransientToken } from './transient-token.js'
@@ -939,10 +940,12 @@ export class TokenService<P extends string = string> {
    * Regenerates a token: a new secret for a token with the same name, abilities, owner, metadata and end (its
    * `expiresAt`, or the end the service's `expiration` gives it), while the old secret keeps working for `grace`
    * minutes (default none: it is deleted). One atomic store call, so the old token is never retired without its
-   * successor. Null when the owner has no token with this id.
+   * successor. Null when the owner has no token with this id. The successor copies the token as it is when the
+   * store rotates it: a rename or a change of abilities that lands first is read again, never undone.
    *
    * @throws InvalidInputError (422) for a bad `grace`, or a token that has already ended.
    * @throws MissingAbilitiesError (403) when `grantedBy` lacks one of the token's abilities.
+   * @throws ConflictError (409) when the token changed under each of three attempts.
    * @example
    * ```ts
    * const next = await tokens.rotate('42', token.id, { grace: 60 })
@@ -963,8 +966,25 @@ export class TokenService<P extends string = string> {
     const now = this.#now()
     const grace = tokenGrace(options.grace ?? 0, now)
     if (!isTokenId(id)) return null
-    const old = await this.#call('find', async () => this.#store.findById(id))
-    if (!old || old.owner.type !== who.type || old.owner.id !== who.id) return null
+    // The store rotates only the token as it was read here: one renamed or narrowed in between is read again and
+    // checked again, so its successor never brings back an ability taken away (nor loses a new name).
+    for (let attempt = 1; attempt <= ROTATE_ATTEMPTS; attempt++) {
+      const old = await this.#call('find', async () => this.#store.findById(id))
+      if (!old || old.owner.type !== who.type || old.owner.id !== who.id) return null
+      const rotated = await this.#rotateAsRead(who, old, now, grace, options)
+      if (rotated) return rotated
+    }
+    throw new ConflictError('The token kept changing while it was being rotated: try again.')
+  }
+
+  // One rotation of `old` as read, or null when the store found it changed (or gone) since.
+  async #rotateAsRead(
+    who: TokenOwner,
+    old: TokenRecord,
+    now: Date,
+    grace: number,
+    options: RotateTokenOptions,
+  ): Promise<NewAccessToken<P> | null> {
     const end = this.#endOf(old)
     if (end <= now.getTime()) {
       throw new InvalidInputError({ token: ['The token has expired: create a new one instead.'] })
@@ -990,7 +1010,7 @@ export class TokenService<P extends string = string> {
     const stored = await this.#call('rotate', () =>
       this.#store.rotate(
         who,
-        id,
+        old.id,
         {
           owner: old.owner,
           name: old.name,
@@ -1003,10 +1023,14 @@ export class TokenService<P extends string = string> {
         },
         retireAt,
       ),
-    ).finally(() => this.#cache?.invalidate([id]))
+    ).finally(() => this.#cache?.invalidate([old.id]))
     if (!stored) return null
-    if (retireAt === null) this.#tracker?.forget(id)
-    this.#record('rotated', options.context, { owner: stored.owner, tokenId: stored.id, previousTokenId: id })
+    if (retireAt === null) this.#tracker?.forget(old.id)
+    this.#record('rotated', options.context, {
+      owner: stored.owner,
+      tokenId: stored.id,
+      previousTokenId: old.id,
+    })
     return { token: this.#token(stored), plainTextToken: `${stored.id}|${secret}` }
   }
 
@@ -1423,6 +1447,9 @@ function sameJson(a: unknown, b: unknown): boolean {
     keys.every((key) => Object.hasOwn(b, key) && sameJson((a as never)[key], (b as never)[key]))
   )
 }
+
+// Reads of a token that `rotate` makes before it gives up on one that keeps changing under it (a 409).
+const ROTATE_ATTEMPTS = 3
 
 // The first instant of the year 1, the earliest a cutoff of `prune` reaches (see there).
 const YEAR_ONE = Date.parse('0001-01-01T00:00:00.000Z')
