@@ -84,6 +84,7 @@ for (const [driver, open] of drivers) {
   if (!ready) break
   let client: ReturnType<typeof open>
   let listen: postgres.Sql
+  let peer: ReturnType<typeof open> | undefined
   testTokenStore(`DrizzleTokenStore behind PgBouncer (transaction mode) through ${driver}`, {
     create: () => {
       client = open()
@@ -91,8 +92,14 @@ for (const [driver, open] of drivers) {
       return drizzleStore(client.db, { prepare: false, listen: drizzle(listen) })
     },
     reset: async () => void (await direct.unsafe('truncate personal_access_tokens')),
+    // Another instance, through the pooler too: its changes reach the listener only by the table's triggers.
+    peer: () => {
+      peer ??= open()
+      return drizzleStore(peer.db, { prepare: false })
+    },
     close: async () => {
       await client.end()
+      await peer?.end()
       await listen.end({ timeout: 1 })
     },
   })

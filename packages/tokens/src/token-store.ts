@@ -163,7 +163,10 @@ export interface TokenStore {
    */
   findByHash(tokenHash: string): MaybePromise<TokenRecord | null>
 
-  /** The owner's tokens, newest first (by `createdAt`, then id). */
+  /**
+   * The owner's tokens, newest first: by `createdAt`, then by id, descending (by value where ids are numbers, so
+   * `10` comes before `9`), in the same order on every call.
+   */
   listByOwner(owner: TokenOwner): Promise<TokenRecord[]>
 
   /**
@@ -209,7 +212,8 @@ export interface TokenStore {
    * changes to anything but the times `lastUsedAt` and `updatedAt`, which no verification reads.
    * MUST call `delivering(true)` once it is listening and `delivering(false)` as soon as it may miss a change, and
    * when stopped. `testTokenStore` checks this, and that changes and deletes are reported by id: updates, deletes,
-   * rotations, and the bulk deletes of `deleteByOwner` and `deleteExpired`, made through its `peer` when given.
+   * rotations, and the bulk deletes of `deleteByOwner` and `deleteExpired`, made through its `peer` (another
+   * instance on the same data, which the suite requires of a store with `watch`).
    * Without it, a verification cache notices changes made elsewhere only when its entries expire.
    */
   watch?(listener: TokenChangeListener): () => Promise<void>
