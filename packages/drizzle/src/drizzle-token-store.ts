@@ -33,6 +33,11 @@ import {
 /**
  * Any drizzle PostgreSQL database: postgres.js, node-postgres, PGlite… with or without a schema. (drizzle types
  * the schema parameter per database; `any` is the one type every database object is assignable to.)
+ *
+ * @example
+ * ```ts
+ * const db: AnyPgDatabase = drizzle(postgres(process.env.DATABASE_URL), { schema })
+ * ```
  */
 // biome-ignore lint/suspicious/noExplicitAny: see above; the store never touches the relational query API.
 export type AnyPgDatabase = PgDatabase<PgQueryResultHKT, any>
@@ -56,7 +61,14 @@ export type TokenTable = PgTable &
   Readonly<Record<ColumnKey, AnyPgColumn>> &
   Readonly<Partial<Record<OptionalColumnKey, AnyPgColumn>>>
 
-/** Options of {@link drizzleStore}. */
+/**
+ * Options of {@link drizzleStore}.
+ *
+ * @example
+ * ```ts
+ * const options: DrizzleStoreOptions = { timeout: 2_000, listen: drizzle(postgres(process.env.DIRECT_URL)) }
+ * ```
+ */
 export interface DrizzleStoreOptions {
   /** The token table; default {@link personalAccessTokens}. */
   readonly table?: TokenTable

@@ -1,4 +1,11 @@
-/** How `lastUsedAt` is kept up to date. */
+/**
+ * How `lastUsedAt` is kept up to date.
+ *
+ * @example
+ * ```ts
+ * const lastUsed: LastUsedOptions = { interval: 5 * 60_000, flushDelay: 2_000 }
+ * ```
+ */
 export interface LastUsedOptions {
   /** A token whose `lastUsedAt` is younger than this many milliseconds is not touched again. Default 60 000. */
   readonly interval?: number

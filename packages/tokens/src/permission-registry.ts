@@ -1,6 +1,13 @@
 import { MisconfigurationError } from './errors.js'
 
-/** What a {@link PermissionRegistry} is built from. */
+/**
+ * What a {@link PermissionRegistry} is built from.
+ *
+ * @example
+ * ```ts
+ * const options: PermissionRegistryOptions<'create' | 'read'> = { permissions: ['create', 'read'], defaults: ['read'] }
+ * ```
+ */
 export interface PermissionRegistryOptions<P extends string> {
   /** Every permission a token may carry (Jetstream's `Jetstream::permissions([...])`). */
   readonly permissions: readonly P[]

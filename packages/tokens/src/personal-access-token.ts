@@ -2,7 +2,17 @@ import type { TokenOwner } from './token-owner.js'
 import type { TokenMetadata } from './token-store.js'
 import type { Attempt } from './token-telemetry.js'
 
-/** The fields of a {@link PersonalAccessToken}: everything about a token except its secret and hash. */
+/**
+ * The fields of a {@link PersonalAccessToken}: everything about a token except its secret and hash.
+ *
+ * @example
+ * ```ts
+ * const data: PersonalAccessTokenData = {
+ *   id: '7', owner: { type: 'user', id: '42' }, name: 'CLI', abilities: ['read'],
+ *   lastUsedAt: null, expiresAt: null, createdAt: new Date(),
+ * }
+ * ```
+ */
 export interface PersonalAccessTokenData {
   readonly id: string
   readonly owner: TokenOwner

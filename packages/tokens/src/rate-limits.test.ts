@@ -361,6 +361,33 @@ describe('the request guard with rate limits', () => {
     expect(await bare.resolve({ headers: {} })).toHaveProperty('user')
   })
 
+  it('serves a session user without an id unlimited, and tells the error hook so once', async () => {
+    const errors: unknown[] = []
+    const tokens = createTokens({
+      store: new MemoryTokenStore(),
+      rateLimit: { limit: 1, window: 60 },
+      lastUsed: false,
+      on: { error: (error) => void errors.push(error) },
+    })
+    const guard = new RequestGuard(
+      tokens,
+      { session: () => ({ email: 'ada@example.com' }), user: () => null },
+      adapter,
+    )
+    for (let i = 0; i < 3; i++) expect(await guard.resolve({ headers: {} })).toHaveProperty('user')
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toBeInstanceOf(MisconfigurationError)
+    expect((errors[0] as Error).message).toMatch(/has no `id`, so the `session` rate limit/)
+    // Without a limit there is nothing the missing id escapes, and nothing to say.
+    const unlimited = new RequestGuard(
+      tokens,
+      { session: () => ({}), user: () => null, rateLimit: false },
+      adapter,
+    )
+    await unlimited.resolve({ headers: {} })
+    expect(errors).toHaveLength(1)
+  })
+
   it('limits by the service’s rateLimit, per token, through the guard', async () => {
     const { tokens } = setup({ limit: 1, window: 60 })
     const guard = new RequestGuard(tokens, { user: () => user }, adapter)

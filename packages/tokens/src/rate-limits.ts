@@ -110,6 +110,11 @@ export interface RateLimitOptions<P extends string = string> {
 /**
  * Which limit refused a request: per token, per session user, per client address, or an ability's per token. In
  * `RateLimit-Policy` an ability's policy is named `ability:<name>`.
+ *
+ * @example
+ * ```ts
+ * const policy: RateLimitPolicy = 'session' // RateLimit-Policy: "session";q=600;w=60
+ * ```
  */
 export type RateLimitPolicy = 'token' | 'session' | 'failures' | 'ability'
 

@@ -140,6 +140,8 @@ export class RequestGuard<U, P extends string, R> {
   readonly #limits: RateLimits | null
   readonly #address: ((request: R) => string | undefined) | null
   readonly #auditing: boolean
+  // Whether the app was told that a session user without an `id` escapes the `session` limit: once is enough.
+  #toldUnlimited = false
 
   constructor(tokens: TokenService<P>, options: AuthOptions<U, P, R>, adapter: GuardAdapter<R>) {
     if (typeof tokens?.authenticate !== 'function') {
@@ -256,8 +258,12 @@ export class RequestGuard<U, P extends string, R> {
         new TransientToken(),
         this.#withClient(this.#auditContext(request)),
       )
-      const key = this.#limits && userKey(sessionUser)
-      if (!this.#limits || key === null) return auth
+      if (!this.#limits) return auth
+      const key = userKey(sessionUser)
+      if (key === null) {
+        this.#unlimited()
+        return auth
+      }
       return settled(this.#limits.spend('session', key), (refusal) => (refusal ? errorAnswer(refusal) : auth))
     }
     const plainText = this.#plainText(request)
@@ -362,6 +368,19 @@ export class RequestGuard<U, P extends string, R> {
 
   // The guard's context, and, when the service keeps a trail, the request's client as this guard read it, so the
   // token routes record the address `clientAddress` gives rather than the framework's.
+  // A user without an `id` cannot be counted: served, since refusing every request of the app's users would be
+  // worse than no limit, but said, since a limit the app set silently not applying is how abuse goes unnoticed.
+  #unlimited(): void {
+    if (this.#toldUnlimited) return
+    this.#toldUnlimited = true
+    reportTo(
+      this.#tokens,
+      new MisconfigurationError(
+        'A signed-in user has no `id`, so the `session` rate limit, which counts by user id, does not apply to their requests: give session users an `id`.',
+      ),
+    )
+  }
+
   #withClient(client: AuditContext | undefined): AuthContext {
     return client === undefined ? this.#context : { ...this.#context, client }
   }

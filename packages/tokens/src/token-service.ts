@@ -178,7 +178,14 @@ export function useToken<P extends string>(
 // Set by TokenService's static block, like `verify` and `use`.
 let refuse: <P extends string>(service: TokenService<P>, token: PersonalAccessToken<P>) => void
 
-/** Why `authenticate` refused a token; given to the `failed` hook. Never includes the token itself. */
+/**
+ * Why `authenticate` refused a token; given to the `failed` hook. Never includes the token itself.
+ *
+ * @example
+ * ```ts
+ * const reason: AuthenticationFailure = 'expired'
+ * ```
+ */
 export type AuthenticationFailure =
   | 'malformed' // not a token of this app's format, or a bad checksum: never reached the store
   | 'unknown' // no token with that id (or hash)
@@ -187,7 +194,17 @@ export type AuthenticationFailure =
   | 'idle' // unused for longer than `idleTimeout`
   | 'rejected' // the app's `authenticateUsing` said no (in telemetry, also the middleware's `user` finding no owner)
 
-/** Hooks the service calls; they must not throw (a throwing hook is reported to `error` and ignored). */
+/**
+ * Hooks the service calls; they must not throw (a throwing hook is reported to `error` and ignored).
+ *
+ * @example
+ * ```ts
+ * const on: TokenServiceHooks<Permission> = {
+ *   failed: ({ reason, tokenId }) => metrics.increment('token_refused', { reason }),
+ *   error: (error) => logger.error(error),
+ * }
+ * ```
+ */
 export interface TokenServiceHooks<P extends string> {
   /** A token was accepted. */
   authenticated?(token: PersonalAccessToken<P>): void
@@ -200,7 +217,14 @@ export interface TokenServiceHooks<P extends string> {
   error?(error: unknown): void
 }
 
-/** Everything {@link createTokens} takes. Only `store` is required. */
+/**
+ * Everything {@link createTokens} takes. Only `store` is required.
+ *
+ * @example
+ * ```ts
+ * const options: TokenServiceOptions<Permission> = { store: new MemoryTokenStore(), permissions, expiration: 60 * 24 * 30 }
+ * ```
+ */
 export interface TokenServiceOptions<P extends string = string> extends HashKeyOptions {
   /** Where tokens live: `new MemoryTokenStore()`, `drizzleStore(db)`, or your own driver. */
   readonly store: TokenStore
@@ -270,7 +294,14 @@ export interface TokenServiceOptions<P extends string = string> extends HashKeyO
   readonly now?: () => Date
 }
 
-/** A newly created token and its plain text, which is shown once and cannot be recovered later. */
+/**
+ * A newly created token and its plain text, which is shown once and cannot be recovered later.
+ *
+ * @example
+ * ```ts
+ * const { token, plainTextToken }: NewAccessToken<Permission> = await tokens.create('42', 'CLI', ['read'])
+ * ```
+ */
 export interface NewAccessToken<P extends string = string> {
   readonly token: PersonalAccessToken<P>
   /** `{id}|{secret}`: give it to the user now; only its hash is stored. */

@@ -1,6 +1,13 @@
 import type { TokenRecord } from './token-store.js'
 
-/** How the verification cache is bounded. */
+/**
+ * How the verification cache is bounded.
+ *
+ * @example
+ * ```ts
+ * const cache: VerificationCacheOptions = { maxEntries: 50_000, ttl: 10_000 }
+ * ```
+ */
 export interface VerificationCacheOptions {
   /** Tokens kept at most; the oldest entry goes first. Default 10 000. */
   readonly maxEntries?: number
