@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ConflictError, ForbiddenError, InvalidInputError, MissingAbilitiesError } from './errors.js'
 import { MemoryTokenStore } from './memory-token-store.js'
-import { PersonalAccessToken } from './personal-access-token.js'
 import type { TokenOwner } from './token-owner.js'
 import { createTokens, type TokenServiceOptions } from './token-service.js'
 import type { NewTokenRecord, TokenRecord } from './token-store.js'
@@ -91,15 +90,8 @@ describe('rotate', () => {
   it('lets a token regenerate only a token whose abilities it holds, and clamps to its own end', async () => {
     const { tokens } = setup()
     const wide = await tokens.create('42', 'wide', ['read', 'delete'])
-    const maker = new PersonalAccessToken({
-      id: '99',
-      owner: { type: 'user', id: '42' },
-      name: 'maker',
-      abilities: ['read'],
-      lastUsedAt: null,
-      expiresAt: new Date(start + 3_600_000),
-      createdAt: new Date(start),
-    })
+    const maker = (await tokens.create('42', 'maker', ['read'], { expiresAt: new Date(start + 3_600_000) }))
+      .token
     await expect(tokens.rotate('42', wide.token.id, { grantedBy: maker })).rejects.toBeInstanceOf(
       MissingAbilitiesError,
     )

@@ -5,6 +5,7 @@ import {
   MisconfigurationError,
   MissingAbilitiesError,
   StorageUnavailableError,
+  UnauthenticatedError,
 } from './errors.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { PermissionRegistry } from './permission-registry.js'
@@ -314,14 +315,55 @@ export function tokenServiceSuite(cache: boolean): void {
       expect(await tokens.list('42')).toHaveLength(6)
     })
 
-    it('refuses with 403 to let an expired maker make anything', async () => {
+    it('refuses with 401 to let a maker that expired since it was verified make anything', async () => {
       const tokens = service()
       const maker = (await tokens.create('42', 'maker', ['read'], { expiresAt: new Date(clock.at + 1_000) }))
         .token
       clock.advance(1_000)
       const error = await tokens.create('42', 'x', ['read'], { grantedBy: maker }).catch((e: unknown) => e)
-      expect(error).toBeInstanceOf(ForbiddenError)
+      expect(error).toBeInstanceOf(UnauthenticatedError)
+      expect(error).toMatchObject({ status: 401, tokenRejected: true })
       expect(await tokens.list('42')).toHaveLength(1)
+    })
+
+    it('holds a maker to what the store has now: revoked, narrowed or retired since the request was verified', async () => {
+      const tokens = service()
+      const verified = async (abilities: Permission[]) => {
+        const { plainTextToken } = await tokens.create('42', 'maker', abilities)
+        return (await tokens.authenticate(plainTextToken)) as NonNullable<
+          Awaited<ReturnType<typeof tokens.authenticate>>
+        >
+      }
+      const revoked = await verified(['read', 'update'])
+      const target = (await tokens.create('42', 'target', ['read'])).token
+      await tokens.revoke('42', revoked.id)
+      for (const attempt of [
+        () => tokens.create('42', 'x', ['read'], { grantedBy: revoked }),
+        () => tokens.update('42', target.id, { abilities: ['read', 'update'], grantedBy: revoked }),
+        () => tokens.rotate('42', target.id, { grantedBy: revoked }),
+      ]) {
+        expect(await attempt().catch((e: unknown) => e)).toBeInstanceOf(UnauthenticatedError)
+      }
+      const narrowed = await verified(['read', 'update'])
+      await tokens.update('42', narrowed.id, { abilities: ['read'] })
+      const refused = await tokens
+        .create('42', 'x', ['update'], { grantedBy: narrowed })
+        .catch((e: unknown) => e)
+      expect(refused).toBeInstanceOf(MissingAbilitiesError)
+      expect(await tokens.create('42', 'x', ['read'], { grantedBy: narrowed })).toBeTruthy()
+      // Rotated with a grace period, the old token ends sooner: what it makes now ends by then too.
+      const retired = await verified(['read'])
+      await tokens.rotate('42', retired.id, { grace: 5 })
+      const made = await tokens.create('42', 'y', ['read'], { grantedBy: retired })
+      expect(made.token.expiresAt?.getTime()).toBe(clock.at + 5 * 60_000)
+      expect((await tokens.list('42')).map((token) => token.name).sort()).toEqual([
+        'maker',
+        'maker',
+        'maker',
+        'target',
+        'x',
+        'y',
+      ])
     })
   })
 

@@ -9,6 +9,7 @@ import {
   MissingAbilitiesError,
   ownMessage,
   StorageUnavailableError,
+  UnauthenticatedError,
 } from './errors.js'
 import { type LastUsedOptions, LastUsedTracker } from './last-used-tracker.js'
 import { isPromiseLike, type MaybePromise } from './maybe-promise.js'
@@ -596,12 +597,13 @@ export class TokenService<P extends string = string> {
     options: CreateTokenOptions,
   ): Promise<NewAccessToken<P>> {
     const now = this.#now()
-    const metadata = this.#passedOn(tokenMetadata(options.metadata, this.#metadataLimit), options.grantedBy)
+    const maker = await this.#makerNow(options.grantedBy, now)
+    const metadata = this.#passedOn(tokenMetadata(options.metadata, this.#metadataLimit), maker)
     const record = {
       owner: tokenOwner(owner, this.#ownerType),
       name: tokenName(name),
-      abilities: this.#abilities(abilities ?? this.permissions?.defaults ?? ['*'], options.grantedBy),
-      expiresAt: this.#clampedExpiry(tokenExpiry(options.expiresAt, now), options.grantedBy, now),
+      abilities: this.#abilities(abilities ?? this.permissions?.defaults ?? ['*'], maker),
+      expiresAt: this.#clampedExpiry(tokenExpiry(options.expiresAt, now), maker),
       ...(metadata !== undefined && { metadata }),
     }
     const secret = generateSecret(this.#prefix)
@@ -997,12 +999,13 @@ export class TokenService<P extends string = string> {
     const now = this.#now()
     const grace = tokenGrace(options.grace ?? 0, now)
     if (!isTokenId(id)) return null
+    const maker = await this.#makerNow(options.grantedBy, now)
     // The store rotates only the token as it was read here: one renamed or narrowed in between is read again and
     // checked again, so its successor never brings back an ability taken away (nor loses a new name).
     for (let attempt = 1; attempt <= ROTATE_ATTEMPTS; attempt++) {
       const old = await this.#call('find', async () => this.#store.findById(id))
       if (!old || old.owner.type !== who.type || old.owner.id !== who.id) return null
-      const rotated = await this.#rotateAsRead(who, old, now, grace, options)
+      const rotated = await this.#rotateAsRead(who, old, now, grace, maker, options.context)
       if (rotated) return rotated
     }
     throw new ConflictError('The token kept changing while it was being rotated: try again.')
@@ -1014,7 +1017,8 @@ export class TokenService<P extends string = string> {
     old: TokenRecord,
     now: Date,
     grace: number,
-    options: RotateTokenOptions,
+    maker: AccessToken | null | undefined,
+    context: AuditContext | undefined,
   ): Promise<NewAccessToken<P> | null> {
     const end = this.#endOf(old)
     if (end <= now.getTime()) {
@@ -1026,7 +1030,6 @@ export class TokenService<P extends string = string> {
         token: ['The token has not been used within its idle timeout: create a new one instead.'],
       })
     }
-    const maker = options.grantedBy
     if (maker) {
       const missing = old.abilities.filter((ability) => maker.cant(ability))
       if (missing.length > 0) throw new MissingAbilitiesError(missing)
@@ -1035,7 +1038,7 @@ export class TokenService<P extends string = string> {
         throw new ForbiddenError('A token can only rotate tokens that carry its own metadata.')
       }
     }
-    const expiresAt = this.#clampedExpiry(end === Number.POSITIVE_INFINITY ? null : new Date(end), maker, now)
+    const expiresAt = this.#clampedExpiry(end === Number.POSITIVE_INFINITY ? null : new Date(end), maker)
     const secret = generateSecret(this.#prefix)
     const retireAt = grace === 0 ? null : new Date(Math.min(now.getTime() + grace * 60_000, end))
     const stored = await this.#call('rotate', () =>
@@ -1057,7 +1060,7 @@ export class TokenService<P extends string = string> {
     ).finally(() => this.#cache?.invalidate([old.id]))
     if (!stored) return null
     if (retireAt === null) this.#tracker?.forget(old.id)
-    this.#record('rotated', options.context, {
+    this.#record('rotated', context, {
       owner: stored.owner,
       tokenId: stored.id,
       previousTokenId: old.id,
@@ -1086,10 +1089,9 @@ export class TokenService<P extends string = string> {
   ): Promise<PersonalAccessToken<P> | null> {
     const who = tokenOwner(owner, this.#ownerType)
     const name = changes.name === undefined ? undefined : tokenName(changes.name)
-    const abilities =
-      changes.abilities === undefined ? undefined : this.#abilities(changes.abilities, changes.grantedBy)
     if (!isTokenId(id)) return null
-    const maker = changes.grantedBy
+    const maker = await this.#makerNow(changes.grantedBy, this.#now())
+    const abilities = changes.abilities === undefined ? undefined : this.#abilities(changes.abilities, maker)
     if (abilities !== undefined && maker && !isTransientToken(maker)) {
       // Adding an ability to a token that outlives the maker would hand that ability on past the maker's end.
       const target = await this.#call('find', async () => this.#store.findById(id))
@@ -1336,6 +1338,18 @@ export class TokenService<P extends string = string> {
     return abilities
   }
 
+  // The maker as the store has it now. A request's token was verified when the request began, and its body may
+  // take minutes to arrive (Node's default limit is 300 s): a token revoked, narrowed or retired meanwhile must
+  // not make, change or regenerate tokens with what it held then. A session (TransientToken) is not stored.
+  async #makerNow(maker: AccessToken | null | undefined, now: Date): Promise<AccessToken | null | undefined> {
+    if (!maker || isTransientToken(maker)) return maker
+    const current = await this.#call('find', async () => this.#store.findById(maker.id))
+    if (!current || this.#isExpired(current, now.getTime()) || this.#isIdle(current, now.getTime())) {
+      throw new UnauthenticatedError({ tokenRejected: true })
+    }
+    return this.#token(current)
+  }
+
   // Metadata is part of what a token was granted once a policy reads it: a token made by a token carries its
   // maker's (none for none), and asking for other is refused. A session (TransientToken) sets no bound.
   #passedOn(
@@ -1349,12 +1363,12 @@ export class TokenService<P extends string = string> {
     return tokenMetadata(maker.metadata, Number.POSITIVE_INFINITY)
   }
 
-  // A token made by `maker` ends no later than the maker does; a session (TransientToken) sets no bound.
-  #clampedExpiry(requested: Date | null, maker: AccessToken | null | undefined, now: Date): Date | null {
+  // A token made by `maker` ends no later than the maker does; a session (TransientToken) sets no bound. The maker
+  // is the store's current one (`#makerNow`), which has not ended.
+  #clampedExpiry(requested: Date | null, maker: AccessToken | null | undefined): Date | null {
     if (!maker || isTransientToken(maker)) return requested
     const end = this.#endOf(maker)
     if (end === Number.POSITIVE_INFINITY) return requested
-    if (end <= now.getTime()) throw new ForbiddenError('The token granting this one has expired.')
     return requested === null || requested.getTime() > end ? new Date(end) : requested
   }
 
