@@ -193,7 +193,11 @@ export interface TokenStore {
   /** Deletes the owner's token; true when one was deleted. */
   delete(owner: TokenOwner, id: string): Promise<boolean>
 
-  /** Deletes every token of the owner except `exceptId` (when given); returns the ids deleted. */
+  /**
+   * Deletes every token of the owner except `exceptId` (when given); returns the ids deleted. A rotation of one of
+   * them running beside it must not leave a successor behind: once this resolves, the rotation either found its
+   * token gone or had its new token deleted too.
+   */
   deleteByOwner(owner: TokenOwner, exceptId?: string): Promise<string[]>
 
   /**
