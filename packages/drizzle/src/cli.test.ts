@@ -112,6 +112,7 @@ describe.skipIf(!serverUrl)('the jetstream-tokens command line', () => {
       for (const command of ['prune', 'list', 'create', 'revoke'])
         expect(run.stdout).toMatch(`\n  ${command} `)
       expect(run.stdout).toContain('DATABASE_URL')
+      expect(run.stdout).toContain('JETSTREAM_TOKENS_HASH_KEY')
     }
     const options = {
       prune: ['--hours <hours>', '--expiration <minutes>'],
@@ -173,6 +174,29 @@ describe.skipIf(!serverUrl)('the jetstream-tokens command line', () => {
     expect(secretOf(prefixed)).toMatch(/^acme_/)
     const acme = createTokens({ store: drizzleStore(database.db), lastUsed: false, prefix: 'acme_' })
     expect((await acme.authenticate(prefixed))?.name).toBe('prefixed')
+  }, 60_000)
+
+  it("create hashes with the app's key from JETSTREAM_TOKENS_HASH_KEY, and refuses a key that cannot be one", async () => {
+    const hashKey = 'k'.repeat(40)
+    const run = await cli(['create', '--owner', '42', '--name', 'keyed', '--abilities', 'read'], {
+      ...env,
+      JETSTREAM_TOKENS_HASH_KEY: hashKey,
+    })
+    expect(run.code).toBe(0)
+    const plainText = run.stdout.trimEnd()
+    plainTexts.push(plainText)
+    const keyed = createTokens({ store: drizzleStore(database.db), lastUsed: false, hashKey })
+    expect((await keyed.authenticate(plainText))?.name).toBe('keyed')
+    expect(await tokens.authenticate(plainText)).toBeNull()
+
+    const short = await cli(['create', '--owner', '42', '--name', 'x', '--abilities', 'read'], {
+      ...env,
+      JETSTREAM_TOKENS_HASH_KEY: 'too-short-a-key',
+    })
+    expectOneLine(short, 2)
+    expect(short.stderr).toContain("JETSTREAM_TOKENS_HASH_KEY must be the app's hashKey")
+    expect(short.stderr).not.toContain('too-short-a-key')
+    expect(short.stdout).toBe('')
   }, 60_000)
 
   it("list shows the owner's tokens as a table and as JSON, never a secret or hash", async () => {

@@ -385,6 +385,9 @@ function commandList(): string {
   return `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`
 }
 
+// The environment variable that gives the command the app's `hashKey`.
+const HASH_KEY = 'JETSTREAM_TOKENS_HASH_KEY'
+
 function programHelp(): string {
   const width = Math.max(...Object.keys(commands).map((name) => name.length)) + 2
   const lines = Object.entries(commands).map(([name, command]) => `  ${name.padEnd(width)}${command.summary}`)
@@ -394,6 +397,7 @@ function programHelp(): string {
     'Manages the personal access tokens of @jetstream/tokens in the personal_access_tokens table of the',
     'PostgreSQL database at DATABASE_URL (e.g. postgres://app:secret@db:5432/app; add',
     '?options=-c%20search_path%3Dmyschema for another schema). The table must exist: see migrate(db).',
+    `If the app hashes with a hashKey, set ${HASH_KEY} to it, or the tokens create makes will not work.`,
     '',
     'Commands:',
     ...lines,
@@ -533,10 +537,10 @@ function firstLine(error: unknown): string {
   return text.split('\n')[0] as string
 }
 
-// Drivers put hosts and ports in their messages; make sure a password never follows them.
+// Drivers put hosts and ports in their messages; make sure a password (or the hash key) never follows them.
 function redact(message: string, env: CliIo['env']): string {
   const password = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:([^@/?#]*)@/i.exec(env.DATABASE_URL ?? '')?.[1]
-  const secrets = [password, password && safeDecode(password), env.PGPASSWORD].filter(
+  const secrets = [password, password && safeDecode(password), env.PGPASSWORD, env[HASH_KEY]].filter(
     (secret): secret is string => typeof secret === 'string' && secret !== '',
   )
   return secrets.reduce((text, secret) => text.split(secret).join('***'), message)
@@ -577,13 +581,24 @@ class Database {
     this.#connection ??= connect(url)
     const { db } = await this.#connection
     this.#audit ??= await this.#auditLog(db)
-    // No last-used tracking or cache: the command line authenticates nothing.
-    return createTokens({
-      store: drizzleStore(db, { timeout: STATEMENT_TIMEOUT }),
-      lastUsed: false,
-      ...(this.#audit && { audit: this.#audit }),
-      ...settings,
-    })
+    // The app's key, from the environment as a secret should come (an argument shows in `ps`): without it, a
+    // token made here would be hashed as plain sha256, which an app with a `hashKey` refuses.
+    const hashKey = this.#io.env[HASH_KEY]
+    try {
+      // No last-used tracking or cache: the command line authenticates nothing.
+      return createTokens({
+        store: drizzleStore(db, { timeout: STATEMENT_TIMEOUT }),
+        lastUsed: false,
+        ...(this.#audit && { audit: this.#audit }),
+        ...(hashKey && { hashKey }),
+        ...settings,
+      })
+    } catch (error) {
+      if (hashKey && isTokenError(error) && error.code === 'misconfigured') {
+        throw usage(`${HASH_KEY} must be the app's hashKey: ${error.message}`)
+      }
+      throw error
+    }
   }
 
   async close(): Promise<void> {
