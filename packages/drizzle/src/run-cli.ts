@@ -6,6 +6,7 @@ import {
   isTokenError,
   isTokenId,
   type PersonalAccessToken,
+  parseIsoDate,
   type TokenError,
   type TokenOwner,
   type TokenService,
@@ -438,20 +439,10 @@ function decimal(text: string, accept: (value: number) => boolean, message: stri
   return value
 }
 
-// A day (read as UTC midnight) or an instant with its offset: a time without one would be read in the local
-// zone of whichever machine runs the command.
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2}))?$/
-
+// A day (read as UTC midnight) or an instant with its offset, as the token routes read one.
 function isoDate(text: string): Date {
-  const match = ISO_DATE.exec(text)
-  const date = new Date(text)
-  // JavaScript rolls 2030-02-30 over to March; refuse a day its month does not have.
-  const [year, month, day] = (match ?? []).slice(1).map(Number)
-  const real =
-    match !== null &&
-    !Number.isNaN(date.getTime()) &&
-    new Date(Date.UTC(year as number, (month as number) - 1, day as number)).getUTCDate() === day
-  if (!real) throw usage('--expires-at must be a date such as 2030-01-31 or 2030-01-31T12:00:00Z')
+  const date = parseIsoDate(text)
+  if (!date) throw usage('--expires-at must be a date such as 2030-01-31 or 2030-01-31T12:00:00Z')
   return date
 }
 

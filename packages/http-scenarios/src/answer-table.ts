@@ -353,7 +353,12 @@ const rows: [string, Build, Expected][] = [
   ],
   [
     'an expiry in the year 10000 → 422, on every store',
-    createWith({}, json({ name: 'far', expiresAt: '+010000-01-01T00:00:00.000Z' })),
+    createWith({}, json({ name: 'far', expiresAt: Date.UTC(10_000, 0, 1) })),
+    refused(422, 'invalid_input'),
+  ],
+  [
+    'an expiry without its offset → 422, whatever the server’s time zone',
+    createWith({}, json({ name: 'local', expiresAt: '2030-01-31T12:00:00' })),
     refused(422, 'invalid_input'),
   ],
   [

@@ -395,13 +395,19 @@ describe('ApiTokenManager.create', () => {
   it.each([
     ['text that is no date', 'next tuesday'],
     ['an impossible date', '2026-13-45T00:00:00Z'],
+    ['a day its month does not have', '2030-02-30'],
+    ['a time without an offset, which each server would read in its own zone', '2030-01-31T12:00:00'],
+    ['a format Date guesses at', '01/31/2030'],
+    ['a number as text', '1'],
     ['a boolean', true],
     ['an object', { date: '2030-01-01' }],
   ])('refuses an expiresAt that is %s', async (_, expiresAt) => {
     const error = await rejection(manager.create(session(ada), { name: 'x', expiresAt }))
     expect(error).toMatchObject({ code: 'invalid_input' })
     expect((error as Refusal).errors).toEqual({
-      expiresAt: ['The expires at field must be a valid date.'],
+      expiresAt: [
+        'The expires at field must be a date such as 2030-01-31 or 2030-01-31T12:00:00Z, with its offset.',
+      ],
     })
     expect(await tokens.list(ada.id)).toEqual([])
   })

@@ -18,6 +18,7 @@ import {
   SessionRequiredError,
 } from './errors.js'
 import { errorAnswer, HttpAnswer, isRefusal, jsonAnswer, noContent } from './http-answer.js'
+import { parseIsoDate } from './iso-date.js'
 import type { Grant } from './permission-registry.js'
 import type { PersonalAccessToken } from './personal-access-token.js'
 import { isTokenId } from './plain-text-token.js'
@@ -115,6 +116,8 @@ const DEFAULT_LIMIT = 102_400
  *
  * - `GET ''`: the tokens, newest first, with the permissions a new token may carry and those ticked by default.
  * - `POST '' {name, permissions?, expiresAt?, metadata?}`: 201 with the token and its plain text, shown this once.
+ *   `expiresAt` is an ISO 8601 day (UTC midnight) or instant with its offset ({@link parseIsoDate}), or epoch
+ *   milliseconds; anything else is a 422.
  * - `PUT /:id {permissions?, name?}`: 200 with the token; a body without permissions leaves them as they were.
  * - `DELETE /:id`: 204.
  * - `POST /:id/rotate {grace?}`: 201 with the regenerated token and its plain text; the old secret works for
@@ -377,11 +380,17 @@ function eventView(event: AuditEvent): Omit<AuditEvent, 'owner'> {
   return view
 }
 
+// An ISO 8601 day or instant with its offset (never read in the server's own zone), or epoch milliseconds.
 function expiry(input: unknown): Date | null {
   if (input === undefined || input === null || input === '') return null
-  const date = typeof input === 'string' || typeof input === 'number' ? new Date(input) : null
+  const date =
+    typeof input === 'string' ? parseIsoDate(input) : typeof input === 'number' ? new Date(input) : null
   if (!date || Number.isNaN(date.getTime())) {
-    throw new InvalidInputError({ expiresAt: ['The expires at field must be a valid date.'] })
+    throw new InvalidInputError({
+      expiresAt: [
+        'The expires at field must be a date such as 2030-01-31 or 2030-01-31T12:00:00Z, with its offset.',
+      ],
+    })
   }
   return date
 }

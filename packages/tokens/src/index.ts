@@ -24,6 +24,7 @@ export {
   UnsupportedMediaTypeError,
 } from './errors.js'
 export type { ErrorHandlerOptions } from './http-answer.js'
+export { parseIsoDate } from './iso-date.js'
 export type { LastUsedOptions } from './last-used-tracker.js'
 export type { MaybePromise } from './maybe-promise.js'
 export { isPromiseLike } from './maybe-promise.js'
