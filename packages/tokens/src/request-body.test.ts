@@ -170,6 +170,16 @@ describe('readJsonObject', () => {
     expect(({} as { admin?: unknown }).admin).toBeUndefined()
   })
 
+  it('gives the same fields for a body an app’s parser read, prototype keys dropped at every depth too', async () => {
+    const text = '{"name":"p","metadata":{"constructor":"ci","kept":1,"deep":[{"__proto__":{"y":2},"z":3}]}}'
+    const raw = await read(encoder.encode(text), JSON_HEADERS, 1_000)
+    const parsed = await read({ parsed: JSON.parse(text) }, JSON_HEADERS, 1_000)
+    expect(JSON.stringify(parsed)).toBe(JSON.stringify(raw))
+    expect(JSON.stringify(parsed)).toBe('{"name":"p","metadata":{"kept":1,"deep":[{"z":3}]}}')
+    expect(Object.getPrototypeOf(parsed)).toBeNull()
+    await expect(read({ parsed: { n: 1n } }, JSON_HEADERS, 1_000)).rejects.toBeInstanceOf(BadRequestError)
+  })
+
   it('judges a body a parser of the app’s already read by its headers, then its shape', async () => {
     expect(await read({ parsed: { name: 'CI' } })).toEqual({ name: 'CI' })
     expect(await read({ parsed: undefined }, {})).toEqual({})

@@ -91,7 +91,17 @@ function parsedObject(parsed: unknown, options: BodyOptions): Readonly<Record<st
     !(parsed === undefined || isEmptyObject(parsed))
   if (!sent) return {}
   assertSendable(options)
-  return jsonObject(parsed === undefined ? {} : parsed)
+  return jsonObject(parsed === undefined ? {} : reparsed(parsed))
+}
+
+// An app's parser kept the keys JSON.parse gives (`__proto__` and `constructor` at any depth): read the value again
+// as bytes are read here, so the same body gives the same fields, metadata included, in every framework.
+function reparsed(parsed: unknown): unknown {
+  try {
+    return JSON.parse(JSON.stringify(parsed), dropPrototypeKeys)
+  } catch {
+    throw new BadRequestError('The request body is not valid JSON.')
+  }
 }
 
 function isEmptyObject(value: unknown): boolean {
@@ -115,11 +125,8 @@ function jsonObject(value: unknown): Readonly<Record<string, unknown>> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new BadRequestError('The request body must be a JSON object, such as {"name": "CI"}.')
   }
-  const fields: Record<string, unknown> = Object.create(null)
-  for (const key of Object.keys(value)) {
-    if (key !== '__proto__' && key !== 'constructor') fields[key] = (value as Record<string, unknown>)[key]
-  }
-  return fields
+  // Without a prototype, so no field name reaches one; `dropPrototypeKeys` has taken `__proto__` out already.
+  return Object.assign(Object.create(null), value)
 }
 
 function dropPrototypeKeys(key: string, value: unknown): unknown {
