@@ -101,10 +101,12 @@ export function tokenServiceSuite(cache: boolean): void {
       expect(plainTextToken).toMatch(/^1\|acme_[A-Za-z0-9]{40}[0-9a-f]{8}$/)
     })
 
-    it("defaults to the registry's defaults, or to '*' without a registry", async () => {
+    it("defaults to the registry's defaults, or to '*' without a registry, and to none where '*' is refused", async () => {
       expect((await service().create('42', 'x')).token.abilities).toEqual(['read'])
       const free = createTokens({ store: new MemoryTokenStore() })
       expect((await free.create('42', 'x')).token.abilities).toEqual(['*'])
+      const starless = createTokens({ store: new MemoryTokenStore(), allowWildcard: false })
+      expect((await starless.create('42', 'x')).token.abilities).toEqual([])
     })
 
     it('accepts owners as ids, numbers or { type, id }', async () => {

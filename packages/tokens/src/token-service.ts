@@ -415,6 +415,8 @@ export class TokenService<P extends string = string> {
   readonly #expirationMs: number | null
   readonly #ownerType: string
   readonly #allowWildcard: boolean
+  // What `create` grants when given no abilities: never the wildcard where the service refuses it.
+  readonly #defaultAbilities: readonly string[]
   readonly #authenticateUsing: TokenServiceOptions<P>['authenticateUsing']
   readonly #legacyTokens: boolean
   readonly #hasher: SecretHasher
@@ -491,6 +493,7 @@ export class TokenService<P extends string = string> {
     this.#expirationMs = expiration === null ? null : expiration * 60_000
     this.#ownerType = ownerType
     this.#allowWildcard = options.allowWildcard ?? this.permissions === null
+    this.#defaultAbilities = this.permissions?.defaults ?? (this.#allowWildcard ? ['*'] : [])
     this.#authenticateUsing = options.authenticateUsing
     this.#legacyTokens = options.legacyTokens === true
     this.#hasher = new SecretHasher(options)
@@ -570,8 +573,8 @@ export class TokenService<P extends string = string> {
   }
 
   /**
-   * Issues a token. Abilities default to the registry's defaults (or `['*']` without a registry). The plain text
-   * is returned once; only its hash is stored.
+   * Issues a token. Abilities default to the registry's defaults (or, without a registry, `['*']` as in Sanctum,
+   * and none where `allowWildcard` is false). The plain text is returned once; only its hash is stored.
    *
    * @throws InvalidInputError (422) for a bad name, owner, ability, expiry or metadata.
    * @throws MissingAbilitiesError (403) when `grantedBy` lacks an ability asked for.
@@ -602,7 +605,7 @@ export class TokenService<P extends string = string> {
     const record = {
       owner: tokenOwner(owner, this.#ownerType),
       name: tokenName(name),
-      abilities: this.#abilities(abilities ?? this.permissions?.defaults ?? ['*'], maker),
+      abilities: this.#abilities(abilities ?? this.#defaultAbilities, maker),
       expiresAt: this.#clampedExpiry(tokenExpiry(options.expiresAt, now), maker),
       ...(metadata !== undefined && { metadata }),
     }
