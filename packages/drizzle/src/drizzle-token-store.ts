@@ -320,7 +320,7 @@ export class DrizzleTokenStore implements TokenStore {
     const rows: Record<string, string>[] = []
     for (const [id, at] of uses) {
       if (this.#id.encode(id) !== undefined) {
-        rows.push({ [t.id.name]: id, [t.lastUsedAt.name]: at.toISOString() })
+        rows.push({ [t.id.name]: id, [t.lastUsedAt.name]: fitted(t.lastUsedAt, at).toISOString() })
       }
     }
     if (rows.length === 0) return
@@ -516,7 +516,18 @@ function encodeAbilities(column: AnyPgColumn, abilities: readonly string[]): unk
 }
 
 function encodeDate(column: AnyPgColumn, date: Date): unknown {
-  return column.dataType === 'date' ? date : date.toISOString()
+  const kept = fitted(column, date)
+  return column.dataType === 'date' ? kept : kept.toISOString()
+}
+
+// A timestamp column keeps `precision` digits of the second and PostgreSQL rounds the rest half up: a Laravel
+// table's `timestamp(0)` would let a token's end, or its last use, move up to half a second later than granted.
+// Cut to the column's precision first, so a time is never stored later than given.
+function fitted(column: AnyPgColumn, date: Date): Date {
+  const precision = (column as { precision?: number }).precision
+  if (precision === undefined || precision >= 3) return date
+  const unit = 10 ** (3 - precision)
+  return new Date(Math.floor(date.getTime() / unit) * unit)
 }
 
 // drizzle wraps driver errors in DrizzleQueryError, whose message lists the parameters (a token hash among them):

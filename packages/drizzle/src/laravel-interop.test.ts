@@ -168,6 +168,25 @@ describe.each(laravelBackends)('the table exactly as Laravel migrates it, on %s,
     expect(await tokens.authenticate(plainTextToken)).toBeNull()
   })
 
+  it('stores an end or a use in whole seconds cut down, never rounded up past what was given', async () => {
+    // Late in its second: PostgreSQL would round each of these times up to the next one.
+    const now = Math.floor(Date.now() / 1_000) * 1_000 + 999
+    const tokens = service({ now: () => new Date(now), lastUsed: { flushDelay: 0 } })
+    const end = new Date(now + 3_600_000)
+    const { token } = await tokens.create(7, 'late in its second', ['read'], { expiresAt: end })
+    expect(token.expiresAt?.getTime()).toBe(end.getTime() - 999)
+    const next = await tokens.rotate(7, token.id, { grace: 1 })
+    expect(next?.token.expiresAt?.getTime()).toBe(end.getTime() - 999)
+    const retired = (await tokens.list(7)).find((t) => t.id === token.id)
+    expect(retired?.expiresAt?.getTime()).toBe(now + 60_000 - 999)
+    expect(await tokens.authenticate(next?.plainTextToken ?? '')).not.toBeNull()
+    await tokens.close() // flushes the touch
+    const [row] = await query<{ last_used_at: string }>(
+      sql`select "last_used_at"::text from "personal_access_tokens" where "id" = ${Number(next?.token.id)}`,
+    )
+    expect(new Date(`${row?.last_used_at}Z`).getTime()).toBe(now - 999)
+  })
+
   it('writes last_used_at (its id is bigserial) as the UTC wall time of the use, with no error reported', async () => {
     const errors: unknown[] = []
     const tokens = service({ lastUsed: { flushDelay: 0 }, on: { error: (error) => errors.push(error) } })
