@@ -1,4 +1,5 @@
 import { MemoryTokenStore } from '@jetstream/tokens'
 import { testTokenStore } from './test-token-store.js'
 
-testTokenStore('MemoryTokenStore', { create: () => new MemoryTokenStore() })
+// Its data lives in this process: the store itself is every instance there is.
+testTokenStore('MemoryTokenStore', { create: () => new MemoryTokenStore(), peer: (store) => store })

@@ -3,6 +3,7 @@ import type { TokenOwner } from './token-owner.js'
 import type {
   ExpiredTokenCriteria,
   NewTokenRecord,
+  TokenChangeListener,
   TokenChanges,
   TokenMetadata,
   TokenRecord,
@@ -11,7 +12,8 @@ import type {
 
 /**
  * A {@link TokenStore} in process memory: the default for tests, demos and single-process apps. Tokens are lost
- * when the process ends. Every method completes in one synchronous step, so concurrent calls cannot interleave.
+ * when the process ends. Every method completes in one synchronous step, so concurrent calls cannot interleave;
+ * `watch` reports each change at once to every service on the store, so a verification cache on it is never stale.
  *
  * @example
  * ```ts
@@ -22,6 +24,24 @@ export class MemoryTokenStore implements TokenStore {
   readonly #byId = new Map<string, Stored>()
   readonly #idByHash = new Map<string, string>()
   #lastId = 0
+  readonly #listeners = new Set<TokenChangeListener>()
+
+  /**
+   * Reports every change to `listener`, in process and before the changing call resolves: the store is the whole
+   * truth, so it always delivers.
+   *
+   * @example
+   * ```ts
+   * const stop = store.watch({ changed: (ids) => drop(ids), delivering: () => {}, refused: () => {} })
+   * ```
+   */
+  watch(listener: TokenChangeListener): () => Promise<void> {
+    this.#listeners.add(listener)
+    listener.delivering(true)
+    return async () => {
+      if (this.#listeners.delete(listener)) listener.delivering(false)
+    }
+  }
 
   /**
    * @example
@@ -94,6 +114,7 @@ export class MemoryTokenStore implements TokenStore {
       this.#idByHash.set(hash, id)
     }
     this.#byId.set(id, updated)
+    this.#changed(id)
     return record(updated)
   }
 
@@ -116,6 +137,7 @@ export class MemoryTokenStore implements TokenStore {
     if (retireAt === null) this.#remove(stored)
     else if (stored.expiresAt === null || stored.expiresAt > retireAt.getTime()) {
       this.#byId.set(id, { ...stored, expiresAt: retireAt.getTime() })
+      this.#changed(id)
     }
     return record(issued)
   }
@@ -212,6 +234,11 @@ export class MemoryTokenStore implements TokenStore {
   #remove(stored: Stored): void {
     this.#byId.delete(stored.id)
     this.#idByHash.delete(stored.tokenHash)
+    this.#changed(stored.id)
+  }
+
+  #changed(id: string): void {
+    for (const listener of this.#listeners) listener.changed([id])
   }
 }
 

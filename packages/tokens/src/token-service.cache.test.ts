@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { MisconfigurationError } from './errors.js'
 import { MemoryTokenStore } from './memory-token-store.js'
 import { PermissionRegistry } from './permission-registry.js'
 import { createTokens } from './token-service.js'
@@ -15,7 +16,7 @@ class WatchedStore extends MemoryTokenStore {
     this.lookups++
     return super.findById(id)
   }
-  watch(listener: TokenChangeListener): () => Promise<void> {
+  override watch(listener: TokenChangeListener): () => Promise<void> {
     this.listener = listener
     return async () => {
       this.unwatched = true
@@ -184,6 +185,56 @@ describe('the verification cache in the token service', () => {
 
     await tokens.close()
     expect(store.unwatched).toBe(true)
+  })
+
+  it('hears what another service on the same memory store revokes, before that revoke resolves', async () => {
+    const { store, tokens } = setup()
+    const other = createTokens({ store, permissions, lastUsed: false, cache: true })
+    const { token, plainTextToken } = await tokens.create('42', 'shared')
+    await tokens.authenticate(plainTextToken)
+    await tokens.authenticate(plainTextToken)
+    expect(store.lookups).toBe(1)
+    await other.revoke('42', token.id)
+    expect(await tokens.authenticate(plainTextToken)).toBeNull()
+  })
+
+  it('stays off, and says so once, over a store that cannot report changes made elsewhere', async () => {
+    const memory = new MemoryTokenStore()
+    let lookups = 0
+    // A store of the contract's required methods only: no `watch`, as a custom driver may be.
+    const store = {
+      insert: (token: Parameters<MemoryTokenStore['insert']>[0]) => memory.insert(token),
+      findById: (id: string) => {
+        lookups++
+        return memory.findById(id)
+      },
+      findByHash: (hash: string) => memory.findByHash(hash),
+      listByOwner: memory.listByOwner.bind(memory),
+      update: memory.update.bind(memory),
+      rotate: memory.rotate.bind(memory),
+      delete: memory.delete.bind(memory),
+      deleteByOwner: memory.deleteByOwner.bind(memory),
+      touch: memory.touch.bind(memory),
+      deleteExpired: memory.deleteExpired.bind(memory),
+    }
+    const errors: unknown[] = []
+    const tokens = createTokens({
+      store,
+      lastUsed: false,
+      cache: true,
+      on: { error: (e) => void errors.push(e) },
+    })
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toBeInstanceOf(MisconfigurationError)
+    expect((errors[0] as Error).message).toMatch(/has no `watch`/)
+    const { plainTextToken } = await tokens.create('42', 'x')
+    await tokens.authenticate(plainTextToken)
+    await tokens.authenticate(plainTextToken)
+    expect(lookups).toBe(2)
+    expect(errors).toHaveLength(1)
+    // Without `cache`, nothing is missing and nothing is said.
+    createTokens({ store, lastUsed: false, on: { error: (e) => void errors.push(e) } })
+    expect(errors).toHaveLength(1)
   })
 
   it('refuses bad bounds when the service is built', () => {

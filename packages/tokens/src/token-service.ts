@@ -280,9 +280,10 @@ export interface TokenServiceOptions<P extends string = string> extends HashKeyO
   readonly audit?: AuditSink
   /**
    * Keep verified tokens in process so most requests skip the store. Off by default. Every request still hashes
-   * the secret and checks expiry; this service's revoke, update and prune drop entries before they resolve; a store
-   * with `watch` (the drizzle store, through LISTEN/NOTIFY) reports changes made elsewhere, and without one they
-   * are seen within `ttl`.
+   * the secret and checks expiry; this service's revoke, update and prune drop entries before they resolve; the
+   * store's `watch` reports changes made elsewhere (the drizzle store's through LISTEN/NOTIFY, the memory store's
+   * in process). A store without `watch` leaves the cache off, reported to `on.error` (or the console): a token
+   * revoked through another instance would otherwise stay accepted for up to `ttl`.
    */
   readonly cache?: VerificationCacheOptions | boolean
   /**
@@ -540,7 +541,18 @@ export class TokenService<P extends string = string> {
         }
       }
     }
-    this.#cache = cache === false ? null : new VerificationCache(cache === true ? {} : cache)
+    // A store that cannot report changes made elsewhere would leave a revoked token accepted for up to `ttl`: no
+    // cache then, said as loudly as a store's refusal.
+    const watchable = cache !== false && typeof this.#store.watch === 'function'
+    this.#cache = watchable ? new VerificationCache(cache === true ? {} : cache) : null
+    if (cache !== false && !watchable) {
+      this.#report(
+        new MisconfigurationError(
+          'The store cannot report changes (it has no `watch`), so a token revoked through another instance would stay accepted from the cache: run without `cache`, or give the store a `watch`.',
+        ),
+        'the verification cache is off. ',
+      )
+    }
     if (this.#cache && this.#store.watch) {
       const watched = this.#cache
       // Not trusted until the store says it is listening: a change made elsewhere before that would be missed.
