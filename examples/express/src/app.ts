@@ -8,6 +8,7 @@ import {
   posts,
   postTitle,
   SESSION_LIFETIME,
+  SignInThrottle,
   signIn,
   signInRefusal,
   titleRequired,
@@ -59,6 +60,7 @@ export function createApp({
   const sessionUser = (req: Request) => findUser(req.session.userId)
   // JSON as the token routes send it: `application/json`, which has no charset parameter (RFC 8259); Express's
   // `res.json` and `res.set` would add one, so Node's own `setHeader`.
+  const throttle = new SignInThrottle()
   const send = (res: Response, status: number, body: unknown) =>
     void res.status(status).setHeader('content-type', 'application/json').end(JSON.stringify(body))
   // The same reading as the other example apps and the token routes: 415, 413 and 400 as the core answers them.
@@ -83,12 +85,19 @@ export function createApp({
     })
     if (refusal) return send(res, refusal.status, refusal.body)
     const fields = await json(req)
+    const throttled = throttle.refusal(fields.email, req.ip)
+    if (throttled) {
+      res.setHeader('retry-after', String(throttled.retryAfter))
+      return send(res, 429, throttled.body)
+    }
     const user = signIn(fields.email, fields.password)
     if (!user) {
+      throttle.failed(fields.email, req.ip)
       const message = 'These credentials do not match our records.'
       send(res, 422, { message, code: 'invalid_input', errors: { email: [message] } })
       return
     }
+    throttle.succeeded(fields.email, req.ip)
     // A new session id on sign-in, so a session fixed before it is worthless.
     req.session.regenerate((error) => {
       if (error) return next(error)

@@ -10,11 +10,13 @@ import {
   posts,
   postTitle,
   SESSION_LIFETIME,
+  SignInThrottle,
   signIn,
   signInRefusal,
   titleRequired,
   userForToken,
 } from '@examples/shared'
+import { getConnInfo } from '@hono/node-server/conninfo'
 import { type AuthEnv, abilities, ability, apiTokenRoutes, auth, errorHandler } from '@jetstream/hono'
 import type { TokenService } from '@jetstream/tokens'
 import { readJsonObject } from '@jetstream/tokens/adapter'
@@ -44,6 +46,7 @@ export function createApp({
   // The session lives on the server; its cookie holds a random key, signed, set by sign-in and cleared by sign-out
   // only: no other answer, a bearer API call's least of all, sends a cookie.
   const sessions = new MemorySessionStore<{ userId: string }>()
+  const throttle = new SignInThrottle()
   const cookie = { path: '/', httpOnly: true, sameSite: 'Lax', maxAge: SESSION_LIFETIME / 1000 } as const
   const sessionKeyOf = async (c: Context) => {
     const key = await getSignedCookie(c, sessionKey, 'session')
@@ -72,11 +75,16 @@ export function createApp({
     })
     if (refusal) return c.json(refusal.body, refusal.status)
     const fields = await body(c)
+    const address = getConnInfo(c).remote.address
+    const throttled = throttle.refusal(fields.email, address)
+    if (throttled) return c.json(throttled.body, 429, { 'retry-after': String(throttled.retryAfter) })
     const user = signIn(fields.email, fields.password)
     if (!user) {
+      throttle.failed(fields.email, address)
       const message = 'These credentials do not match our records.'
       return c.json({ message, code: 'invalid_input', errors: { email: [message] } }, 422)
     }
+    throttle.succeeded(fields.email, address)
     // A new key on every sign-in, so a key planted before it is worthless.
     const previous = await sessionKeyOf(c)
     if (previous !== null) await sessions.destroy(previous)

@@ -9,6 +9,7 @@ import {
   posts,
   postTitle,
   SESSION_LIFETIME,
+  SignInThrottle,
   signIn,
   signInRefusal,
   titleRequired,
@@ -70,6 +71,7 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
     ),
   )
   const sessionUser = (ctx: Context) => findUser(ctx.session?.userId)
+  const throttle = new SignInThrottle()
   const json = (ctx: Context) =>
     readJsonObject(ctx.req, {
       header: (name) => nodeHeader(ctx.req.headers, name),
@@ -102,13 +104,22 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
       return
     }
     const fields = await json(ctx)
+    const throttled = throttle.refusal(fields.email, ctx.ip)
+    if (throttled) {
+      ctx.status = 429
+      ctx.set('retry-after', String(throttled.retryAfter))
+      ctx.body = throttled.body
+      return
+    }
     const user = signIn(fields.email, fields.password)
     if (!user) {
+      throttle.failed(fields.email, ctx.ip)
       const message = 'These credentials do not match our records.'
       ctx.status = 422
       ctx.body = { message, code: 'invalid_input', errors: { email: [message] } }
       return
     }
+    throttle.succeeded(fields.email, ctx.ip)
     // A new key on every sign-in, so a key planted before it is worthless.
     await ctx.session?.regenerate()
     if (ctx.session) ctx.session.userId = user.id

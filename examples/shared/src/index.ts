@@ -9,5 +9,6 @@ export {
   type SignInRequest,
   signInRefusal,
 } from './sessions.js'
+export { SignInThrottle } from './sign-in-throttle.js'
 export { createTokenService, userForToken } from './tokens.js'
 export { demoCredentials, findUser, signIn, type User } from './users.js'

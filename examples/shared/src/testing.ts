@@ -81,6 +81,28 @@ export function exampleAppTests(framework: string, start: StartExample): void {
       expect((await fetch(`${server.url}/session`)).status).toBe(401)
     })
 
+    it('throttles sign-ins as Jetstream does: five failures a minute for an email from one address, then 429', async () => {
+      const wrong = signInWith({ email: 'other@example.com', password: 'nope' })
+      for (let i = 0; i < 5; i++) expect((await fetch(`${server.url}/session`, wrong)).status).toBe(422)
+      // The right password too, and the email in another case: one count, as Fortify lower-cases it.
+      for (const email of ['other@example.com', 'Other@Example.com']) {
+        const refused = await fetch(`${server.url}/session`, signInWith({ email, password: 'password' }))
+        expect(refused.status).toBe(429)
+        expect(refused.headers.get('content-type')).toBe('application/json')
+        const wait = Number(refused.headers.get('retry-after'))
+        expect(wait).toBeGreaterThan(0)
+        expect(wait).toBeLessThanOrEqual(60)
+        expect(await refused.json()).toEqual({
+          message: `Too many login attempts. Please try again in ${wait} seconds.`,
+          code: 'too_many_requests',
+          errors: { email: [`Too many login attempts. Please try again in ${wait} seconds.`] },
+        })
+        expect(sessionCookies(refused)).toEqual([])
+      }
+      // Another user at the same address is not held back.
+      expect((await fetch(`${server.url}/session`, signInWith(demoCredentials))).status).toBe(200)
+    })
+
     it('issues a token on the page routes that the posts API honours, within its permissions and the policy', async () => {
       const cookie = await signedInCookie()
       const origin = server.url
