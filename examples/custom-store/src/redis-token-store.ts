@@ -268,8 +268,19 @@ export class RedisTokenStore implements TokenStore {
     if (changes.abilities !== undefined) fields.push('abilities', JSON.stringify(changes.abilities))
     fields.push('updatedAt', millis(changes.updatedAt))
     const hash = changes.tokenHash ?? ''
+    // This store writes abilities as JSON.stringify does, so equal lists are equal text; '' asks for no check.
+    const were = changes.abilitiesWere === undefined ? '' : JSON.stringify(changes.abilitiesWere)
     const reply = await this.#run('update', () =>
-      this.#update(`${this.#prefix}token:${id}`, owner.type, owner.id, this.#prefix, id, hash, ...fields),
+      this.#update(
+        `${this.#prefix}token:${id}`,
+        owner.type,
+        owner.id,
+        this.#prefix,
+        id,
+        hash,
+        were,
+        ...fields,
+      ),
     )
     if (reply === null) return null
     if (reply === 0) throw new Error('A token with this hash is already stored.')
@@ -643,11 +654,13 @@ end
 return tokens
 `
 
-// KEYS: token:{id}. ARGV: ownerType, ownerId, prefix, id, a new tokenHash ('' = keep), then the field/value
-// pairs to set. Answers the new fields, nil for another owner's (or no) token, 0 when the new hash is taken.
+// KEYS: token:{id}. ARGV: ownerType, ownerId, prefix, id, a new tokenHash ('' = keep), the abilities the token
+// must still have ('' = any), then the field/value pairs to set. Answers the new fields, nil for another owner's
+// (or no) token or one whose abilities changed, 0 when the new hash is taken.
 const UPDATE = `
-local owner = redis.call('HMGET', KEYS[1], 'ownerType', 'ownerId', 'tokenHash')
+local owner = redis.call('HMGET', KEYS[1], 'ownerType', 'ownerId', 'tokenHash', 'abilities')
 if owner[1] ~= ARGV[1] or owner[2] ~= ARGV[2] then return false end
+if ARGV[6] ~= '' and owner[4] ~= ARGV[6] then return false end
 if ARGV[5] ~= '' and ARGV[5] ~= owner[3] then
   local taken = ARGV[3] .. 'hash:' .. ARGV[5]
   if redis.call('EXISTS', taken) == 1 then return 0 end
@@ -655,7 +668,7 @@ if ARGV[5] ~= '' and ARGV[5] ~= owner[3] then
   redis.call('SET', taken, ARGV[4])
   redis.call('HSET', KEYS[1], 'tokenHash', ARGV[5])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
 return redis.call('HGETALL', KEYS[1])
 `
 

@@ -262,7 +262,15 @@ export class DrizzleTokenStore implements TokenStore {
     return rows.map((row) => decodeRow(row as TokenRow))
   }
 
-  /** @example await store.update(owner, '7', { abilities: ['read'], updatedAt: new Date() }) */
+  /**
+   * One `UPDATE`; with `abilitiesWere`, a transaction that first locks the row and compares its abilities as
+   * decoded, as `rotate` does.
+   *
+   * @example
+   * ```ts
+   * await store.update(owner, '7', { abilities: ['read'], updatedAt: new Date() })
+   * ```
+   */
   async update(owner: TokenOwner, id: string, changes: TokenChanges): Promise<TokenRecord | null> {
     const where = this.#ownedToken(owner, id)
     if (!where) return null
@@ -271,8 +279,15 @@ export class DrizzleTokenStore implements TokenStore {
     if (changes.name !== undefined) set.name = changes.name
     if (changes.abilities !== undefined) set.abilities = encodeAbilities(t.abilities, changes.abilities)
     if (changes.tokenHash !== undefined) set.token = changes.tokenHash
+    const were = changes.abilitiesWere
     const rows = await this.#run('update', () =>
-      this.#db.update(t).set(set).where(where).returning(this.#selection),
+      were === undefined
+        ? this.#db.update(t).set(set).where(where).returning(this.#selection)
+        : this.#db.transaction(async (tx) => {
+            const [locked] = await tx.select(this.#selection).from(t).where(where).for('update')
+            if (!locked || !sameList(decodeRow(locked as TokenRow).abilities, were)) return []
+            return tx.update(t).set(set).where(where).returning(this.#selection)
+          }),
     )
     return rows.length === 0 ? null : decodeRow(rows[0] as TokenRow)
   }

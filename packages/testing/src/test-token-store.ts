@@ -413,6 +413,52 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
       })
     })
 
+    describe('update with abilitiesWere', () => {
+      it('changes the token only while its abilities are still those given', async () => {
+        const token = await store.insert(record({ abilities: ['read', 'delete'] }))
+        const later = at('2026-06-02T00:00:00.000Z')
+        for (const were of [['read'], ['read', 'delete', 'update'], [], ['delete', 'read ']]) {
+          const changes = {
+            name: 'changed',
+            abilities: ['read', 'update'],
+            updatedAt: later,
+            abilitiesWere: were,
+          }
+          expect(await store.update(alice, token.id, changes), JSON.stringify(were)).toBeNull()
+        }
+        expect(await store.findById(token.id)).toEqual(token)
+        const changed = await store.update(alice, token.id, {
+          abilities: ['read', 'update'],
+          updatedAt: later,
+          abilitiesWere: ['read', 'delete'],
+        })
+        expect(changed?.abilities).toEqual(['read', 'update'])
+        expect(
+          await store.update(bob, token.id, {
+            name: 'x',
+            updatedAt: later,
+            abilitiesWere: ['read', 'update'],
+          }),
+        ).toBeNull()
+      })
+
+      it('never undoes a narrowing that lands beside it', async () => {
+        for (let round = 0; round < 10; round++) {
+          const token = await store.insert(record({ abilities: ['read', 'delete'] }))
+          await Promise.all([
+            store.update(alice, token.id, { abilities: ['read'], updatedAt: base }),
+            store.update(alice, token.id, {
+              abilities: ['read', 'delete', 'update'],
+              updatedAt: base,
+              abilitiesWere: ['read', 'delete'],
+            }),
+          ])
+          // Either the checked change came first and the narrowing replaced it, or it found the token narrowed.
+          expect((await store.findById(token.id))?.abilities, `round ${round}`).toEqual(['read'])
+        }
+      })
+    })
+
     describe('rotate', () => {
       it('inserts the new token and deletes the old one when nothing is kept', async () => {
         const old = await store.insert(record({ name: 'deploy', abilities: ['read', 'update'] }))

@@ -98,6 +98,7 @@ export class MemoryTokenStore implements TokenStore {
   async update(owner: TokenOwner, id: string, changes: TokenChanges): Promise<TokenRecord | null> {
     const stored = this.#byId.get(id)
     if (!stored || !owns(owner, stored)) return null
+    if (changes.abilitiesWere && !sameList(changes.abilitiesWere, stored.abilities)) return null
     const hash = changes.tokenHash
     if (hash !== undefined && hash !== stored.tokenHash && this.#idByHash.has(hash)) {
       throw new Error('A token with this hash is already stored.')
@@ -263,12 +264,11 @@ function owns(owner: TokenOwner, stored: Stored): boolean {
 
 // Whether a rotation's new token copies the stored one's name and abilities, as the contract requires.
 function isCopyOf(token: NewTokenRecord, stored: Stored): boolean {
-  const { abilities } = token
-  return (
-    token.name === stored.name &&
-    abilities.length === stored.abilities.length &&
-    abilities.every((ability, index) => ability === stored.abilities[index])
-  )
+  return token.name === stored.name && sameList(token.abilities, stored.abilities)
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item, index) => item === b[index])
 }
 
 // A fresh record on every read; only the frozen abilities list is shared, since nobody can change it.

@@ -3,7 +3,7 @@ import { ConflictError, ForbiddenError, InvalidInputError, MissingAbilitiesError
 import { MemoryTokenStore } from './memory-token-store.js'
 import type { TokenOwner } from './token-owner.js'
 import { createTokens, type TokenServiceOptions } from './token-service.js'
-import type { NewTokenRecord, TokenRecord } from './token-store.js'
+import type { NewTokenRecord, TokenChanges, TokenRecord } from './token-store.js'
 
 const start = Date.parse('2026-06-01T12:00:00Z')
 
@@ -113,8 +113,8 @@ describe('rotate', () => {
   })
 
   describe('beside a change of the same token', () => {
-    // A store where `change` runs between the service's read of the token and the store's rotation, as a request
-    // that lands in between would.
+    // A store where `change` runs between the service's read of the token and the store's rotation (or a managing
+    // token's checked update), as a request that lands in between would.
     class ChangedInBetween extends MemoryTokenStore {
       change: ((store: MemoryTokenStore, id: string) => Promise<unknown>) | null = null
       rotations = 0
@@ -128,6 +128,15 @@ describe('rotate', () => {
         this.rotations++
         await this.change?.(this, id)
         return super.rotate(owner, id, token, retireAt)
+      }
+
+      override async update(
+        owner: TokenOwner,
+        id: string,
+        changes: TokenChanges,
+      ): Promise<TokenRecord | null> {
+        if (changes.abilitiesWere) await this.change?.(this, id)
+        return super.update(owner, id, changes)
       }
     }
     const alice = { type: 'user', id: '42' }
@@ -186,6 +195,41 @@ describe('rotate', () => {
       const left = await tokens.list('42')
       expect(left.map((token) => [token.id, token.name])).toEqual([[old.token.id, 'deploy 3']])
       expect(await tokens.authenticate(old.plainTextToken)).not.toBeNull()
+    })
+
+    it('holds a managing token’s update to the target as narrowed in between, never undoing the narrowing', async () => {
+      const store = new ChangedInBetween()
+      const tokens = createTokens({ store, lastUsed: false, now: () => new Date(start) })
+      const ends = new Date(start + 3_600_000)
+      const maker = (await tokens.create('42', 'maker', ['read', 'delete'], { expiresAt: ends })).token
+      // No expiry of its own: it outlives the maker, which may then change its abilities but add none.
+      const target = await tokens.create('42', 'deploy', ['read', 'delete'])
+      store.change = async (each, id) => {
+        store.change = null
+        await each.update(alice, id, { abilities: ['read'], updatedAt: later() })
+      }
+      const changes = { name: 'deploy (renamed)', abilities: ['read', 'delete'] as const, grantedBy: maker }
+      const refused = await tokens.update('42', target.token.id, changes).catch((error) => error)
+      expect(refused).toBeInstanceOf(ForbiddenError)
+      expect((await store.findById(target.token.id))?.abilities).toEqual(['read'])
+    })
+
+    it('gives up with a 409 on a target that changes before each of three checked updates', async () => {
+      const store = new ChangedInBetween()
+      const tokens = createTokens({ store, lastUsed: false, now: () => new Date(start) })
+      const maker = (await tokens.create('42', 'maker', ['read', 'delete'])).token
+      const target = await tokens.create('42', 'deploy', ['read', 'delete'])
+      let turn = 0
+      store.change = (each, id) =>
+        each.update(alice, id, {
+          abilities: ++turn % 2 ? ['delete'] : ['read', 'delete'],
+          updatedAt: later(),
+        })
+      const refused = await tokens
+        .update('42', target.token.id, { abilities: ['read'], grantedBy: maker })
+        .catch((error) => error)
+      expect(refused).toBeInstanceOf(ConflictError)
+      expect(turn).toBe(3)
     })
   })
 })

@@ -1017,7 +1017,7 @@ export class TokenService<P extends string = string> {
     const maker = await this.#makerNow(options.grantedBy, now)
     // The store rotates only the token as it was read here: one renamed or narrowed in between is read again and
     // checked again, so its successor never brings back an ability taken away (nor loses a new name).
-    for (let attempt = 1; attempt <= ROTATE_ATTEMPTS; attempt++) {
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       const old = await this.#call('find', async () => this.#store.findById(id))
       if (!old || old.owner.type !== who.type || old.owner.id !== who.id) return null
       const rotated = await this.#rotateAsRead(who, old, now, grace, maker, options.context)
@@ -1107,29 +1107,51 @@ export class TokenService<P extends string = string> {
     if (!isTokenId(id)) return null
     const maker = await this.#makerNow(changes.grantedBy, this.#now())
     const abilities = changes.abilities === undefined ? undefined : this.#abilities(changes.abilities, maker)
-    if (abilities !== undefined && maker && !isTransientToken(maker)) {
-      // Adding an ability to a token that outlives the maker would hand that ability on past the maker's end.
-      const target = await this.#call('find', async () => this.#store.findById(id))
-      if (!target || target.owner.type !== who.type || target.owner.id !== who.id) return null
-      const added = abilities.some((ability) => !target.abilities.includes(ability))
-      if (added && this.#endOf(target) > this.#endOf(maker)) {
-        throw new ForbiddenError('A token cannot add abilities to a token that lives longer than it does.')
+    // A managing token's change is checked against the target as read, and the store applies it only to the
+    // target as read (`abilitiesWere`): a narrowing that lands in between is read again and checked again, never
+    // undone, as in `rotate`.
+    const managing = abilities !== undefined && maker && !isTransientToken(maker) ? maker : null
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      const were = managing && abilities ? await this.#checkedTarget(who, id, abilities, managing) : null
+      if (were === false) return null
+      const record = await this.#call('update', () =>
+        this.#store.update(who, id, {
+          ...(name !== undefined && { name }),
+          ...(abilities !== undefined && { abilities }),
+          updatedAt: this.#now(),
+          ...(were && { abilitiesWere: were }),
+        }),
+      ).finally(() => this.#cache?.invalidate([id]))
+      if (record) {
+        this.#record('updated', changes.context, { owner: record.owner, tokenId: id })
+        return this.#token(record)
       }
-      // Nor to a token of other metadata (another project's, say), as it cannot make or rotate one: the ability
-      // would reach what a policy reading the metadata refuses the maker itself.
-      if (added && !sameJson(target.metadata ?? null, maker.metadata)) {
-        throw new ForbiddenError('A token can only add abilities to tokens that carry its own metadata.')
-      }
+      if (!were) return null
     }
-    const record = await this.#call('update', () =>
-      this.#store.update(who, id, {
-        ...(name !== undefined && { name }),
-        ...(abilities !== undefined && { abilities }),
-        updatedAt: this.#now(),
-      }),
-    ).finally(() => this.#cache?.invalidate([id]))
-    if (record) this.#record('updated', changes.context, { owner: record.owner, tokenId: id })
-    return record && this.#token(record)
+    throw new ConflictError('The token kept changing while it was being updated: try again.')
+  }
+
+  // The abilities of the owner's token `id`, on which `maker` may set `abilities`; false when the owner has no such
+  // token.
+  async #checkedTarget(
+    who: TokenOwner,
+    id: string,
+    abilities: readonly string[],
+    maker: PersonalAccessToken<string>,
+  ): Promise<readonly string[] | false> {
+    const target = await this.#call('find', async () => this.#store.findById(id))
+    if (!target || target.owner.type !== who.type || target.owner.id !== who.id) return false
+    const added = abilities.some((ability) => !target.abilities.includes(ability))
+    // Adding an ability to a token that outlives the maker would hand that ability on past the maker's end.
+    if (added && this.#endOf(target) > this.#endOf(maker)) {
+      throw new ForbiddenError('A token cannot add abilities to a token that lives longer than it does.')
+    }
+    // Nor to a token of other metadata (another project's, say), as it cannot make or rotate one: the ability
+    // would reach what a policy reading the metadata refuses the maker itself.
+    if (added && !sameJson(target.metadata ?? null, maker.metadata)) {
+      throw new ForbiddenError('A token can only add abilities to tokens that carry its own metadata.')
+    }
+    return target.abilities
   }
 
   /**
@@ -1508,8 +1530,9 @@ function sameJson(a: unknown, b: unknown): boolean {
   )
 }
 
-// Reads of a token that `rotate` makes before it gives up on one that keeps changing under it (a 409).
-const ROTATE_ATTEMPTS = 3
+// Reads of a token that `rotate`, and a managing token's `update`, make before giving up on one that keeps changing
+// under them (a 409).
+const ATTEMPTS = 3
 
 // The first instant of the year 1, the earliest a cutoff of `prune` reaches (see there).
 const YEAR_ONE = Date.parse('0001-01-01T00:00:00.000Z')

@@ -60,6 +60,12 @@ export interface TokenChanges {
   /** A new hash for the same secret (the service rehashes a token to its current hash key on use). */
   readonly tokenHash?: string
   readonly updatedAt: Date
+  /**
+   * When given, the update applies only to a token whose abilities are still these; otherwise nothing changes and
+   * `update` answers null. The service checked a managing token's change against them, and a narrowing that
+   * landed since must not be undone (it reads the token again). The check and the write are one atomic step.
+   */
+  readonly abilitiesWere?: readonly string[]
 }
 
 /**
