@@ -310,12 +310,12 @@ export class DrizzleTokenStore implements TokenStore {
     const where = except === undefined ? owned : and(owned, ne(t.id, except))
     const deleted: string[] = []
     // Under READ COMMITTED a DELETE that waited for a row's lock does not see rows committed meanwhile: the
-    // successor a rotation inserted while it held the old row. Deleting again until a pass finds none catches it
-    // (the empty pass is one more statement per call); the passes are bounded, as a session that keeps creating
-    // tokens would otherwise keep this going.
+    // successor a rotation inserted while it held the old row, which may have been the owner's only token (so the
+    // first pass finds nothing). Deleting again until a later pass finds none catches it (one more statement per
+    // call); the passes are bounded, as a session that keeps creating tokens would otherwise keep this going.
     for (let pass = 0; pass < DELETE_PASSES; pass++) {
       const rows = await this.#run('delete', () => this.#db.delete(t).where(where).returning({ id: t.id }))
-      if (rows.length === 0) break
+      if (rows.length === 0 && pass > 0) break
       for (const row of rows) deleted.push(String(row.id))
     }
     return deleted

@@ -774,7 +774,8 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
 
       it('leaves the owner no token once deleteByOwner beside a rotation of one of them is done', async () => {
         for (let round = 0; round < 20; round++) {
-          const others = await Promise.all([store.insert(record()), store.insert(record())])
+          // Every other round the rotated token is the owner's only one, so nothing else is there to delete.
+          const others = round % 2 ? [] : await Promise.all([store.insert(record()), store.insert(record())])
           const old = await store.insert(record())
           const [next, deleted] = await Promise.all([
             store.rotate(alice, old.id, record(), null),
