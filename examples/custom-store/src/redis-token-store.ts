@@ -144,7 +144,8 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /**
-   * A script: the checks (the owner's token, still with the new one's name and abilities), the new token's insert
+   * A script: the checks (the owner's token, still with the new one's name and abilities, ending no sooner), the
+   * new token's insert
    * and the old one's retirement (deleted, or its expiresAt brought forward) with nothing in between; every check
    * comes before the first write.
    *
@@ -614,12 +615,13 @@ return insert_token(ARGV[1], { KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5] }, { 
 
 // KEYS: token:{old id}, next-id, hash:{new tokenHash}, owner set, created, expires.
 // ARGV: prefix, insert_token's nine values, old id, ownerType, ownerId, retireAt ('' = delete the old token).
-// Answers 0 when the owner has no such token or its name or abilities are not the new token's (this store writes
-// abilities as JSON.stringify does, so equal lists are equal text), nil when the new hash is taken (nothing
-// written), else the new id.
+// Answers 0 when the owner has no such token, its name or abilities are not the new token's (this store writes
+// abilities as JSON.stringify does, so equal lists are equal text) or it ends before the new one would, nil when
+// the new hash is taken (nothing written), else the new id.
 const ROTATE = `
-local old = redis.call('HMGET', KEYS[1], 'ownerType', 'ownerId', 'name', 'abilities')
+local old = redis.call('HMGET', KEYS[1], 'ownerType', 'ownerId', 'name', 'abilities', 'expiresAt')
 if old[1] ~= ARGV[12] or old[2] ~= ARGV[13] or old[3] ~= ARGV[4] or old[4] ~= ARGV[5] then return 0 end
+if old[5] and (ARGV[9] == '' or tonumber(ARGV[9]) > tonumber(old[5])) then return 0 end
 if redis.call('EXISTS', KEYS[3]) == 1 then return false end
 local id = insert_token(ARGV[1], { KEYS[3], KEYS[2], KEYS[4], KEYS[5], KEYS[6] }, { unpack(ARGV, 2, 10) })
 if ARGV[14] == '' then

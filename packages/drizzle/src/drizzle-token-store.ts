@@ -192,8 +192,8 @@ export class DrizzleTokenStore implements TokenStore {
   }
 
   /**
-   * One transaction: the old row is locked and compared with `token` (same name and abilities, as the contract
-   * asks), then deleted (or its `expires_at` brought forward to `retireAt`), then the new row inserted; a refused
+   * One transaction: the old row is locked and compared with `token` (same name and abilities, and no end past
+   * the old one's, as the contract asks), then deleted (or its `expires_at` brought forward to `retireAt`), then the new row inserted; a refused
    * insert rolls it all back.
    *
    * @example
@@ -219,6 +219,7 @@ export class DrizzleTokenStore implements TokenStore {
         const [locked] = await tx.select(this.#selection).from(t).where(where).for('update')
         const old = locked && decodeRow(locked as TokenRow)
         if (!old || old.name !== token.name || !sameList(old.abilities, token.abilities)) return undefined
+        if (old.expiresAt && !(token.expiresAt && token.expiresAt <= old.expiresAt)) return undefined
         // Deleted first, the old row no longer holds its hash when the new one is inserted: the unique index
         // would let the same hash through, which the contract refuses as any stored hash.
         if (old.tokenHash === token.tokenHash) throw new Error('A token with this hash is already stored.')

@@ -482,7 +482,10 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         const later = await store.insert(record({ expiresAt: at('2026-07-01T00:00:00.000Z') }))
         const sooner = await store.insert(record({ expiresAt: at('2026-06-01T12:30:00.000Z') }))
         for (const old of [open, later, sooner]) {
-          expect(await store.rotate(alice, old.id, record(), retireAt)).not.toBeNull()
+          // The new token ends with the old one, as the service makes it.
+          expect(
+            await store.rotate(alice, old.id, record({ expiresAt: old.expiresAt }), retireAt),
+          ).not.toBeNull()
         }
         expect((await store.findById(open.id))?.expiresAt).toEqual(retireAt)
         expect((await store.findById(later.id))?.expiresAt).toEqual(retireAt)
@@ -521,6 +524,18 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         expect(await store.listByOwner(alice)).toEqual([old])
       })
 
+      it('changes nothing when the token now ends before the new one would, as after a retirement since it was read', async () => {
+        const end = at('2026-06-01T13:00:00.000Z')
+        const old = await store.insert(record({ expiresAt: end }))
+        for (const expiresAt of [null, at('2026-06-01T13:00:00.001Z'), at('2026-07-01T00:00:00.000Z')]) {
+          expect(await store.rotate(alice, old.id, record({ expiresAt }), null), String(expiresAt)).toBeNull()
+        }
+        expect(await store.listByOwner(alice)).toEqual([old])
+        expect(await store.rotate(alice, old.id, record({ expiresAt: end }), null)).not.toBeNull()
+        const open = await store.insert(record())
+        expect(await store.rotate(alice, open.id, record({ expiresAt: null }), null)).not.toBeNull()
+      })
+
       it('refuses a hash already stored and changes nothing', async () => {
         const old = await store.insert(record())
         const other = await store.insert(record())
@@ -536,7 +551,12 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
         const other = await store.insert(record())
         const retireAt = at('2026-06-01T13:00:00.000Z')
         await expect(
-          store.rotate(alice, old.id, record({ tokenHash: other.tokenHash }), retireAt),
+          store.rotate(
+            alice,
+            old.id,
+            record({ tokenHash: other.tokenHash, expiresAt: old.expiresAt }),
+            retireAt,
+          ),
         ).rejects.toBeTruthy()
         expect(await store.findById(old.id)).toEqual(old)
         expect(await store.listByOwner(alice)).toHaveLength(2)

@@ -262,9 +262,15 @@ function owns(owner: TokenOwner, stored: Stored): boolean {
   return stored.ownerType === owner.type && stored.ownerId === owner.id
 }
 
-// Whether a rotation's new token copies the stored one's name and abilities, as the contract requires.
+// Whether a rotation's new token copies the stored one as the contract requires: its name and abilities, and no
+// end past the old token's (brought forward by a rotation with a grace period since the caller read it).
 function isCopyOf(token: NewTokenRecord, stored: Stored): boolean {
-  return token.name === stored.name && sameList(token.abilities, stored.abilities)
+  const end = stored.expiresAt
+  return (
+    token.name === stored.name &&
+    sameList(token.abilities, stored.abilities) &&
+    (end === null || (token.expiresAt !== null && token.expiresAt.getTime() <= end))
+  )
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -173,6 +173,21 @@ describe('rotate', () => {
       expect((await tokens.list('42')).map((token) => token.name).sort()).toEqual(['deploy', 'maker'])
     })
 
+    it('never lets a successor outlive a retirement that landed in between', async () => {
+      const store = new ChangedInBetween()
+      const tokens = createTokens({ store, lastUsed: false, now: () => new Date(start) })
+      const old = await tokens.create('42', 'deploy', ['read'])
+      let first: Awaited<ReturnType<typeof tokens.rotate>> = null
+      store.change = async () => {
+        store.change = null
+        first = await tokens.rotate('42', old.token.id, { grace: 5 })
+      }
+      const second = await tokens.rotate('42', old.token.id, { grace: 5 })
+      const retiredAt = start + 5 * 60_000
+      expect((first as Awaited<ReturnType<typeof tokens.rotate>>)?.token.expiresAt).toBeNull()
+      expect(second?.token.expiresAt?.getTime()).toBe(retiredAt)
+    })
+
     it('answers null when the token was deleted in between', async () => {
       const store = new ChangedInBetween()
       const tokens = createTokens({ store, lastUsed: false, now: () => new Date(start) })

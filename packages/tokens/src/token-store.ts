@@ -185,9 +185,10 @@ export interface TokenStore {
    * Replaces the owner's token `id` by `token` (a new secret), atomically: inserts `token`, and either deletes the
    * old token (`retireAt` null) or sets its `expiresAt` to `retireAt` unless it already ends sooner, so the old
    * secret keeps working until then. Returns the new token, or null (and changes nothing) when the owner has no
-   * token with this id, or when that token's `name` or `abilities` are no longer `token`'s: the new token is a
-   * copy of the old one as the service read it, and a rename or narrowing that landed since must not be undone
-   * (the service reads the token again). The check and the writes are one atomic step. MUST reject when
+   * token with this id, when that token's `name` or `abilities` are no longer `token`'s, or when it now ends
+   * before `token` would (null `expiresAt`: never): the new token is a copy of the old one as the service read it,
+   * and a rename, a narrowing or a retirement that landed since must not be undone (the service reads the token
+   * again). The check and the writes are one atomic step. MUST reject when
    * `token.tokenHash` is already stored, changing nothing.
    */
   rotate(
