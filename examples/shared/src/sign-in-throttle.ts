@@ -39,8 +39,12 @@ export class SignInThrottle {
   /** Counts a failed sign-in. */
   failed(email: unknown, address: string | undefined): void {
     const now = this.#now()
-    // Counts whose minute is over would otherwise stay for ever: each failure sweeps them out.
-    for (const [key, entry] of this.#failures) if (entry.resetAt <= now) this.#failures.delete(key)
+    // Counts whose minute is over would otherwise stay for ever: each failure sweeps them out. They are kept in the
+    // order their minutes end, so the sweep stops at the first that has not.
+    for (const [key, entry] of this.#failures) {
+      if (entry.resetAt > now) break
+      this.#failures.delete(key)
+    }
     const key = keyOf(email, address)
     const entry = this.#failures.get(key)
     if (entry) entry.count++

@@ -197,6 +197,21 @@ describe.skipIf(!serverUrl)('the jetstream-tokens command line', () => {
     expect(short.stderr).toContain("JETSTREAM_TOKENS_HASH_KEY must be the app's hashKey")
     expect(short.stderr).not.toContain('too-short-a-key')
     expect(short.stdout).toBe('')
+    // Only a bad key is blamed on the variable, and only create, which hashes, reads it.
+    const prefix = await cli(
+      ['create', '--owner', '42', '--name', 'x', '--abilities', 'read', '--prefix', 'a b'],
+      {
+        ...env,
+        JETSTREAM_TOKENS_HASH_KEY: hashKey,
+      },
+    )
+    expectOneLine(prefix, 2)
+    expect(prefix.stderr).not.toContain('JETSTREAM_TOKENS_HASH_KEY')
+    const listed = await cli(['list', '--owner', '42'], {
+      ...env,
+      JETSTREAM_TOKENS_HASH_KEY: 'too-short-a-key',
+    })
+    expect(listed.code).toBe(0)
   }, 60_000)
 
   it("list shows the owner's tokens as a table and as JSON, never a secret or hash", async () => {

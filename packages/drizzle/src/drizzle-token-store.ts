@@ -340,6 +340,8 @@ export class DrizzleTokenStore implements TokenStore {
       }
     }
     if (rows.length === 0) return
+    // In id order, so two instances touching the same tokens lock their rows in the same order and never deadlock.
+    rows.sort((a, b) => compareIds(a[t.id.name] as string, b[t.id.name] as string))
     // The table's own row type gives each value its column's type (a bigserial id, a timestamp without time zone
     // read as UTC), so no type is named here; one JSON parameter, one statement text for every batch size.
     const id = sql.identifier(t.id.name)
@@ -522,6 +524,11 @@ function codecFor(column: AnyPgColumn): Codec {
   return { sqlType, encode }
 }
 
+// Shorter first, then as text: numbers by value (`9` before `10`), and for any ids one order every instance agrees on.
+function compareIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
+}
+
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((item, index) => item === b[index])
 }
@@ -546,16 +553,21 @@ function fitted(column: AnyPgColumn, date: Date): Date {
   return new Date(Math.floor(date.getTime() / unit) * unit)
 }
 
+// Integrity constraints a custom table may add: NOT NULL, foreign key, check. (A unique violation stays a plain
+// refusal: the contract's duplicate hash.)
+const REFUSED_BY_TABLE = new Set(['23502', '23503', '23514'])
+
 // drizzle wraps driver errors in DrizzleQueryError, whose message lists the parameters (a token hash among them):
 // keep only the driver's own error as the cause.
 function storageError(operation: string, error: unknown): Error {
   if (isTokenError(error)) return error
   const cause = error instanceof Error && error.message.startsWith('Failed query:') ? error.cause : error
   const code = (cause as { code?: unknown } | null)?.code
-  if (typeof code === 'string' && code.startsWith('22')) {
-    // SQLSTATE class 22, data exception: a value the table's column cannot hold (a custom, narrower table). The
-    // message as DriverError keeps it, so a value it quotes (`invalid input syntax for type uuid: "<hash>"`) is
-    // redacted there too.
+  if (typeof code === 'string' && (code.startsWith('22') || REFUSED_BY_TABLE.has(code))) {
+    // SQLSTATE class 22, data exception: a value the table's column cannot hold (a custom, narrower table); or a
+    // constraint of a custom table (a foreign key to its users, a check, another NOT NULL column): the request's
+    // value, not an outage. The message as DriverError keeps it, so a value it quotes
+    // (`invalid input syntax for type uuid: "<hash>"`) is redacted there too.
     const { message } = new DriverError('Error', String((cause as Error).message), code)
     return new InvalidInputError({ token: [`The database refused a value: ${message}`] })
   }

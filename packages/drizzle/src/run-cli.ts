@@ -111,6 +111,8 @@ interface Session {
 interface ServiceSettings {
   readonly expiration?: number | null
   readonly prefix?: string
+  /** Hash new tokens with the app's key (from the environment): only `create` hashes. */
+  readonly hashed?: boolean
 }
 
 interface Command {
@@ -227,7 +229,7 @@ const commands: Readonly<Record<string, Command>> = {
       const at = options.string('expires-at')
       const expiresAt = at === undefined ? null : isoDate(at)
       const prefix = options.string('prefix')
-      const service = await tokens(prefix === undefined ? {} : { prefix })
+      const service = await tokens({ hashed: true, ...(prefix !== undefined && { prefix }) })
       const { token, plainTextToken } = await service.create(owner, name, abilities, {
         expiresAt,
         context: AUDIT_CONTEXT,
@@ -572,24 +574,30 @@ class Database {
     this.#connection ??= connect(url)
     const { db } = await this.#connection
     this.#audit ??= await this.#auditLog(db)
+    const { hashed, ...rest } = settings
     // The app's key, from the environment as a secret should come (an argument shows in `ps`): without it, a
     // token made here would be hashed as plain sha256, which an app with a `hashKey` refuses.
-    const hashKey = this.#io.env[HASH_KEY]
-    try {
-      // No last-used tracking or cache: the command line authenticates nothing.
-      return createTokens({
-        store: drizzleStore(db, { timeout: STATEMENT_TIMEOUT }),
-        lastUsed: false,
-        ...(this.#audit && { audit: this.#audit }),
-        ...(hashKey && { hashKey }),
-        ...settings,
-      })
-    } catch (error) {
-      if (hashKey && isTokenError(error) && error.code === 'misconfigured') {
-        throw usage(`${HASH_KEY} must be the app's hashKey: ${error.message}`)
+    const hashKey = hashed ? this.#io.env[HASH_KEY] : undefined
+    const store = drizzleStore(db, { timeout: STATEMENT_TIMEOUT })
+    if (hashKey) {
+      // Judged on its own by the core's rule, so that only a bad key is blamed on the variable.
+      try {
+        createTokens({ store, lastUsed: false, hashKey })
+      } catch (error) {
+        if (isTokenError(error) && error.code === 'misconfigured') {
+          throw usage(`${HASH_KEY} must be the app's hashKey: ${error.message}`)
+        }
+        throw error
       }
-      throw error
     }
+    // No last-used tracking or cache: the command line authenticates nothing.
+    return createTokens({
+      store,
+      lastUsed: false,
+      ...(this.#audit && { audit: this.#audit }),
+      ...(hashKey && { hashKey }),
+      ...rest,
+    })
   }
 
   async close(): Promise<void> {

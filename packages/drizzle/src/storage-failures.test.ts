@@ -321,6 +321,31 @@ describe.each(backends)('hostile input on %s', (_, open) => {
     expect(shown).not.toContain(refused.tokenHash)
   })
 
+  it('answers a custom table’s own constraints with a 422, not a 503 (a check on the owner)', async () => {
+    await database.exec(`create table checked_tokens (like personal_access_tokens including all);
+      alter table checked_tokens add constraint owner_is_number check (tokenable_id ~ '^[0-9]+$')`)
+    const table = pgTable('checked_tokens', {
+      id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+      tokenableType: varchar('tokenable_type', { length: 255 }).notNull(),
+      tokenableId: text('tokenable_id').notNull(),
+      name: text('name').notNull(),
+      token: varchar('token', { length: 64 }).notNull(),
+      abilities: text('abilities'),
+      lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
+      expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }),
+      createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+      updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+    })
+    const refused = record('not a number', { type: 'user', id: 'ada' })
+    const error = await drizzleStore(database.db, { table })
+      .insert(refused)
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(InvalidInputError)
+    const shown = inspect(error, { showHidden: true, depth: 10 })
+    expect(shown).toContain('owner_is_number')
+    expect(shown).not.toContain(refused.tokenHash)
+  })
+
   it('refuses a NUL byte with InvalidInputError, not a SQL error', async () => {
     const error = await drizzleStore(database.db)
       .insert(record('nul \0 byte'))

@@ -49,7 +49,7 @@ const HOOK_TIMEOUT = 60_000
  *   reset: (store) => store.clear(),
  *   close: (store) => store.quit(),
  * })
- * testTokenStore('MemoryTokenStore', { create: () => new MemoryTokenStore() }) // a new store per test
+ * testTokenStore('MemoryTokenStore', { create: () => new MemoryTokenStore(), peer: (store) => store }) // a new store per test
  * ```
  */
 export function testTokenStore<S extends TokenStore>(name: string, options: TokenStoreSuiteOptions<S>): void {
@@ -822,7 +822,7 @@ export function testTokenStore<S extends TokenStore>(name: string, options: Toke
       it('says when it delivers, reports each change and delete by id (rotations and bulk deletes too) made by another instance, and stops delivering when stopped', async (context) => {
         const watch = store.watch?.bind(store)
         if (!watch) {
-          context.skip('no `watch`: a verification cache sees changes made elsewhere only within its ttl')
+          context.skip('no `watch`: the service runs no verification cache on this store')
           return
         }
         if (!options.peer) {

@@ -121,7 +121,8 @@ const DEFAULT_LIMIT = 102_400
  * - `PUT /:id {permissions?, name?}`: 200 with the token; a body without permissions leaves them as they were.
  * - `DELETE /:id`: 204.
  * - `POST /:id/rotate {grace?}`: 201 with the regenerated token and its plain text; the old secret works for
- *   `grace` minutes (default none).
+ *   `grace` minutes (default none). A token that keeps changing meanwhile is a 409, as is a `PUT` by a managing
+ *   token on one.
  * - `GET /:id/events`: the token's latest audit events (with the service's `audit` sink), newest first. The trail
  *   outlives its tokens, so a revoked or regenerated token's id still finds its events; an id the user never had
  *   finds none (200, empty), and never another user's.

@@ -305,7 +305,7 @@ describe('errorAnswer: client errors from a framework’s body parser or the app
     [400, 'bad_request'],
     [404, 'not_found'],
     [403, 'forbidden'],
-    [409, 'bad_request'],
+    [409, 'conflict'],
     [429, 'too_many_requests'],
     [422, 'bad_request'],
   ])('answers a %i with that status, its code, and no message of the parser or app', (status, code) => {

@@ -1,5 +1,6 @@
 import {
   BadRequestError,
+  ConflictError,
   ForbiddenError,
   type InvalidInputError,
   isTokenError,
@@ -251,6 +252,8 @@ function clientError(error: unknown): TokenError | null {
       return new ForbiddenError()
     case 404:
       return new NotFoundError()
+    case 409:
+      return new ConflictError()
     case 413:
       return new PayloadTooLargeError()
     case 415:

@@ -238,8 +238,15 @@ export class MemoryTokenStore implements TokenStore {
     this.#changed(stored.id)
   }
 
+  // A listener's failure is its own: the store's change is made, and the other listeners must still hear of it.
   #changed(id: string): void {
-    for (const listener of this.#listeners) listener.changed([id])
+    for (const listener of this.#listeners) {
+      try {
+        listener.changed([id])
+      } catch {
+        // Nothing to undo, and no caller to tell: the service's own listener never throws.
+      }
+    }
   }
 }
 

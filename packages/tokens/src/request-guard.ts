@@ -366,8 +366,6 @@ export class RequestGuard<U, P extends string, R> {
     return createAuth<U | null, P>(owner, useToken(this.#tokens, token, true), this.#withClient(client))
   }
 
-  // The guard's context, and, when the service keeps a trail, the request's client as this guard read it, so the
-  // token routes record the address `clientAddress` gives rather than the framework's.
   // A user without an `id` cannot be counted: served, since refusing every request of the app's users would be
   // worse than no limit, but said, since a limit the app set silently not applying is how abuse goes unnoticed.
   #unlimited(): void {
@@ -381,6 +379,8 @@ export class RequestGuard<U, P extends string, R> {
     )
   }
 
+  // The guard's context, and, when the service keeps a trail, the request's client as this guard read it, so the
+  // token routes record the address `clientAddress` gives rather than the framework's.
   #withClient(client: AuditContext | undefined): AuthContext {
     return client === undefined ? this.#context : { ...this.#context, client }
   }

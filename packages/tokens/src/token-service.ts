@@ -590,6 +590,7 @@ export class TokenService<P extends string = string> {
    *
    * @throws InvalidInputError (422) for a bad name, owner, ability, expiry or metadata.
    * @throws MissingAbilitiesError (403) when `grantedBy` lacks an ability asked for.
+   * @throws UnauthenticatedError (401) when `grantedBy` was revoked, or has expired, since it was verified.
    * @example
    * ```ts
    * const { token, plainTextToken } = await tokens.create('42', 'CI deploy', ['read'], { expiresAt })
@@ -993,6 +994,7 @@ export class TokenService<P extends string = string> {
    *
    * @throws InvalidInputError (422) for a bad `grace`, or a token that has already ended.
    * @throws MissingAbilitiesError (403) when `grantedBy` lacks one of the token's abilities.
+   * @throws UnauthenticatedError (401) when `grantedBy` was revoked, or has expired, since it was verified.
    * @throws ConflictError (409) when the token changed under each of three attempts.
    * @example
    * ```ts
@@ -1087,6 +1089,12 @@ export class TokenService<P extends string = string> {
    * Renames a token or replaces its abilities. Only the owner's own token is changed; null when the owner has no
    * token with this id.
    *
+   * @throws InvalidInputError (422) for a bad name or ability.
+   * @throws MissingAbilitiesError (403) when `grantedBy` lacks an ability of the new list.
+   * @throws ForbiddenError (403) when `grantedBy` adds an ability to a token that outlives it or carries other
+   *   metadata.
+   * @throws UnauthenticatedError (401) when `grantedBy` was revoked, or has expired, since it was verified.
+   * @throws ConflictError (409) when the token changed under each of three checks of `grantedBy`'s change.
    * @example
    * ```ts
    * await tokens.update('42', token.id, { abilities: ['read', 'update'] })

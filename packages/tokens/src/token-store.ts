@@ -225,7 +225,8 @@ export interface TokenStore {
    * when stopped. `testTokenStore` checks this, and that changes and deletes are reported by id: updates, deletes,
    * rotations, and the bulk deletes of `deleteByOwner` and `deleteExpired`, made through its `peer` (another
    * instance on the same data, which the suite requires of a store with `watch`).
-   * Without it, a verification cache notices changes made elsewhere only when its entries expire.
+   * Without it, the service runs no verification cache on the store, and says so: nothing would tell a cache of
+   * a token revoked through another instance.
    */
   watch?(listener: TokenChangeListener): () => Promise<void>
 }
