@@ -1,5 +1,5 @@
-import { createTokens } from '@jetstream/tokens'
-import { serial } from 'drizzle-orm/pg-core'
+import { createTokens, MisconfigurationError } from '@jetstream/tokens'
+import { bigint, serial } from 'drizzle-orm/pg-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { drizzleStore } from './drizzle-token-store.js'
 import { localAndServer, type TestDatabase } from './test-support/databases.js'
@@ -77,5 +77,19 @@ describe.each(localAndServer())('rows written elsewhere, on %s', (_, open) => {
     const owner = { type: 'user', id: '42' }
     expect(await store.delete(owner, '3000000000')).toBe(false)
     expect(await store.update(owner, '3000000000', { name: 'x', updatedAt: now })).toBeNull()
+  })
+
+  it("refuses an id past 2^53 that a bigint column in `mode: 'number'` has rounded, rather than read another", async () => {
+    await database.exec(`create table number_mode_tokens (like personal_access_tokens including all);
+      alter table number_mode_tokens alter column id drop identity, alter column id type bigint;
+      insert into number_mode_tokens (id, tokenable_type, tokenable_id, name, token, abilities, created_at, updated_at)
+        values (9007199254740993, 'user', '7', 'far', repeat('f', 64), '[]', now(), now())`)
+    const store = drizzleStore(database.db, {
+      table: tokenTableKeyedBy('number_mode_tokens', bigint('id', { mode: 'number' }).primaryKey()),
+    })
+    // The id the row is asked by is one a number holds; the one read back (…993, rounded to …992) is not the same.
+    const error = await Promise.resolve(store.findByHash('f'.repeat(64))).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(MisconfigurationError)
+    expect((error as Error).message).toContain("mode: 'bigint'")
   })
 })

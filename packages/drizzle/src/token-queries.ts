@@ -1,4 +1,4 @@
-import type { TokenMetadata, TokenRecord } from '@jetstream/tokens'
+import { MisconfigurationError, type TokenMetadata, type TokenRecord } from '@jetstream/tokens'
 import { eq, type SQL, sql } from 'drizzle-orm'
 import { type AnyPgColumn, getTableConfig } from 'drizzle-orm/pg-core'
 import type { AnyPgDatabase, TokenTable } from './drizzle-token-store.js'
@@ -65,7 +65,9 @@ function hasTimeZone(column: AnyPgColumn): boolean {
 
 /**
  * The one decoder: a row of any statement, on any driver, into the core's record. Ids and owner ids become text
- * (every digit past 2^53 kept), abilities that are not a list of strings grant nothing.
+ * (every digit past 2^53 kept, from a text, uuid or `mode: 'bigint'` column), abilities that are not a list of
+ * strings grant nothing. An id past 2^53 that a `mode: 'number'` column has already rounded is refused with a
+ * `MisconfigurationError`: read as another number, it could name another owner.
  *
  * @example
  * ```ts
@@ -73,6 +75,11 @@ function hasTimeZone(column: AnyPgColumn): boolean {
  * ```
  */
 export function decodeRow(row: TokenRow): TokenRecord {
+  if (!(exact(row.id) && exact(row.tokenableId))) {
+    throw new MisconfigurationError(
+      "A token row holds an id past 2^53, which a bigint column declared with `mode: 'number'` rounds: declare `id` and `tokenableId` with `mode: 'bigint'`.",
+    )
+  }
   const createdAt = decodeDate(row.createdAt) ?? new Date(0)
   const record: TokenRecord = {
     id: String(row.id),
@@ -87,6 +94,11 @@ export function decodeRow(row: TokenRow): TokenRecord {
   }
   const metadata = row.metadata == null ? undefined : decodeMetadata(row.metadata)
   return metadata === undefined ? record : { ...record, metadata }
+}
+
+// Whether an id as the driver gave it is the one stored: a number only while it is a safe integer.
+function exact(value: unknown): boolean {
+  return typeof value !== 'number' || Number.isSafeInteger(value)
 }
 
 // jsonb comes parsed from every driver except where drizzle turned its parsing off: then it is JSON text. What is
