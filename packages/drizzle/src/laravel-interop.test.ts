@@ -106,9 +106,9 @@ const laravelMigration = `
   create index "personal_access_tokens_expires_at_index" on "personal_access_tokens" ("expires_at");`
 
 const laravelTokens = pgTable('personal_access_tokens', {
-  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  id: bigserial('id', { mode: 'bigint' }).primaryKey(),
   tokenableType: varchar('tokenable_type', { length: 255 }).notNull(),
-  tokenableId: bigint('tokenable_id', { mode: 'number' }).notNull(),
+  tokenableId: bigint('tokenable_id', { mode: 'bigint' }).notNull(),
   name: text('name').notNull(),
   token: varchar('token', { length: 64 }).notNull().unique(),
   abilities: text('abilities'),
