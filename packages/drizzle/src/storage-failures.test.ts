@@ -16,6 +16,7 @@ import {
 } from './test-support/databases.js'
 import { type DatabaseProxy, startProxy } from './test-support/proxy.js'
 import { lockTable } from './test-support/table-lock.js'
+import { tokenTableKeyedBy } from './test-support/tables.js'
 
 describe('a PGlite that has been closed', () => {
   let database: TestDatabase
@@ -324,18 +325,10 @@ describe.each(backends)('hostile input on %s', (_, open) => {
   it('answers a custom table’s own constraints with a 422, not a 503 (a check on the owner)', async () => {
     await database.exec(`create table checked_tokens (like personal_access_tokens including all);
       alter table checked_tokens add constraint owner_is_number check (tokenable_id ~ '^[0-9]+$')`)
-    const table = pgTable('checked_tokens', {
-      id: bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
-      tokenableType: varchar('tokenable_type', { length: 255 }).notNull(),
-      tokenableId: text('tokenable_id').notNull(),
-      name: text('name').notNull(),
-      token: varchar('token', { length: 64 }).notNull(),
-      abilities: text('abilities'),
-      lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
-      expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }),
-      createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
-      updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
-    })
+    const table = tokenTableKeyedBy(
+      'checked_tokens',
+      bigint('id', { mode: 'number' }).primaryKey().generatedByDefaultAsIdentity(),
+    )
     const refused = record('not a number', { type: 'user', id: 'ada' })
     const error = await drizzleStore(database.db, { table })
       .insert(refused)
