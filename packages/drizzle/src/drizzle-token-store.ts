@@ -1,9 +1,11 @@
 import {
   DriverError,
   type ExpiredTokenCriteria,
+  hasAbilities,
   InvalidInputError,
   isTokenError,
   MisconfigurationError,
+  mayRotate,
   type NewTokenRecord,
   StorageUnavailableError,
   type TokenChangeListener,
@@ -192,9 +194,8 @@ export class DrizzleTokenStore implements TokenStore {
   }
 
   /**
-   * One transaction: the old row is locked and compared with `token` (same name and abilities, and no end past
-   * the old one's, as the contract asks), then deleted (or its `expires_at` brought forward to `retireAt`), then the new row inserted; a refused
-   * insert rolls it all back.
+   * One transaction: the old row is locked and checked against `token` (`mayRotate`), then deleted (or its
+   * `expires_at` brought forward to `retireAt`), then the new row inserted; a refused insert rolls it all back.
    *
    * @example
    * ```ts
@@ -215,11 +216,8 @@ export class DrizzleTokenStore implements TokenStore {
     const retire = retireAt && sql.param(encodeDate(t.expiresAt, retireAt), t.expiresAt)
     const row = await this.#run('rotate', () =>
       this.#db.transaction(async (tx) => {
-        // Compared as decoded, the way the service read it: the same text in any column type reads the same.
-        const [locked] = await tx.select(this.#selection).from(t).where(where).for('update')
-        const old = locked && decodeRow(locked as TokenRow)
-        if (!old || old.name !== token.name || !sameList(old.abilities, token.abilities)) return undefined
-        if (old.expiresAt && !(token.expiresAt && token.expiresAt <= old.expiresAt)) return undefined
+        const old = await this.#locked(tx, where)
+        if (!old || !mayRotate(old, token)) return undefined
         // Deleted first, the old row no longer holds its hash when the new one is inserted: the unique index
         // would let the same hash through, which the contract refuses as any stored hash.
         if (old.tokenHash === token.tokenHash) throw new Error('A token with this hash is already stored.')
@@ -285,8 +283,8 @@ export class DrizzleTokenStore implements TokenStore {
       were === undefined
         ? this.#db.update(t).set(set).where(where).returning(this.#selection)
         : this.#db.transaction(async (tx) => {
-            const [locked] = await tx.select(this.#selection).from(t).where(where).for('update')
-            if (!locked || !sameList(decodeRow(locked as TokenRow).abilities, were)) return []
+            const locked = await this.#locked(tx, where)
+            if (!locked || !hasAbilities(locked, were)) return []
             return tx.update(t).set(set).where(where).returning(this.#selection)
           }),
     )
@@ -411,6 +409,13 @@ export class DrizzleTokenStore implements TokenStore {
     return values
   }
 
+  // The row, locked until the transaction ends, and decoded: compared the way the service read it, so the same text
+  // in any column type reads the same.
+  async #locked(tx: AnyPgDatabase, where: SQL): Promise<TokenRecord | undefined> {
+    const [row] = await tx.select(this.#selection).from(this.#table).where(where).for('update')
+    return row && decodeRow(row as TokenRow)
+  }
+
   #owned(owner: TokenOwner): SQL | undefined {
     const ownerId = this.#ownerId.encode(owner.id)
     if (ownerId === undefined) return undefined
@@ -527,10 +532,6 @@ function codecFor(column: AnyPgColumn): Codec {
 // Shorter first, then as text: numbers by value (`9` before `10`), and for any ids one order every instance agrees on.
 function compareIds(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((item, index) => item === b[index])
 }
 
 // Sanctum writes abilities as JSON text (`["read","update"]`); a json/jsonb column takes the list itself.

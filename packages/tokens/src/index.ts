@@ -67,6 +67,7 @@ export type {
   TokenRecord,
   TokenStore,
 } from './token-store.js'
+export { hasAbilities, mayRotate } from './token-store.js'
 export type {
   ActionEvent,
   ActionOutcome,

@@ -1,13 +1,15 @@
 import type { MaybePromise } from './maybe-promise.js'
 import type { TokenOwner } from './token-owner.js'
-import type {
-  ExpiredTokenCriteria,
-  NewTokenRecord,
-  TokenChangeListener,
-  TokenChanges,
-  TokenMetadata,
-  TokenRecord,
-  TokenStore,
+import {
+  type ExpiredTokenCriteria,
+  hasAbilities,
+  mayRotate,
+  type NewTokenRecord,
+  type TokenChangeListener,
+  type TokenChanges,
+  type TokenMetadata,
+  type TokenRecord,
+  type TokenStore,
 } from './token-store.js'
 
 /**
@@ -98,7 +100,7 @@ export class MemoryTokenStore implements TokenStore {
   async update(owner: TokenOwner, id: string, changes: TokenChanges): Promise<TokenRecord | null> {
     const stored = this.#byId.get(id)
     if (!stored || !owns(owner, stored)) return null
-    if (changes.abilitiesWere && !sameList(changes.abilitiesWere, stored.abilities)) return null
+    if (changes.abilitiesWere && !hasAbilities(stored, changes.abilitiesWere)) return null
     const hash = changes.tokenHash
     if (hash !== undefined && hash !== stored.tokenHash && this.#idByHash.has(hash)) {
       throw new Error('A token with this hash is already stored.')
@@ -132,7 +134,7 @@ export class MemoryTokenStore implements TokenStore {
     retireAt: Date | null,
   ): Promise<TokenRecord | null> {
     const stored = this.#byId.get(id)
-    if (!stored || !owns(owner, stored) || !isCopyOf(token, stored)) return null
+    if (!stored || !owns(owner, stored) || !mayRotate(record(stored), token)) return null
     // The insert may throw (a duplicate hash): it goes first, so a refusal leaves the old token as it was.
     const issued = this.#insert(token)
     if (retireAt === null) this.#remove(stored)
@@ -267,21 +269,6 @@ interface Stored {
 
 function owns(owner: TokenOwner, stored: Stored): boolean {
   return stored.ownerType === owner.type && stored.ownerId === owner.id
-}
-
-// Whether a rotation's new token copies the stored one as the contract requires: its name and abilities, and no
-// end past the old token's (brought forward by a rotation with a grace period since the caller read it).
-function isCopyOf(token: NewTokenRecord, stored: Stored): boolean {
-  const end = stored.expiresAt
-  return (
-    token.name === stored.name &&
-    sameList(token.abilities, stored.abilities) &&
-    (end === null || (token.expiresAt !== null && token.expiresAt.getTime() <= end))
-  )
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((item, index) => item === b[index])
 }
 
 // A fresh record on every read; only the frozen abilities list is shared, since nobody can change it.

@@ -230,3 +230,39 @@ export interface TokenStore {
    */
   watch?(listener: TokenChangeListener): () => Promise<void>
 }
+
+/**
+ * Whether `rotate` may replace `old`, the token as the store holds it at that moment, by `next`: the contract's rule,
+ * for a store to apply inside its atomic step. `next` copies `old`'s name and abilities and ends no later than it
+ * (a rename, a narrowing or a retirement since the service read the token makes this false).
+ *
+ * @example
+ * ```ts
+ * if (!old || !mayRotate(old, next)) return null
+ * ```
+ */
+export function mayRotate(
+  old: Pick<TokenRecord, 'name' | 'abilities' | 'expiresAt'>,
+  next: Pick<NewTokenRecord, 'name' | 'abilities' | 'expiresAt'>,
+): boolean {
+  const end = old.expiresAt
+  return (
+    old.name === next.name &&
+    hasAbilities(old, next.abilities) &&
+    (end === null || (next.expiresAt !== null && next.expiresAt <= end))
+  )
+}
+
+/**
+ * Whether a token's abilities are exactly `abilities`, in order: the check `update` makes for `abilitiesWere`.
+ *
+ * @example
+ * ```ts
+ * if (changes.abilitiesWere && !hasAbilities(stored, changes.abilitiesWere)) return null
+ * ```
+ */
+export function hasAbilities(token: Pick<TokenRecord, 'abilities'>, abilities: readonly string[]): boolean {
+  return (
+    token.abilities.length === abilities.length && abilities.every((item, i) => item === token.abilities[i])
+  )
+}
