@@ -9,7 +9,6 @@ import {
   postTitle,
   SESSION_LIFETIME,
   SignInThrottle,
-  signIn,
   signInRefusal,
   titleRequired,
   userForToken,
@@ -85,19 +84,12 @@ export function createApp({
     })
     if (refusal) return send(res, refusal.status, refusal.body)
     const fields = await json(req)
-    const throttled = throttle.refusal(fields.email, req.ip)
-    if (throttled) {
-      res.setHeader('retry-after', String(throttled.retryAfter))
-      return send(res, 429, throttled.body)
+    const result = throttle.attempt(fields.email, fields.password, req.ip)
+    if ('refusal' in result) {
+      for (const [name, value] of Object.entries(result.refusal.headers)) res.setHeader(name, value)
+      return send(res, result.refusal.status, result.refusal.body)
     }
-    const user = signIn(fields.email, fields.password)
-    if (!user) {
-      throttle.failed(fields.email, req.ip)
-      const message = 'These credentials do not match our records.'
-      send(res, 422, { message, code: 'invalid_input', errors: { email: [message] } })
-      return
-    }
-    throttle.succeeded(fields.email, req.ip)
+    const { user } = result
     // A new session id on sign-in, so a session fixed before it is worthless.
     req.session.regenerate((error) => {
       if (error) return next(error)

@@ -11,7 +11,6 @@ import {
   postTitle,
   SESSION_LIFETIME,
   SignInThrottle,
-  signIn,
   signInRefusal,
   titleRequired,
   userForToken,
@@ -76,15 +75,9 @@ export function createApp({
     if (refusal) return c.json(refusal.body, refusal.status)
     const fields = await body(c)
     const address = getConnInfo(c).remote.address
-    const throttled = throttle.refusal(fields.email, address)
-    if (throttled) return c.json(throttled.body, 429, { 'retry-after': String(throttled.retryAfter) })
-    const user = signIn(fields.email, fields.password)
-    if (!user) {
-      throttle.failed(fields.email, address)
-      const message = 'These credentials do not match our records.'
-      return c.json({ message, code: 'invalid_input', errors: { email: [message] } }, 422)
-    }
-    throttle.succeeded(fields.email, address)
+    const result = throttle.attempt(fields.email, fields.password, address)
+    if ('refusal' in result) return c.json(result.refusal.body, result.refusal.status, result.refusal.headers)
+    const { user } = result
     // A new key on every sign-in, so a key planted before it is worthless.
     const previous = await sessionKeyOf(c)
     if (previous !== null) await sessions.destroy(previous)

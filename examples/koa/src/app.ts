@@ -10,7 +10,6 @@ import {
   postTitle,
   SESSION_LIFETIME,
   SignInThrottle,
-  signIn,
   signInRefusal,
   titleRequired,
   userForToken,
@@ -104,22 +103,14 @@ export function createApp({ tokens, sessionKey, posts: repository = new PostRepo
       return
     }
     const fields = await json(ctx)
-    const throttled = throttle.refusal(fields.email, ctx.ip)
-    if (throttled) {
-      ctx.status = 429
-      ctx.set('retry-after', String(throttled.retryAfter))
-      ctx.body = throttled.body
+    const result = throttle.attempt(fields.email, fields.password, ctx.ip)
+    if ('refusal' in result) {
+      ctx.status = result.refusal.status
+      ctx.set(result.refusal.headers)
+      ctx.body = result.refusal.body
       return
     }
-    const user = signIn(fields.email, fields.password)
-    if (!user) {
-      throttle.failed(fields.email, ctx.ip)
-      const message = 'These credentials do not match our records.'
-      ctx.status = 422
-      ctx.body = { message, code: 'invalid_input', errors: { email: [message] } }
-      return
-    }
-    throttle.succeeded(fields.email, ctx.ip)
+    const { user } = result
     // A new key on every sign-in, so a key planted before it is worthless.
     await ctx.session?.regenerate()
     if (ctx.session) ctx.session.userId = user.id

@@ -11,4 +11,4 @@ export {
 } from './sessions.js'
 export { SignInThrottle } from './sign-in-throttle.js'
 export { createTokenService, userForToken } from './tokens.js'
-export { demoCredentials, findUser, signIn, type User } from './users.js'
+export { demoCredentials, findUser, type User } from './users.js'

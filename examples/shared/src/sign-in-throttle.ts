@@ -1,3 +1,5 @@
+import { signIn, type User } from './users.js'
+
 /**
  * Jetstream's sign-in throttle (Fortify's `LoginRateLimiter`): five failed sign-ins a minute for one email from
  * one address, then a 429 until the minute is over; a sign-in that succeeds clears the count. Keyed by email and
@@ -21,6 +23,38 @@ export class SignInThrottle {
     this.#limit = options.limit ?? 5
     this.#window = options.window ?? 60_000
     this.#now = options.now ?? Date.now
+  }
+
+  /**
+   * Signs in with these credentials unless this email has failed too often from this address: the user, or the
+   * answer that refuses (429 with `Retry-After`, or Fortify's 422), the same in every example app.
+   *
+   * @example
+   * ```ts
+   * const result = throttle.attempt(fields.email, fields.password, address)
+   * if ('refusal' in result) return c.json(result.refusal.body, result.refusal.status, result.refusal.headers)
+   * ```
+   */
+  attempt(email: unknown, password: unknown, address: string | undefined): SignInResult {
+    const throttled = this.refusal(email, address)
+    if (throttled) {
+      const headers = { 'retry-after': String(throttled.retryAfter) }
+      return { refusal: { status: 429, body: throttled.body, headers } }
+    }
+    const user = signIn(email, password)
+    if (!user) {
+      this.failed(email, address)
+      const message = 'These credentials do not match our records.'
+      return {
+        refusal: {
+          status: 422,
+          body: { message, code: 'invalid_input', errors: { email: [message] } },
+          headers: {},
+        },
+      }
+    }
+    this.succeeded(email, address)
+    return { user }
   }
 
   /** The 429 to answer when this email has failed too often from this address, else null. */
@@ -56,6 +90,21 @@ export class SignInThrottle {
     this.#failures.delete(keyOf(email, address))
   }
 }
+
+/** What {@link SignInThrottle.attempt} gives: the user signed in, or the answer refusing the sign-in. */
+type SignInResult =
+  | { readonly user: User }
+  | {
+      readonly refusal: {
+        readonly status: 422 | 429
+        readonly body: {
+          readonly message: string
+          readonly code: string
+          readonly errors: { readonly email: readonly string[] }
+        }
+        readonly headers: Readonly<Record<string, string>>
+      }
+    }
 
 /** What a refused sign-in answers, as Fortify's 429: the message under `email` too, where the form shows it. */
 interface SignInRefusalBody {
